@@ -1,0 +1,405 @@
+//! The kernel catalogue: one ordered table, the single source of what accelbench runs. Each
+//! entry names its shader and entry points, its parameter sets (`quick` for tests, `full` for
+//! real GPUs), its requirements, its tolerance, and the implementation that generates inputs,
+//! computes the CPU reference, counts work and builds the GPU plan. Table order is report order.
+
+use std::collections::BTreeMap;
+
+use crate::check::Tolerance;
+use crate::kernels::{self, KernelImpl};
+use crate::shaders::{self, Shader};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    Matmul,
+    Softmax,
+    Gelu,
+    Layernorm,
+    Rmsnorm,
+    Attention,
+    Logmel,
+    Kvcache,
+}
+
+impl Family {
+    pub const ALL: [Family; 8] = [
+        Family::Matmul,
+        Family::Softmax,
+        Family::Gelu,
+        Family::Layernorm,
+        Family::Rmsnorm,
+        Family::Attention,
+        Family::Logmel,
+        Family::Kvcache,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Matmul => "matmul",
+            Family::Softmax => "softmax",
+            Family::Gelu => "gelu",
+            Family::Layernorm => "layernorm",
+            Family::Rmsnorm => "rmsnorm",
+            Family::Attention => "attention",
+            Family::Logmel => "logmel",
+            Family::Kvcache => "kvcache",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    F16,
+}
+
+impl DType {
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F16 => "f16",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Size {
+    Quick,
+    Full,
+}
+
+impl Size {
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Quick => "quick",
+            Size::Full => "full",
+        }
+    }
+}
+
+/// One named parameter set; values are looked up by name by the kernel implementation.
+#[derive(Debug)]
+pub struct Params {
+    pub case: &'static str,
+    pub values: &'static [(&'static str, u32)],
+}
+
+impl Params {
+    /// # Panics
+    /// If the catalogue entry lacks the parameter; `tests/cpu` builds every entry's every set.
+    pub fn get(&self, key: &str) -> u32 {
+        self.values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("parameter set {} has no `{key}`", self.case))
+    }
+
+    pub fn usize(&self, key: &str) -> usize {
+        self.get(key) as usize
+    }
+
+    pub fn to_map(&self) -> BTreeMap<String, u64> {
+        self.values.iter().map(|(k, v)| ((*k).to_owned(), u64::from(*v))).collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct Kernel {
+    pub id: &'static str,
+    pub family: Family,
+    pub dtype: DType,
+    pub summary: &'static str,
+    pub shader: &'static str,
+    pub entry_points: &'static [&'static str],
+    /// WebGPU features the kernel needs beyond the core; must include the shader's `// requires:`.
+    pub requires: &'static [&'static str],
+    pub tolerance: Tolerance,
+    pub quick: &'static [Params],
+    pub full: &'static [Params],
+    pub imp: &'static dyn KernelImpl,
+}
+
+impl Kernel {
+    pub fn shader(&self) -> &'static Shader {
+        shaders::by_file(self.shader)
+    }
+
+    pub fn params(&self, size: Size) -> &'static [Params] {
+        match size {
+            Size::Quick => self.quick,
+            Size::Full => self.full,
+        }
+    }
+}
+
+macro_rules! params {
+    ($($case:literal: { $($k:ident = $v:expr),* $(,)? }),* $(,)?) => {
+        &[$(Params { case: $case, values: &[$((stringify!($k), $v)),*] }),*]
+    };
+}
+
+pub static KERNELS: &[Kernel] = &[
+    Kernel {
+        id: "matmul-f32",
+        family: Family::Matmul,
+        dtype: DType::F32,
+        summary: "C = A B, fp32, 64x64 workgroup tiles with 4x4 register blocks",
+        shader: "matmul_f32.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "128": { m = 128, n = 128, k = 128, batch = 1 },
+            "odd-b2": { m = 97, n = 83, k = 71, batch = 2 },
+        },
+        full: params! {
+            "1024": { m = 1024, n = 1024, k = 1024, batch = 1 },
+            "2048": { m = 2048, n = 2048, k = 2048, batch = 1 },
+            "512-b1": { m = 512, n = 512, k = 512, batch = 1 },
+            "512-b4": { m = 512, n = 512, k = 512, batch = 4 },
+            "512-b16": { m = 512, n = 512, k = 512, batch = 16 },
+        },
+        imp: &kernels::Matmul { half: false },
+    },
+    Kernel {
+        id: "matmul-f16",
+        family: Family::Matmul,
+        dtype: DType::F16,
+        summary: "C = A B, fp16 storage with f32 accumulation, same tiling as matmul-f32",
+        shader: "matmul_f16.wgsl",
+        entry_points: &["main"],
+        requires: &["shader-f16"],
+        tolerance: Tolerance::HALF,
+        quick: params! {
+            "128": { m = 128, n = 128, k = 128, batch = 1 },
+            "odd-b2": { m = 97, n = 83, k = 71, batch = 2 },
+        },
+        full: params! {
+            "1024": { m = 1024, n = 1024, k = 1024, batch = 1 },
+            "2048": { m = 2048, n = 2048, k = 2048, batch = 1 },
+        },
+        imp: &kernels::Matmul { half: true },
+    },
+    Kernel {
+        id: "softmax",
+        family: Family::Softmax,
+        dtype: DType::F32,
+        summary: "numerically stable row softmax, one workgroup per row",
+        shader: "softmax.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "64x1000": { rows = 64, cols = 1000 },
+            "3x4099": { rows = 3, cols = 4099 },
+        },
+        full: params! {
+            "attn-8x512x512": { rows = 4096, cols = 512 },
+            "attn-16x2048x2048": { rows = 32768, cols = 2048 },
+            "vocab-32x32000": { rows = 32, cols = 32000 },
+        },
+        imp: &kernels::Softmax,
+    },
+    Kernel {
+        id: "gelu-tanh",
+        family: Family::Gelu,
+        dtype: DType::F32,
+        summary: "GELU, tanh approximation (GPT-2/BERT), elementwise vec4",
+        shader: "gelu.wgsl",
+        entry_points: &["gelu_tanh"],
+        requires: &[],
+        tolerance: Tolerance::STRICT,
+        quick: params! { "65537": { len = 65537 } },
+        full: params! {
+            "1M": { len = 1 << 20 },
+            "8x512x4096": { len = 8 * 512 * 4096 },
+        },
+        imp: &kernels::Gelu { erf: false },
+    },
+    Kernel {
+        id: "gelu-erf",
+        family: Family::Gelu,
+        dtype: DType::F32,
+        summary: "GELU, exact erf form (PyTorch default), elementwise vec4",
+        shader: "gelu.wgsl",
+        entry_points: &["gelu_erf"],
+        requires: &[],
+        tolerance: Tolerance::STRICT,
+        quick: params! { "65537": { len = 65537 } },
+        full: params! {
+            "1M": { len = 1 << 20 },
+            "8x512x4096": { len = 8 * 512 * 4096 },
+        },
+        imp: &kernels::Gelu { erf: true },
+    },
+    Kernel {
+        id: "layernorm",
+        family: Family::Layernorm,
+        dtype: DType::F32,
+        summary: "LayerNorm over the last dimension, two-pass mean/variance, with gamma and beta",
+        shader: "norm.wgsl",
+        entry_points: &["layernorm"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "64x768": { rows = 64, cols = 768 },
+            "5x1001": { rows = 5, cols = 1001 },
+        },
+        full: params! {
+            "bert-512x768": { rows = 512, cols = 768 },
+            "8x1024x4096": { rows = 8192, cols = 4096 },
+        },
+        imp: &kernels::Norm { rms: false },
+    },
+    Kernel {
+        id: "rmsnorm",
+        family: Family::Rmsnorm,
+        dtype: DType::F32,
+        summary: "RMSNorm over the last dimension (LLaMA-style), with gamma",
+        shader: "norm.wgsl",
+        entry_points: &["rmsnorm"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "64x768": { rows = 64, cols = 768 },
+            "5x1001": { rows = 5, cols = 1001 },
+        },
+        full: params! {
+            "bert-512x768": { rows = 512, cols = 768 },
+            "8x1024x4096": { rows = 8192, cols = 4096 },
+        },
+        imp: &kernels::Norm { rms: true },
+    },
+    Kernel {
+        id: "attention-causal",
+        family: Family::Attention,
+        dtype: DType::F32,
+        summary: "causal multi-head SDPA, unfused: scores, softmax, context (materialises S x S)",
+        shader: "attention.wgsl",
+        entry_points: &["scores", "softmax", "context"],
+        requires: &[],
+        tolerance: Tolerance::PERMISSIVE,
+        quick: params! {
+            "b1h2s128d64": { batch = 1, heads = 2, seq_len = 128, head_dim = 64 },
+            "b2h3s67d32": { batch = 2, heads = 3, seq_len = 67, head_dim = 32 },
+        },
+        full: params! {
+            "h8s1024d64": { batch = 1, heads = 8, seq_len = 1024, head_dim = 64 },
+            "h16s2048d64": { batch = 1, heads = 16, seq_len = 2048, head_dim = 64 },
+        },
+        imp: &kernels::Attention { variant: kernels::AttentionVariant::Unfused },
+    },
+    Kernel {
+        id: "attention-sliding",
+        family: Family::Attention,
+        dtype: DType::F32,
+        summary: "sliding-window causal attention, fused per query; cost grows with the window",
+        shader: "attention_window.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::PERMISSIVE,
+        quick: params! {
+            "b1h2s256d64w64": { batch = 1, heads = 2, seq_len = 256, head_dim = 64, window = 64 },
+            "b2h1s70d32w16": { batch = 2, heads = 1, seq_len = 70, head_dim = 32, window = 16 },
+        },
+        full: params! {
+            "h8s2048d64w256": { batch = 1, heads = 8, seq_len = 2048, head_dim = 64, window = 256 },
+            "h8s2048d64w1024": { batch = 1, heads = 8, seq_len = 2048, head_dim = 64, window = 1024 },
+            "h8s8192d64w256": { batch = 1, heads = 8, seq_len = 8192, head_dim = 64, window = 256 },
+        },
+        imp: &kernels::Attention { variant: kernels::AttentionVariant::Window },
+    },
+    Kernel {
+        id: "attention-flash",
+        family: Family::Attention,
+        dtype: DType::F32,
+        summary: "flash-style causal attention: K/V tiles, online softmax, no S x S matrix",
+        shader: "flash_attention.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::PERMISSIVE,
+        quick: params! {
+            "b1h2s128d64": { batch = 1, heads = 2, seq_len = 128, head_dim = 64 },
+            "b2h3s67d32": { batch = 2, heads = 3, seq_len = 67, head_dim = 32 },
+        },
+        full: params! {
+            "h8s1024d64": { batch = 1, heads = 8, seq_len = 1024, head_dim = 64 },
+            "h16s2048d64": { batch = 1, heads = 16, seq_len = 2048, head_dim = 64 },
+            "h8s1024d128": { batch = 1, heads = 8, seq_len = 1024, head_dim = 128 },
+        },
+        imp: &kernels::Attention { variant: kernels::AttentionVariant::Flash },
+    },
+    Kernel {
+        id: "logmel",
+        family: Family::Logmel,
+        dtype: DType::F32,
+        summary: "Whisper-style log-mel: 25 ms Hann, 10 ms hop, 512-point FFT in workgroup memory, 80 mels",
+        shader: "logmel.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::PERMISSIVE,
+        quick: params! { "2s": { millis = 2000, n_mels = 80 } },
+        full: params! {
+            "10s-clip": { millis = 10000, n_mels = 80 },
+            "30s": { millis = 30000, n_mels = 80 },
+        },
+        imp: &kernels::LogMel,
+    },
+    Kernel {
+        id: "kvcache-decode",
+        family: Family::Kvcache,
+        dtype: DType::F32,
+        summary: "one paged-KV decode step: append, chunked attention over the cache, combine",
+        shader: "kvcache.wgsl",
+        entry_points: &["append", "attend", "combine"],
+        requires: &[],
+        tolerance: Tolerance::PERMISSIVE,
+        quick: params! {
+            "l2h4d64c300": { layers = 2, heads = 4, head_dim = 64, page_size = 16, context = 300, steps = 1 },
+        },
+        full: params! {
+            "l4h8d128c4096": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 4095, steps = 1 },
+            "l4h8d128c1024": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 1023, steps = 1 },
+        },
+        imp: &kernels::KvCache { stream: false },
+    },
+    Kernel {
+        id: "kvcache-stream",
+        family: Family::Kvcache,
+        dtype: DType::F32,
+        summary: "streaming decode: prefill the paged cache, then decode steps back to back",
+        shader: "kvcache.wgsl",
+        entry_points: &["prefill", "append", "attend", "combine"],
+        requires: &[],
+        tolerance: Tolerance::PERMISSIVE,
+        quick: params! {
+            "l2h4d64p200x8": { layers = 2, heads = 4, head_dim = 64, page_size = 16, context = 200, steps = 8 },
+        },
+        full: params! {
+            "l4h8d128p2048x64": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 2048, steps = 64 },
+        },
+        imp: &kernels::KvCache { stream: true },
+    },
+];
+
+/// Selects catalogue entries by kernel id or family name, keeping catalogue order.
+pub fn select(names: &[String]) -> Result<Vec<&'static Kernel>, UnknownKernel> {
+    if names.is_empty() {
+        return Ok(KERNELS.iter().collect());
+    }
+    for n in names {
+        if !KERNELS.iter().any(|k| k.id == n || k.family.name() == n) {
+            return Err(UnknownKernel(n.clone()));
+        }
+    }
+    Ok(KERNELS.iter().filter(|k| names.iter().any(|n| k.id == n || k.family.name() == n)).collect())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown kernel or family `{0}`; kernels: {kernels}; families: {families}",
+    kernels = KERNELS.iter().map(|k| k.id).collect::<Vec<_>>().join(", "),
+    families = Family::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+)]
+pub struct UnknownKernel(pub String);

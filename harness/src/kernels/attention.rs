@@ -1,0 +1,126 @@
+//! Multi-head causal attention in three implementations over the same problem: unfused
+//! (materialised scores), sliding-window (fused, window-bounded) and flash-style (tiled, online
+//! softmax).
+
+use super::{Inputs, KernelImpl, ParamError, check};
+use crate::catalogue::Params;
+use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
+use crate::reference::{self, AttentionShape};
+use crate::rng::InputRng;
+use crate::schema::Work;
+use crate::shaders::Shader;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionVariant {
+    Unfused,
+    Window,
+    Flash,
+}
+
+#[derive(Debug)]
+pub struct Attention {
+    pub variant: AttentionVariant,
+}
+
+/// The largest window attention_window.wgsl's workgroup score buffer holds.
+const MAX_WINDOW: u32 = 1024;
+/// flash_attention.wgsl keeps a query row and its accumulator in registers of 32 vec4s.
+const MAX_FLASH_HEAD_DIM: u32 = 128;
+
+impl Attention {
+    fn shape(&self, p: &Params) -> AttentionShape {
+        let head_dim = p.usize("head_dim");
+        let seq_len = p.usize("seq_len");
+        AttentionShape {
+            batch: p.usize("batch"),
+            heads: p.usize("heads"),
+            seq_len,
+            head_dim,
+            scale: 1.0 / (head_dim as f32).sqrt(),
+            window: if self.variant == AttentionVariant::Window { p.usize("window") } else { seq_len },
+        }
+    }
+}
+
+impl KernelImpl for Attention {
+    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
+        for key in ["batch", "heads", "seq_len", "head_dim"] {
+            check("batch/heads/seq_len/head_dim", p.get(key), p.get(key) > 0, "must be positive")?;
+        }
+        let hd = p.get("head_dim");
+        check("head_dim", hd, hd.is_multiple_of(4), "must be a multiple of 4 (vec4 loads)")?;
+        check("seq_len", p.get("seq_len"), p.get("seq_len") <= 65535, "at most 65535 (one workgroup row each)")?;
+        match self.variant {
+            AttentionVariant::Window => {
+                let w = p.get("window");
+                check("window", w, (1..=MAX_WINDOW).contains(&w), "must be in 1..=1024")?;
+            }
+            AttentionVariant::Flash => {
+                check("head_dim", hd, hd <= MAX_FLASH_HEAD_DIM, "at most 128 for the flash kernel")?;
+            }
+            AttentionVariant::Unfused => {}
+        }
+        let s = self.shape(p);
+        let n = s.batch * s.heads * s.seq_len * s.head_dim;
+        let mut rng = InputRng::new(seed);
+        Ok(Inputs { f32s: vec![rng.vec(n, -1.0, 1.0), rng.vec(n, -1.0, 1.0), rng.vec(n, -1.0, 1.0)], u32s: vec![] })
+    }
+
+    fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
+        reference::attention(&i.f32s[0], &i.f32s[1], &i.f32s[2], self.shape(p))
+    }
+
+    fn work(&self, p: &Params) -> Work {
+        let s = self.shape(p);
+        let (bh, n, d) = ((s.batch * s.heads) as f64, s.seq_len as f64, s.head_dim as f64);
+        // Keys attended over all queries: sum_i min(i + 1, window).
+        let w = s.window.min(s.seq_len) as f64;
+        let pairs = w * (w + 1.0) / 2.0 + (n - w) * w;
+        // QK^T and PV: 2 flops per multiply-add, 2 products per (query, key, dim).
+        let flops = bh * pairs * d * 4.0;
+        let qkvo = 4.0 * bh * n * d * 4.0;
+        let bytes = match self.variant {
+            // Written once, then read and written by softmax, then read by context.
+            AttentionVariant::Unfused => qkvo + 4.0 * bh * pairs * 4.0,
+            _ => qkvo,
+        };
+        Work { flops, bytes }
+    }
+
+    fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
+        let s = self.shape(p);
+        let (b, h, n, d) = (s.batch as u32, s.heads as u32, s.seq_len as u32, s.head_dim as u32);
+        let mut plan = Plan::new(shader);
+        let mut uw = UniformWriter::default().u32(b).u32(h).u32(n).u32(d).f32(s.scale);
+        if self.variant == AttentionVariant::Window {
+            uw = uw.u32(s.window as u32);
+        }
+        let u = plan.uniform("dims", uw.finish());
+        let q = plan.storage_f32("q", &i.f32s[0]);
+        let k = plan.storage_f32("k", &i.f32s[1]);
+        let v = plan.storage_f32("v", &i.f32s[2]);
+        let dispatch = |entry_point, bindings, workgroups| Dispatch { entry_point, bindings, workgroups };
+        let dispatches = match self.variant {
+            AttentionVariant::Unfused => {
+                let probs = plan.scratch("p", u64::from(b * h) * u64::from(n) * u64::from(n) * 4);
+                let o = plan.output("o", s.batch * s.heads * s.seq_len * s.head_dim, OutputType::F32);
+                let all = vec![(0, u), (1, q), (2, k), (3, v), (4, probs), (5, o)];
+                vec![
+                    dispatch("scores", all.clone(), [n.div_ceil(16), n.div_ceil(16), b * h]),
+                    dispatch("softmax", all.clone(), [n, b * h, 1]),
+                    dispatch("context", all, [d.div_ceil(64), n, b * h]),
+                ]
+            }
+            AttentionVariant::Window => {
+                let o = plan.output("o", s.batch * s.heads * s.seq_len * s.head_dim, OutputType::F32);
+                vec![dispatch("main", vec![(0, u), (1, q), (2, k), (3, v), (4, o)], [n, h, b])]
+            }
+            AttentionVariant::Flash => {
+                let o = plan.output("o", s.batch * s.heads * s.seq_len * s.head_dim, OutputType::F32);
+                vec![dispatch("main", vec![(0, u), (1, q), (2, k), (3, v), (4, o)], [n.div_ceil(64), h, b])]
+            }
+        };
+        plan.timed.push(Pass { label: "attention".into(), dispatches });
+        plan
+    }
+}

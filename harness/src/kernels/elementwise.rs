@@ -1,0 +1,146 @@
+//! Row-wise and elementwise kernels: softmax, GELU (tanh, erf), LayerNorm and RMSNorm.
+
+use super::{Inputs, KernelImpl, ParamError, check};
+use crate::catalogue::Params;
+use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter, rows_grid};
+use crate::reference;
+use crate::rng::InputRng;
+use crate::schema::Work;
+use crate::shaders::Shader;
+
+fn rows_cols(p: &Params) -> Result<(usize, usize), ParamError> {
+    check("rows", p.get("rows"), p.get("rows") > 0, "must be positive")?;
+    check("cols", p.get("cols"), p.get("cols") > 0, "must be positive")?;
+    Ok((p.usize("rows"), p.usize("cols")))
+}
+
+fn single_pass(label: &str, entry_point: &'static str, bindings: Vec<(u32, usize)>, workgroups: [u32; 3]) -> Pass {
+    Pass { label: label.into(), dispatches: vec![Dispatch { entry_point, bindings, workgroups }] }
+}
+
+#[derive(Debug)]
+pub struct Softmax;
+
+impl KernelImpl for Softmax {
+    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
+        let (rows, cols) = rows_cols(p)?;
+        // Logit-like spread, with an offset that would overflow exp() without the max subtraction.
+        let mut rng = InputRng::new(seed);
+        let x = (0..rows * cols).map(|_| 40.0 + rng.uniform(-8.0, 8.0)).collect();
+        Ok(Inputs { f32s: vec![x], u32s: vec![] })
+    }
+
+    fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32> {
+        reference::softmax_rows(&inputs.f32s[0], p.usize("rows"), p.usize("cols"))
+    }
+
+    fn work(&self, p: &Params) -> Work {
+        let n = (p.usize("rows") * p.usize("cols")) as f64;
+        // max, subtract, exp, sum, scale: 5 operations per element, exp counted as one.
+        Work { flops: 5.0 * n, bytes: 8.0 * n }
+    }
+
+    fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
+        let (rows, cols) = (p.get("rows"), p.get("cols"));
+        let mut plan = Plan::new(shader);
+        let u = plan.uniform("dims", UniformWriter::default().u32(rows).u32(cols).finish());
+        let x = plan.storage_f32("x", &inputs.f32s[0]);
+        let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
+        plan.timed.push(single_pass("softmax", "main", vec![(0, u), (1, x), (2, y)], rows_grid(rows)));
+        plan
+    }
+}
+
+#[derive(Debug)]
+pub struct Gelu {
+    pub erf: bool,
+}
+
+impl KernelImpl for Gelu {
+    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
+        check("len", p.get("len"), p.get("len") > 0, "must be positive")?;
+        let mut rng = InputRng::new(seed);
+        Ok(Inputs { f32s: vec![rng.vec(p.usize("len"), -6.0, 6.0)], u32s: vec![] })
+    }
+
+    fn reference(&self, _p: &Params, inputs: &Inputs) -> Vec<f32> {
+        if self.erf { reference::gelu_erf(&inputs.f32s[0]) } else { reference::gelu_tanh(&inputs.f32s[0]) }
+    }
+
+    fn work(&self, p: &Params) -> Work {
+        let n = p.usize("len") as f64;
+        Work { flops: if self.erf { 14.0 * n } else { 9.0 * n }, bytes: 8.0 * n }
+    }
+
+    fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
+        let len = p.usize("len");
+        let len4 = len.div_ceil(4) as u32;
+        let mut plan = Plan::new(shader);
+        let u = plan.uniform("dims", UniformWriter::default().u32(len4).finish());
+        let mut x = inputs.f32s[0].clone();
+        x.resize(len4 as usize * 4, 0.0);
+        let x = plan.storage_f32("x", &x);
+        let y = plan.output("y", len, OutputType::F32);
+        // The output buffer holds whole vec4s; the check reads only the first `len` elements.
+        if let crate::plan::BufferInit::Output { bytes } = &mut plan.buffers[y].init {
+            *bytes = u64::from(len4) * 16;
+        }
+        // Enough workgroups to fill a large GPU; the shader's grid-stride loop covers the rest.
+        let groups = len4.div_ceil(256).clamp(1, 4096);
+        let entry = if self.erf { "gelu_erf" } else { "gelu_tanh" };
+        plan.timed.push(single_pass(entry, entry, vec![(0, u), (1, x), (2, y)], [groups, 1, 1]));
+        plan
+    }
+}
+
+#[derive(Debug)]
+pub struct Norm {
+    pub rms: bool,
+}
+
+const NORM_EPS: f32 = 1e-5;
+
+impl KernelImpl for Norm {
+    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
+        let (rows, cols) = rows_cols(p)?;
+        let mut rng = InputRng::new(seed);
+        // A per-row offset exercises the two-pass variance (E[x^2] - E[x]^2 would cancel).
+        let mut x = Vec::with_capacity(rows * cols);
+        for _ in 0..rows {
+            let off = rng.uniform(-20.0, 20.0);
+            x.extend((0..cols).map(|_| off + rng.uniform(-2.0, 2.0)));
+        }
+        let gamma = rng.vec(cols, 0.5, 1.5);
+        let beta = rng.vec(cols, -0.5, 0.5);
+        Ok(Inputs { f32s: vec![x, gamma, beta], u32s: vec![] })
+    }
+
+    fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
+        let (rows, cols) = (p.usize("rows"), p.usize("cols"));
+        if self.rms {
+            reference::rmsnorm(&i.f32s[0], &i.f32s[1], rows, cols, NORM_EPS)
+        } else {
+            reference::layernorm(&i.f32s[0], &i.f32s[1], &i.f32s[2], rows, cols, NORM_EPS)
+        }
+    }
+
+    fn work(&self, p: &Params) -> Work {
+        let (rows, cols) = (p.usize("rows") as f64, p.usize("cols") as f64);
+        let per = if self.rms { 4.0 } else { 7.0 };
+        let params = if self.rms { 1.0 } else { 2.0 };
+        Work { flops: per * rows * cols, bytes: 8.0 * rows * cols + 4.0 * params * cols }
+    }
+
+    fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
+        let (rows, cols) = (p.get("rows"), p.get("cols"));
+        let mut plan = Plan::new(shader);
+        let u = plan.uniform("dims", UniformWriter::default().u32(rows).u32(cols).f32(NORM_EPS).finish());
+        let x = plan.storage_f32("x", &i.f32s[0]);
+        let g = plan.storage_f32("gamma", &i.f32s[1]);
+        let b = plan.storage_f32("beta", &i.f32s[2]);
+        let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
+        let entry = if self.rms { "rmsnorm" } else { "layernorm" };
+        plan.timed.push(single_pass(entry, entry, vec![(0, u), (1, x), (2, g), (3, b), (4, y)], rows_grid(rows)));
+        plan
+    }
+}

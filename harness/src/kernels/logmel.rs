@@ -1,0 +1,113 @@
+//! Whisper-style log-mel spectrogram of the speech clip in `static/speech.wav`.
+
+use super::{Inputs, KernelImpl, ParamError, check};
+use crate::catalogue::Params;
+use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
+use crate::reference::{self, MelConfig};
+use crate::schema::Work;
+use crate::shaders::Shader;
+
+/// The default input: a few seconds of real speech (espeak-ng, resampled to 16 kHz mono s16).
+static SPEECH_WAV: &[u8] = include_bytes!("../../../static/speech.wav");
+
+/// The clip as f32 samples in [-1, 1).
+///
+/// # Panics
+/// If the embedded file is not 16 kHz mono 16-bit PCM; `tests/cpu` checks it is.
+pub fn speech_clip() -> Vec<f32> {
+    let reader = hound::WavReader::new(SPEECH_WAV).expect("static/speech.wav is a WAV file");
+    let spec = reader.spec();
+    assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (16000, 1, 16), "static/speech.wav format");
+    reader.into_samples::<i16>().map(|s| f32::from(s.expect("readable sample")) / 32768.0).collect()
+}
+
+const CFG: MelConfig = MelConfig { sample_rate: 16000, n_fft: 512, win_length: 400, hop: 160, n_mels: 80 };
+
+fn config(p: &Params) -> MelConfig {
+    MelConfig { n_mels: p.usize("n_mels"), ..CFG }
+}
+
+#[derive(Debug)]
+pub struct LogMel;
+
+impl KernelImpl for LogMel {
+    /// The clip, repeated to `millis` of audio. The seed is unused: the input is real speech.
+    fn inputs(&self, p: &Params, _seed: u64) -> Result<Inputs, ParamError> {
+        let ms = p.get("millis");
+        check("millis", ms, ms >= 100, "at least 100 ms (reflect padding needs > n_fft / 2 samples)")?;
+        check("n_mels", p.get("n_mels"), (1..=128).contains(&p.get("n_mels")), "must be in 1..=128")?;
+        let n = (ms as usize) * 16;
+        let clip = speech_clip();
+        Ok(Inputs { f32s: vec![clip.iter().copied().cycle().take(n).collect()], u32s: vec![] })
+    }
+
+    fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
+        reference::logmel(&i.f32s[0], &config(p))
+    }
+
+    fn work(&self, p: &Params) -> Work {
+        let cfg = config(p);
+        let frames = cfg.n_frames(p.usize("millis") * 16) as f64;
+        let n = cfg.n_fft as f64;
+        // Radix-2 FFT ~ 5 N log2 N; power 3 per bin; mel ~ 2 per non-zero weight (~2 bins per band
+        // per octave: bounded by n_bins * 2 overall).
+        let per_frame = 5.0 * n * n.log2() + 3.0 * cfg.n_bins() as f64 + 4.0 * cfg.n_bins() as f64;
+        Work {
+            flops: frames * per_frame,
+            bytes: 4.0 * (p.usize("millis") * 16) as f64 + 4.0 * frames * cfg.n_mels as f64,
+        }
+    }
+
+    fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
+        let cfg = config(p);
+        let pcm = &i.f32s[0];
+        let frames = cfg.n_frames(pcm.len());
+        let nb = cfg.n_bins();
+        let mut plan = Plan::new(shader);
+        let u = plan.uniform(
+            "dims",
+            UniformWriter::default()
+                .u32(pcm.len() as u32)
+                .u32(frames as u32)
+                .u32(cfg.n_fft as u32)
+                .u32(cfg.n_fft.trailing_zeros())
+                .u32(cfg.win_length as u32)
+                .u32(cfg.hop as u32)
+                .u32(cfg.n_mels as u32)
+                .u32(nb as u32)
+                .finish(),
+        );
+        let pcm_b = plan.storage_f32("pcm", pcm);
+        let window: Vec<f32> = cfg.window().iter().map(|&w| w as f32).collect();
+        let window = plan.storage_f32("window", &window);
+        let tw: Vec<f32> = (0..cfg.n_fft / 2)
+            .flat_map(|k| {
+                let a = -2.0 * std::f64::consts::PI * k as f64 / cfg.n_fft as f64;
+                [a.cos() as f32, a.sin() as f32]
+            })
+            .collect();
+        let tw = plan.storage_f32("twiddle", &tw);
+        let fb = cfg.filterbank();
+        let ranges: Vec<u32> = (0..cfg.n_mels)
+            .flat_map(|m| {
+                let row = &fb[m * nb..][..nb];
+                let first = row.iter().position(|&w| w > 0.0).unwrap_or(0);
+                let last = row.iter().rposition(|&w| w > 0.0).map_or(first, |l| l + 1);
+                [first as u32, last as u32]
+            })
+            .collect();
+        let ranges = plan.storage_bytes("mel_range", bytemuck::cast_slice(&ranges).to_vec());
+        let weights: Vec<f32> = fb.iter().map(|&w| w as f32).collect();
+        let weights = plan.storage_f32("mel_weight", &weights);
+        let out = plan.output("logmel", cfg.n_mels * frames, OutputType::F32);
+        plan.timed.push(Pass {
+            label: "logmel".into(),
+            dispatches: vec![Dispatch {
+                entry_point: "main",
+                bindings: vec![(0, u), (1, pcm_b), (2, window), (3, tw), (4, ranges), (5, weights), (6, out)],
+                workgroups: [frames as u32, 1, 1],
+            }],
+        });
+        plan
+    }
+}

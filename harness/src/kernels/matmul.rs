@@ -1,0 +1,87 @@
+//! Batched GEMM (fp32, and fp16 storage with f32 accumulation).
+
+use super::{Inputs, KernelImpl, ParamError, check};
+use crate::catalogue::Params;
+use crate::plan::{OutputType, Plan, UniformWriter};
+use crate::reference;
+use crate::rng::InputRng;
+use crate::schema::Work;
+use crate::shaders::Shader;
+
+#[derive(Debug)]
+pub struct Matmul {
+    pub half: bool,
+}
+
+struct Dims {
+    m: usize,
+    n: usize,
+    k: usize,
+    batch: usize,
+}
+
+fn dims(p: &Params) -> Dims {
+    Dims { m: p.usize("m"), n: p.usize("n"), k: p.usize("k"), batch: p.usize("batch") }
+}
+
+impl KernelImpl for Matmul {
+    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
+        for key in ["m", "n", "k", "batch"] {
+            check("m/n/k/batch", p.get(key), p.get(key) > 0, "must be positive")?;
+        }
+        check("batch", p.get("batch"), p.get("batch") <= 65535, "at most 65535 (one workgroup layer each)")?;
+        let d = dims(p);
+        let mut rng = InputRng::new(seed);
+        let mut a = rng.vec(d.batch * d.m * d.k, -1.0, 1.0);
+        let mut b = rng.vec(d.batch * d.k * d.n, -1.0, 1.0);
+        if self.half {
+            // The reference sees exactly the values the GPU sees.
+            for v in a.iter_mut().chain(b.iter_mut()) {
+                *v = half::f16::from_f32(*v).to_f32();
+            }
+        }
+        Ok(Inputs { f32s: vec![a, b], u32s: vec![] })
+    }
+
+    fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32> {
+        let d = dims(p);
+        let c = reference::matmul(&inputs.f32s[0], &inputs.f32s[1], d.m, d.n, d.k, d.batch);
+        if self.half { c.into_iter().map(|v| half::f16::from_f32(v).to_f32()).collect() } else { c }
+    }
+
+    fn work(&self, p: &Params) -> Work {
+        let d = dims(p);
+        let elem = if self.half { 2.0 } else { 4.0 };
+        let (m, n, k, b) = (d.m as f64, d.n as f64, d.k as f64, d.batch as f64);
+        Work { flops: 2.0 * m * n * k * b, bytes: (m * k + k * n + m * n) * b * elem }
+    }
+
+    fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
+        let d = dims(p);
+        let mut plan = Plan::new(shader);
+        let u = plan.uniform(
+            "dims",
+            UniformWriter::default().u32(d.m as u32).u32(d.n as u32).u32(d.k as u32).u32(d.batch as u32).finish(),
+        );
+        let (a, b, c) = if self.half {
+            let to16 =
+                |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect() };
+            let a = plan.storage_bytes("a", to16(&inputs.f32s[0]));
+            let b = plan.storage_bytes("b", to16(&inputs.f32s[1]));
+            (a, b, plan.output("c", d.batch * d.m * d.n, OutputType::F16))
+        } else {
+            let a = plan.storage_f32("a", &inputs.f32s[0]);
+            let b = plan.storage_f32("b", &inputs.f32s[1]);
+            (a, b, plan.output("c", d.batch * d.m * d.n, OutputType::F32))
+        };
+        plan.timed.push(crate::plan::Pass {
+            label: "matmul".into(),
+            dispatches: vec![crate::plan::Dispatch {
+                entry_point: "main",
+                bindings: vec![(0, u), (1, a), (2, b), (3, c)],
+                workgroups: [d.n.div_ceil(64) as u32, d.m.div_ceil(64) as u32, d.batch as u32],
+            }],
+        });
+        plan
+    }
+}

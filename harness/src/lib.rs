@@ -1,0 +1,25 @@
+//! accelbench's shared library, for native and wasm32 alike: the kernel catalogue, the CPU
+//! reference implementations, wgpu execution and timing, statistics, and the result schema.
+//!
+//! Dependency direction: `schema` and `stats` depend on nothing here; `catalogue` and `kernels`
+//! build on `shaders`, `plan` and `reference`; `gpu` executes plans and produces `schema` records.
+//! Only `schema` types are serialisable.
+
+#![warn(clippy::disallowed_methods, reason = "harness runs on wasm32, where Instant::now panics")]
+
+pub mod catalogue;
+pub mod check;
+pub mod clock;
+pub mod env;
+#[cfg(feature = "gpu")]
+pub mod gpu;
+pub mod kernels;
+pub mod measure;
+pub mod plan;
+pub mod reference;
+pub mod rng;
+pub mod schema;
+pub mod shaders;
+pub mod stats;
+
+pub use catalogue::{KERNELS, Kernel};

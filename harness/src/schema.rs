@@ -1,0 +1,278 @@
+//! Result schema v1: the only serialisable types in accelbench, and the contract between the
+//! native runner, the page, the server and anyone reading our JSON.
+//!
+//! Wire format: one [`Record`] per (kernel, parameters, dtype, backend), as JSON; streams are JSON
+//! Lines. Within v1 only additive changes are allowed (new optional fields); readers must reject
+//! an unknown `schema_version`. Times are nanoseconds as f64; throughput is derived, never
+//! measured separately.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub schema_version: u32,
+    pub kernel: String,
+    pub family: String,
+    /// The catalogue's name for the parameter set (e.g. `s256`), unique within a kernel.
+    pub case: String,
+    pub params: BTreeMap<String, u64>,
+    /// `quick` or `full`.
+    pub size: String,
+    pub dtype: String,
+    /// Where it ran: `native-wgpu-vulkan`, `native-reference`, `chrome-webgpu`, `firefox-wasm`, ...
+    pub backend: String,
+    #[serde(flatten)]
+    pub status: Status,
+    pub work: Work,
+    pub timing: Option<Timing>,
+    pub throughput: Option<Throughput>,
+    pub check: Option<CheckReport>,
+    pub adapter: Option<AdapterReport>,
+    pub shader: ShaderRef,
+    pub provenance: Provenance,
+}
+
+/// Outcome. Only `Measured` records carry timings that may be compared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Status {
+    Measured,
+    /// The backend cannot run this kernel (a missing feature or limit); the reason names it.
+    Skipped {
+        reason: String,
+    },
+    /// The output disagreed with the CPU reference; see `check`.
+    Mismatch {
+        reason: String,
+    },
+    /// Something broke (device lost, validation error, crash); the reason says what.
+    Failed {
+        reason: String,
+    },
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::Measured => "measured",
+            Status::Skipped { .. } => "skipped",
+            Status::Mismatch { .. } => "mismatch",
+            Status::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Status::Measured => None,
+            Status::Skipped { reason } | Status::Mismatch { reason } | Status::Failed { reason } => Some(reason),
+        }
+    }
+}
+
+/// Work per kernel execution, from the catalogue's formulas (not measured).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Work {
+    pub flops: f64,
+    /// Minimum bytes moved to and from global memory (each input read once, output written once).
+    pub bytes: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub timer: TimerInfo,
+    /// Executions of the timed passes per sample (batched when one is below the timer's reach);
+    /// samples are per single execution.
+    pub batch: u32,
+    pub warmup: u32,
+    /// Steady-state samples in ns per execution; warm-up and the first (cold) run are excluded.
+    pub samples_ns: Vec<f64>,
+    pub summary: Summary,
+    /// Why sampling stopped: `ci-target`, `time-budget`, `max-samples`.
+    pub stopped_by: String,
+    pub cold: ColdTiming,
+    /// Per-pass medians (ns) where the timer resolves passes (GPU timestamps), e.g. prefill and
+    /// each decode step of a streaming scenario.
+    pub phases: Vec<PhaseTiming>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimerInfo {
+    /// `gpu-timestamp` (timestamp queries around each pass), `host-fence` (host clock around
+    /// submit and completion) or `host-clock` (host clock around CPU code).
+    pub kind: String,
+    pub resolution_ns: f64,
+    /// True where the platform coarsens this timer (Chrome's 100 us timestamp quantisation).
+    pub quantized: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColdTiming {
+    /// Shader module and pipeline creation, host clock.
+    pub pipeline_ns: Option<f64>,
+    /// The first execution (setup excluded), host clock around submit and completion.
+    pub first_run_ns: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTiming {
+    pub label: String,
+    pub median_ns: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub n: u64,
+    pub median_ns: f64,
+    pub mean_ns: f64,
+    pub min_ns: f64,
+    pub max_ns: f64,
+    pub p10_ns: f64,
+    pub p90_ns: f64,
+    pub p99_ns: f64,
+    /// Coefficient of variation (stddev / mean).
+    pub cv: f64,
+    /// Bootstrap 95% confidence interval of the median.
+    pub median_ci_low_ns: f64,
+    pub median_ci_high_ns: f64,
+    /// Tukey classification (1.5 / 3 IQR fences); outliers stay in the sample.
+    pub outliers: Outliers,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outliers {
+    pub low_severe: u64,
+    pub low_mild: u64,
+    pub high_mild: u64,
+    pub high_severe: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// flops / median time.
+    pub gflops: f64,
+    /// bytes / median time.
+    pub gbps: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub passed: bool,
+    pub tolerance: String,
+    pub abs_tolerance: f64,
+    pub rel_tolerance: f64,
+    pub max_abs_err: f64,
+    pub max_rel_err: f64,
+    pub worst_index: Option<u64>,
+    pub worst_expected: Option<f64>,
+    /// None when the worst element was NaN (e.g. never written).
+    pub worst_actual: Option<f64>,
+    pub failing_elements: u64,
+    pub elements: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdapterReport {
+    pub name: String,
+    pub vendor: String,
+    pub device: String,
+    /// `vulkan`, `gl`, `metal`, `dx12`, `webgpu`.
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    /// Software rasteriser / CPU implementation (lavapipe, llvmpipe, SwiftShader): its numbers
+    /// are never GPU results.
+    pub fallback: bool,
+    pub features: Vec<String>,
+    pub limits: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShaderRef {
+    /// Empty for backends that run no shader (CPU).
+    pub file: String,
+    pub hash: String,
+    pub entry_points: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub accelbench_version: String,
+    /// Git commit of the suite, `unknown` outside a checkout.
+    pub commit: String,
+    pub os: String,
+    pub arch: String,
+    pub cpu: String,
+    /// RFC 3339 UTC time the record was produced.
+    pub date: String,
+    /// Seed of the random inputs the output was checked on.
+    pub seed: u64,
+    pub browser: Option<BrowserInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BrowserInfo {
+    pub name: String,
+    pub version: String,
+    pub user_agent: String,
+    pub flags: Vec<String>,
+    pub cross_origin_isolated: bool,
+}
+
+/// Errors reading records produced elsewhere.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("line {line}: not a schema v1 record: {source}")]
+    Json { line: usize, source: serde_json::Error },
+    #[error("line {line}: schema_version {found} is not supported (this build reads {SCHEMA_VERSION})")]
+    Version { line: usize, found: u32 },
+    #[error("line {line}: `{field}` is {value}, which no measurement can be")]
+    BadNumber { line: usize, field: &'static str, value: f64 },
+}
+
+impl Record {
+    /// Rejects what no honest measurement produces: NaN, infinite or negative times.
+    pub fn validate(&self, line: usize) -> Result<(), SchemaError> {
+        if self.schema_version != SCHEMA_VERSION {
+            return Err(SchemaError::Version { line, found: self.schema_version });
+        }
+        if let Some(t) = &self.timing {
+            let s = &t.summary;
+            for (field, v) in [("timing.summary.median_ns", s.median_ns), ("timing.summary.mean_ns", s.mean_ns)]
+                .into_iter()
+                .chain(t.samples_ns.iter().map(|&v| ("timing.samples_ns", v)))
+            {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(SchemaError::BadNumber { line, field, value: v });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses JSON Lines of records, validating each; blank lines are ignored.
+pub fn parse_jsonl(text: &str) -> Result<Vec<Record>, SchemaError> {
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let line = i + 1;
+        // Read the version first, so a v2 file says so instead of failing on a missing field.
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(l)
+            && let Some(found) = v.get("schema_version").and_then(serde_json::Value::as_u64)
+            && found != u64::from(SCHEMA_VERSION)
+        {
+            return Err(SchemaError::Version { line, found: found as u32 });
+        }
+        let r: Record = serde_json::from_str(l).map_err(|source| SchemaError::Json { line, source })?;
+        r.validate(line)?;
+        out.push(r);
+    }
+    Ok(out)
+}

@@ -1,0 +1,58 @@
+//! `accelbench`: the native command line. Parses arguments, runs the subcommand, and maps the
+//! outcome to the exit code: 0 ok, 1 a mismatch or regression, 2 an error.
+
+mod facts;
+mod native;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "accelbench", version, about = "ML compute kernels, measured in browsers and natively")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the kernel catalogue with each kernel's parameter sets and requirements
+    Kernels {
+        /// One JSON object per kernel instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the catalogue on every native wgpu adapter and on the CPU reference
+    Native(native::NativeArgs),
+}
+
+/// Outcome of a subcommand that ran to the end.
+pub enum Outcome {
+    Ok,
+    /// A wrong answer (or, later, a regression): exit 1.
+    Failed,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ACCELBENCH_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,wgpu_hal=error,wgpu_hal::gles=off,wgpu_core=error")
+        }))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Kernels { json } => report::print_catalogue(json).map(|()| Outcome::Ok),
+        Command::Native(args) => native::run(&args),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Human-readable output: the catalogue listing and the results table.
+
+use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
+use harness::catalogue::KERNELS;
+use harness::schema::{Record, Status};
+
+pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
+    if json {
+        for k in KERNELS {
+            let sets = |ps: &[harness::catalogue::Params]| -> Vec<serde_json::Value> {
+                ps.iter().map(|p| serde_json::json!({ "case": p.case, "params": p.to_map() })).collect()
+            };
+            let v = serde_json::json!({
+                "id": k.id,
+                "family": k.family.name(),
+                "dtype": k.dtype.name(),
+                "shader": k.shader,
+                "shader_hash": k.shader().hash,
+                "entry_points": k.entry_points,
+                "requires": k.requires,
+                "tolerance": k.tolerance.name(),
+                "quick": sets(k.quick),
+                "full": sets(k.full),
+                "summary": k.summary,
+            });
+            println!("{v}");
+        }
+        return Ok(());
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(["kernel", "family", "dtype", "requires", "quick", "full", "shader", "what"]);
+    for k in KERNELS {
+        let cases = |ps: &[harness::catalogue::Params]| ps.iter().map(|p| p.case).collect::<Vec<_>>().join(" ");
+        t.add_row([
+            k.id.to_owned(),
+            k.family.name().to_owned(),
+            k.dtype.name().to_owned(),
+            if k.requires.is_empty() { "-".to_owned() } else { k.requires.join(",") },
+            cases(k.quick),
+            cases(k.full),
+            k.shader.to_owned(),
+            k.summary.to_owned(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+pub fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} us", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+pub fn status_brief(r: &Record) -> String {
+    match (&r.status, &r.timing) {
+        (Status::Measured, Some(t)) => format!("{} (n={}, k={})", fmt_ns(t.summary.median_ns), t.summary.n, t.batch),
+        (s, _) => format!("{}: {}", s.label(), s.reason().unwrap_or("")),
+    }
+}
+
+pub fn print_table(records: &[Record]) {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header([
+        "kernel", "case", "backend", "adapter", "status", "median", "95% CI", "GFLOP/s", "GB/s", "timer", "note",
+    ]);
+    for r in records {
+        let adapter = r
+            .adapter
+            .as_ref()
+            .map_or("-".to_owned(), |a| if a.fallback { format!("{} (software)", a.name) } else { a.name.clone() });
+        let (median, ci, gf, gb, timer) = match (&r.timing, &r.throughput) {
+            (Some(tm), Some(th)) => (
+                fmt_ns(tm.summary.median_ns),
+                format!(
+                    "±{:.1}%",
+                    50.0 * (tm.summary.median_ci_high_ns - tm.summary.median_ci_low_ns) / tm.summary.median_ns
+                ),
+                format!("{:.2}", th.gflops),
+                format!("{:.2}", th.gbps),
+                tm.timer.kind.clone(),
+            ),
+            _ => Default::default(),
+        };
+        let note = r.status.reason().unwrap_or("").chars().take(80).collect::<String>();
+        t.add_row(vec![
+            Cell::new(&r.kernel),
+            Cell::new(&r.case),
+            Cell::new(&r.backend),
+            Cell::new(adapter),
+            Cell::new(r.status.label()),
+            Cell::new(median).set_alignment(CellAlignment::Right),
+            Cell::new(ci).set_alignment(CellAlignment::Right),
+            Cell::new(gf).set_alignment(CellAlignment::Right),
+            Cell::new(gb).set_alignment(CellAlignment::Right),
+            Cell::new(timer),
+            Cell::new(note),
+        ]);
+    }
+    println!("{t}");
+}

@@ -1,0 +1,86 @@
+// LayerNorm and RMSNorm over the last dimension, with learned scale (gamma) and, for LayerNorm,
+// shift (beta). One 256-invocation workgroup per row with tree reductions in workgroup memory.
+// LayerNorm uses two passes (mean, then the mean of squared deviations) rather than E[x^2]-E[x]^2,
+// which cancels catastrophically for rows with a large mean.
+
+struct Dims {
+    rows: u32,
+    cols: u32,
+    eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+const WG: u32 = 256u;
+var<workgroup> partial: array<f32, WG>;
+
+fn reduce_sum(lidx: u32, v: f32) -> f32 {
+    partial[lidx] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lidx < s) {
+            partial[lidx] = partial[lidx] + partial[lidx + s];
+        }
+        workgroupBarrier();
+    }
+    let r = partial[0];
+    // Callers reduce again right away; nobody may overwrite `partial` before all have read it.
+    workgroupBarrier();
+    return r;
+}
+
+fn row_of(wg: vec3<u32>) -> u32 {
+    // The host dispatches (min(rows, 65535), ceil(rows / 65535)) workgroups.
+    return wg.x + wg.y * 65535u;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn layernorm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lidx: u32) {
+    let row = row_of(wg);
+    if (row >= dims.rows) {
+        return;
+    }
+    let base = row * dims.cols;
+    let n = f32(dims.cols);
+
+    var s = 0.0;
+    for (var i = lidx; i < dims.cols; i += WG) {
+        s += x[base + i];
+    }
+    let mean = reduce_sum(lidx, s) / n;
+
+    var q = 0.0;
+    for (var i = lidx; i < dims.cols; i += WG) {
+        let d = x[base + i] - mean;
+        q += d * d;
+    }
+    let inv_std = inverseSqrt(reduce_sum(lidx, q) / n + dims.eps);
+
+    for (var i = lidx; i < dims.cols; i += WG) {
+        y[base + i] = (x[base + i] - mean) * inv_std * gamma[i] + beta[i];
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn rmsnorm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lidx: u32) {
+    let row = row_of(wg);
+    if (row >= dims.rows) {
+        return;
+    }
+    let base = row * dims.cols;
+
+    var q = 0.0;
+    for (var i = lidx; i < dims.cols; i += WG) {
+        let v = x[base + i];
+        q += v * v;
+    }
+    let inv_rms = inverseSqrt(reduce_sum(lidx, q) / f32(dims.cols) + dims.eps);
+
+    for (var i = lidx; i < dims.cols; i += WG) {
+        y[base + i] = x[base + i] * inv_rms * gamma[i];
+    }
+}

@@ -1,0 +1,72 @@
+// Numerically stable row softmax: y[r, i] = exp(x[r, i] - max_r) / sum_j exp(x[r, j] - max_r).
+// One 256-invocation workgroup per row; the max and the sum are tree reductions in workgroup
+// memory, so any row length works and each element is read twice and written once.
+
+struct Dims {
+    rows: u32,
+    cols: u32,
+}
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+const WG: u32 = 256u;
+var<workgroup> partial: array<f32, WG>;
+
+fn reduce_max(lidx: u32, v: f32) -> f32 {
+    partial[lidx] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lidx < s) {
+            partial[lidx] = max(partial[lidx], partial[lidx + s]);
+        }
+        workgroupBarrier();
+    }
+    let r = partial[0];
+    // The next reduction overwrites `partial`; everyone must have read the result first.
+    workgroupBarrier();
+    return r;
+}
+
+fn reduce_sum(lidx: u32, v: f32) -> f32 {
+    partial[lidx] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lidx < s) {
+            partial[lidx] = partial[lidx] + partial[lidx + s];
+        }
+        workgroupBarrier();
+    }
+    let r = partial[0];
+    workgroupBarrier();
+    return r;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lidx: u32) {
+    // Rows beyond 65535 wrap into y: the host dispatches (min(rows, 65535), ceil(rows / 65535)).
+    let row = wg.x + wg.y * 65535u;
+    // Uniform per workgroup, so returning early keeps barriers in uniform control flow.
+    if (row >= dims.rows) {
+        return;
+    }
+    let base = row * dims.cols;
+
+    var m = -3.402823e38;
+    for (var i = lidx; i < dims.cols; i += WG) {
+        m = max(m, x[base + i]);
+    }
+    m = reduce_max(lidx, m);
+
+    var s = 0.0;
+    for (var i = lidx; i < dims.cols; i += WG) {
+        s += exp(x[base + i] - m);
+    }
+    s = reduce_sum(lidx, s);
+
+    let inv = 1.0 / s;
+    for (var i = lidx; i < dims.cols; i += WG) {
+        y[base + i] = exp(x[base + i] - m) * inv;
+    }
+}

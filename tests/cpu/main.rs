@@ -1,0 +1,165 @@
+//! GPU-free checks: the shader tree and the catalogue agree, every parameter set builds, the
+//! embedded speech clip is what the log-mel kernel expects, and broken WGSL breaks the build.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use harness::catalogue::{KERNELS, Size, select};
+use harness::shaders::{INCLUDES, SHADERS};
+
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+#[test]
+fn every_wgsl_file_is_precompiled_and_used_by_the_catalogue() {
+    let on_disk: BTreeSet<String> = std::fs::read_dir(repo_root().join("shaders"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".wgsl"))
+        .collect();
+    let compiled: BTreeSet<String> =
+        SHADERS.iter().map(|s| s.file.to_owned()).chain(INCLUDES.iter().map(|s| (*s).to_owned())).collect();
+    assert_eq!(on_disk, compiled, "build.rs must see exactly the files in shaders/");
+    for s in SHADERS {
+        assert!(KERNELS.iter().any(|k| k.shader == s.file), "shaders/{} is not used by any catalogue entry", s.file);
+        assert_eq!(s.hash.len(), 16);
+    }
+}
+
+#[test]
+fn every_catalogue_entry_has_its_shader_entry_points_and_requirements() {
+    let mut ids = BTreeSet::new();
+    for k in KERNELS {
+        assert!(ids.insert(k.id), "duplicate kernel id {}", k.id);
+        let shader = k.shader();
+        for ep in k.entry_points {
+            assert!(shader.entry_point(ep).is_some(), "{}: {} has no entry point {ep}", k.id, k.shader);
+        }
+        for r in shader.requires {
+            assert!(k.requires.contains(r), "{}: shader requires {r} but the entry does not declare it", k.id);
+        }
+        assert!(!k.quick.is_empty() && !k.full.is_empty(), "{}: needs quick and full parameter sets", k.id);
+    }
+}
+
+#[test]
+fn every_parameter_set_builds_a_consistent_plan() {
+    for k in KERNELS {
+        for size in [Size::Quick, Size::Full] {
+            let mut cases = BTreeSet::new();
+            for p in k.params(size) {
+                assert!(cases.insert(p.case), "{}: duplicate case {}", k.id, p.case);
+                let w = k.imp.work(p);
+                assert!(w.flops > 0.0 && w.bytes > 0.0, "{} {}: work must be positive", k.id, p.case);
+                // Full-size inputs are large; building them checks the parameters for real.
+                let inputs = k.imp.inputs(p, 1).unwrap_or_else(|e| panic!("{} {}: {e}", k.id, p.case));
+                let plan = k.imp.plan(k.shader(), p, &inputs);
+                assert!(!plan.timed.is_empty());
+                for d in plan.setup.iter().chain(&plan.timed).flat_map(|p| &p.dispatches) {
+                    assert!(
+                        k.entry_points.contains(&d.entry_point) || d.entry_point == "prefill",
+                        "{}: undeclared {}",
+                        k.id,
+                        d.entry_point
+                    );
+                    let ep = plan.shader.entry_point(d.entry_point).unwrap();
+                    for b in ep.bindings {
+                        assert!(
+                            d.bindings.iter().any(|(x, _)| x == b),
+                            "{} {}: binding {b} unbound",
+                            k.id,
+                            d.entry_point
+                        );
+                    }
+                    assert!(d.bindings.iter().all(|(_, id)| *id < plan.buffers.len()));
+                }
+                if size == Size::Quick {
+                    assert_eq!(k.imp.reference(p, &inputs).len(), plan.output_len, "{} {}", k.id, p.case);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn kernels_are_selected_by_id_or_family_in_catalogue_order() {
+    let att = select(&["attention".into()]).unwrap();
+    assert_eq!(
+        att.iter().map(|k| k.id).collect::<Vec<_>>(),
+        ["attention-causal", "attention-sliding", "attention-flash"]
+    );
+    let two = select(&["logmel".into(), "matmul-f32".into()]).unwrap();
+    assert_eq!(two.iter().map(|k| k.id).collect::<Vec<_>>(), ["matmul-f32", "logmel"]);
+    let err = select(&["matmull".into()]).unwrap_err().to_string();
+    assert!(err.contains("matmull") && err.contains("matmul-f32") && err.contains("kvcache"), "{err}");
+}
+
+#[test]
+fn bad_parameters_are_refused_with_the_offending_value() {
+    use harness::catalogue::Params;
+    let flash = KERNELS.iter().find(|k| k.id == "attention-flash").unwrap();
+    let p = Params { case: "x", values: &[("batch", 1), ("heads", 1), ("seq_len", 8), ("head_dim", 256)] };
+    let e = flash.imp.inputs(&p, 1).unwrap_err().to_string();
+    assert!(e.contains("head_dim") && e.contains("256"), "{e}");
+}
+
+#[test]
+fn speech_clip_is_a_few_seconds_of_16khz_audio_with_signal() {
+    let pcm = harness::kernels::speech_clip();
+    let secs = pcm.len() as f64 / 16000.0;
+    assert!((2.0..=20.0).contains(&secs), "{secs} s");
+    let rms = (pcm.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / pcm.len() as f64).sqrt();
+    assert!(rms > 0.01, "clip is near-silent: rms {rms}");
+}
+
+#[test]
+fn schema_round_trips_and_rejects_bad_numbers_and_versions() {
+    use harness::schema::parse_jsonl;
+    let line = include_str!("../data/record-v1.json").replace('\n', "");
+    let recs = parse_jsonl(&line).expect("sample record parses");
+    assert_eq!(recs.len(), 1);
+    let again = parse_jsonl(&serde_json::to_string(&recs[0]).unwrap()).unwrap();
+    assert_eq!(recs, again);
+
+    let v2 = line.replace("\"schema_version\":1", "\"schema_version\":2");
+    assert!(parse_jsonl(&v2).unwrap_err().to_string().contains("schema_version 2"));
+    let neg = line.replace("\"median_ns\":1500.0", "\"median_ns\":-1500.0");
+    let e = parse_jsonl(&neg).unwrap_err().to_string();
+    assert!(e.contains("median_ns") && e.contains("-1500"), "{e}");
+    let missing = line.replace("\"kernel\":\"softmax\",", "");
+    assert!(parse_jsonl(&missing).unwrap_err().to_string().contains("kernel"));
+}
+
+/// Breaking any .wgsl file breaks the build, naming the file and line.
+#[test]
+fn a_broken_shader_fails_the_build_with_file_and_line() {
+    let tmp = std::env::temp_dir().join(format!("accelbench-broken-shaders-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for e in std::fs::read_dir(repo_root().join("shaders")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), tmp.join(e.file_name())).unwrap();
+    }
+    let path = tmp.join("softmax.wgsl");
+    let src = std::fs::read_to_string(&path).unwrap();
+    let broken = src.replacen("let inv = 1.0 / s;", "let inv = 1.0 / undefined_name;", 1);
+    assert_ne!(src, broken);
+    std::fs::write(&path, broken).unwrap();
+    let line = src.lines().position(|l| l.contains("let inv = 1.0 / s;")).unwrap() + 1;
+
+    // A target dir of its own so the real build's outputs are untouched; the GPU stack is left
+    // out (no default features), so this builds only naga and the small crates.
+    let out = Command::new(env!("CARGO"))
+        .args(["check", "-p", "harness", "--no-default-features", "--quiet"])
+        .env("ACCELBENCH_SHADER_DIR", &tmp)
+        .env("CARGO_TARGET_DIR", repo_root().join("target/broken-shader-test"))
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&tmp).ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the build must fail");
+    assert!(stderr.contains(&format!("softmax.wgsl:{line}:")), "no file:line in:\n{stderr}");
+    assert!(stderr.contains("undefined_name"), "no naga message in:\n{stderr}");
+}
