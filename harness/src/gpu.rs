@@ -384,12 +384,7 @@ struct Sample {
     per_pass_ns: Vec<f64>,
 }
 
-async fn sample(
-    dev: &GpuDevice,
-    prep: &Prepared,
-    reps: u32,
-    ts: Option<&(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
-) -> Result<Sample, GpuError> {
+async fn sample(dev: &GpuDevice, prep: &Prepared, reps: u32, ts: Option<&Timestamps>) -> Result<Sample, GpuError> {
     let npass = prep.timed.len();
     let mut encoder = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sample") });
     encode(&mut encoder, &prep.timed, reps, ts.map(|t| &t.0));
@@ -445,9 +440,47 @@ pub async fn run_kernel(
     expected: &[f32],
     opts: &RunOptions,
 ) -> Record {
+    let job = Job { kernel, params, inputs, expected };
+    run_interleaved(dev, &[job], opts).await.pop().expect("one record per job")
+}
+
+/// One kernel at one parameter set with its inputs and expected output.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub kernel: &'a Kernel,
+    pub params: &'a Params,
+    pub inputs: &'a Inputs,
+    pub expected: &'a [f32],
+}
+
+/// Measures several jobs on one device with their samples taken round-robin, one sample of each
+/// in turn, so slow drift of the machine (clocks, other load) affects them alike. This is how
+/// variants are compared within one run: an A/A pair is never told apart by drift.
+pub async fn run_interleaved(dev: &GpuDevice, jobs: &[Job<'_>], opts: &RunOptions) -> Vec<Record> {
+    let mut benches = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        benches.push(Bench::start(dev, job, opts).await);
+    }
+    loop {
+        let mut active = 0;
+        for bench in benches.iter_mut().flatten().filter(|b| b.stopped_by.is_none()) {
+            active += 1;
+            if let Err(e) = bench.step().await {
+                bench.record.status = Status::Failed { reason: e.to_string() };
+                bench.stopped_by = Some("error");
+            }
+        }
+        if active == 0 {
+            break;
+        }
+    }
+    benches.into_iter().map(|b| b.map_or_else(|r| *r, Bench::finish)).collect()
+}
+
+fn base_record(dev: &GpuDevice, job: &Job<'_>, opts: &RunOptions) -> Record {
+    let (kernel, params) = (job.kernel, job.params);
     let shader = kernel.shader();
-    let plan = kernel.imp.plan(shader, params, inputs);
-    let mut record = Record {
+    Record {
         schema_version: SCHEMA_VERSION,
         kernel: kernel.id.to_owned(),
         family: kernel.family.name().to_owned(),
@@ -468,174 +501,230 @@ pub async fn run_kernel(
             entry_points: kernel.entry_points.iter().map(|s| (*s).to_owned()).collect(),
         },
         provenance: opts.facts.provenance(opts.seed),
-    };
-    if let Some(reason) = unmet_requirement(dev, kernel, &plan) {
-        record.status = Status::Skipped { reason };
-        return record;
     }
-    match execute(dev, kernel, &plan, expected, opts, &mut record).await {
-        Ok(()) => {}
-        Err(e) => record.status = Status::Failed { reason: e.to_string() },
-    }
-    record
 }
 
-async fn execute(
-    dev: &GpuDevice,
-    kernel: &Kernel,
-    plan: &Plan,
-    expected: &[f32],
-    opts: &RunOptions,
-    record: &mut Record,
-) -> Result<(), GpuError> {
-    let (prep, pipeline_ns) = prepare(dev, plan).await?;
-    let scope = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
+type Timestamps = (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer);
 
-    if !prep.setup.is_empty() {
-        let mut enc = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("setup") });
-        encode(&mut enc, &prep.setup, 1, None);
-        dev.queue.submit([enc.finish()]);
-        dev.wait_idle().await?;
+/// A job that passed its check and is being sampled.
+struct Bench<'a> {
+    dev: &'a GpuDevice,
+    plan: Plan,
+    prep: Prepared,
+    ts: Option<Timestamps>,
+    reps: u32,
+    timer: TimerInfo,
+    warmup: u32,
+    sampler: Sampler,
+    phase_samples: Vec<Vec<f64>>,
+    cold: ColdTiming,
+    record: Record,
+    stopped_by: Option<&'static str>,
+}
+
+impl<'a> Bench<'a> {
+    /// Requirements, resources, the checked cold run, warm-up and batch calibration. `Err` holds
+    /// the finished record when the job ends before sampling (skipped, mismatch, failed).
+    async fn start(dev: &'a GpuDevice, job: &Job<'_>, opts: &RunOptions) -> Result<Bench<'a>, Box<Record>> {
+        let mut record = base_record(dev, job, opts);
+        let plan = job.kernel.imp.plan(job.kernel.shader(), job.params, job.inputs);
+        if let Some(reason) = unmet_requirement(dev, job.kernel, &plan) {
+            record.status = Status::Skipped { reason };
+            return Err(Box::new(record));
+        }
+        match Self::prepare_and_check(dev, job, opts, plan, &mut record).await {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(Box::new(record)),
+            Err(e) => {
+                record.status = Status::Failed { reason: e.to_string() };
+                Err(Box::new(record))
+            }
+        }
     }
 
-    // First execution: cold (caches, lazy driver work), checked for correctness, never a sample.
-    let out = &prep.buffers[plan.output];
-    let elem = match plan.output_type {
-        OutputType::F32 => 4,
-        OutputType::F16 => 2,
-    };
-    let out_bytes = ((plan.output_len * elem) as u64).next_multiple_of(4);
-    let readback = dev.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("readback"),
-        size: out_bytes,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut enc = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("first") });
-    encode(&mut enc, &prep.timed, 1, None);
-    let t0 = clock::now();
-    dev.queue.submit([enc.finish()]);
-    dev.wait_idle().await?;
-    let first_run_ns = t0.elapsed().as_secs_f64() * 1e9;
-    let mut enc = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("copy") });
-    enc.copy_buffer_to_buffer(out, 0, &readback, 0, out_bytes);
-    dev.queue.submit([enc.finish()]);
-    let raw = dev.read(&readback, out_bytes).await?;
-    if let Some(e) = scope.pop().await {
-        return Err(GpuError::Wgpu { during: "running the kernel", message: e.to_string() });
-    }
-    let actual: Vec<f32> = match plan.output_type {
-        OutputType::F32 => bytemuck::cast_slice::<u8, f32>(&raw)[..plan.output_len].to_vec(),
-        OutputType::F16 => bytemuck::cast_slice::<u8, u16>(&raw)[..plan.output_len]
-            .iter()
-            .map(|&h| half::f16::from_bits(h).to_f32())
-            .collect(),
-    };
-    let check = compare(&actual, expected, kernel.tolerance);
-    let passed = check.passed;
-    if !passed {
-        record.status = Status::Mismatch {
-            reason: format!(
-                "{} of {} elements outside `{}` tolerance; worst at index {} (expected {}, got {})",
-                check.failing_elements,
-                check.elements,
-                check.tolerance,
-                check.worst_index.map_or("-".into(), |i| i.to_string()),
-                check.worst_expected.map_or("-".into(), |v| format!("{v:.6e}")),
-                check.worst_actual.map_or("NaN".into(), |v| format!("{v:.6e}")),
-            ),
+    async fn prepare_and_check(
+        dev: &'a GpuDevice,
+        job: &Job<'_>,
+        opts: &RunOptions,
+        plan: Plan,
+        record: &mut Record,
+    ) -> Result<Option<Bench<'a>>, GpuError> {
+        let (prep, pipeline_ns) = prepare(dev, &plan).await?;
+        let scope = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
+
+        if !prep.setup.is_empty() {
+            let mut enc = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("setup") });
+            encode(&mut enc, &prep.setup, 1, None);
+            dev.queue.submit([enc.finish()]);
+            dev.wait_idle().await?;
+        }
+
+        // First execution: cold (caches, lazy driver compiles), checked, never a sample.
+        let out = &prep.buffers[plan.output];
+        let elem = match plan.output_type {
+            OutputType::F32 => 4,
+            OutputType::F16 => 2,
         };
-    }
-    record.check = Some(check);
-    if !passed {
-        return Ok(());
-    }
-
-    let cfg = &opts.sampling;
-    let use_ts = opts.use_timestamps && dev.has_timestamps();
-    let npass = prep.timed.len() as u32;
-    let max_reps = if use_ts { (MAX_QUERIES / (2 * npass)).max(1) } else { 1000 };
-    let make_ts = |reps: u32| {
-        let n = 2 * reps * npass;
-        let qs = dev.device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: Some("timestamps"),
-            ty: wgpu::QueryType::Timestamp,
-            count: n,
-        });
-        let resolve = dev.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("ts-resolve"),
-            size: u64::from(n) * 8,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let read = dev.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("ts-read"),
-            size: u64::from(n) * 8,
+        let out_bytes = ((plan.output_len * elem) as u64).next_multiple_of(4);
+        let readback = dev.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: out_bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        (qs, resolve, read)
-    };
+        let mut enc = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("first") });
+        encode(&mut enc, &prep.timed, 1, None);
+        let t0 = clock::now();
+        dev.queue.submit([enc.finish()]);
+        dev.wait_idle().await?;
+        let first_run_ns = t0.elapsed().as_secs_f64() * 1e9;
+        let mut enc = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("copy") });
+        enc.copy_buffer_to_buffer(out, 0, &readback, 0, out_bytes);
+        dev.queue.submit([enc.finish()]);
+        let raw = dev.read(&readback, out_bytes).await?;
+        if let Some(e) = scope.pop().await {
+            return Err(GpuError::Wgpu { during: "running the kernel", message: e.to_string() });
+        }
+        let actual: Vec<f32> = match plan.output_type {
+            OutputType::F32 => bytemuck::cast_slice::<u8, f32>(&raw)[..plan.output_len].to_vec(),
+            OutputType::F16 => bytemuck::cast_slice::<u8, u16>(&raw)[..plan.output_len]
+                .iter()
+                .map(|&h| half::f16::from_bits(h).to_f32())
+                .collect(),
+        };
+        let check = compare(&actual, job.expected, job.kernel.tolerance);
+        if !check.passed {
+            record.status = Status::Mismatch {
+                reason: format!(
+                    "{} of {} elements outside `{}` tolerance; worst at index {} (expected {}, got {})",
+                    check.failing_elements,
+                    check.elements,
+                    check.tolerance,
+                    check.worst_index.map_or("-".into(), |i| i.to_string()),
+                    check.worst_expected.map_or("-".into(), |v| format!("{v:.6e}")),
+                    check.worst_actual.map_or("NaN".into(), |v| format!("{v:.6e}")),
+                ),
+            };
+            record.check = Some(check);
+            return Ok(None);
+        }
+        record.check = Some(check);
 
-    // Warm-up, then calibrate the batch from one more execution.
-    let scope = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let ts1 = use_ts.then(|| make_ts(1));
-    for _ in 0..cfg.warmup {
-        sample(dev, &prep, 1, ts1.as_ref()).await?;
+        let cfg = &opts.sampling;
+        let use_ts = opts.use_timestamps && dev.has_timestamps();
+        let npass = prep.timed.len() as u32;
+        let max_reps = if use_ts { (MAX_QUERIES / (2 * npass)).max(1) } else { 1000 };
+
+        // Warm-up, then calibrate the batch from one more execution.
+        let ts1 = use_ts.then(|| make_timestamps(dev, 1, npass));
+        for _ in 0..cfg.warmup {
+            sample(dev, &prep, 1, ts1.as_ref()).await?;
+        }
+        let probe = sample(dev, &prep, 1, ts1.as_ref()).await?;
+        let (timer, min_ns) = if use_ts {
+            let period = f64::from(dev.queue.get_timestamp_period());
+            let t = TimerInfo { kind: "gpu-timestamp".into(), resolution_ns: period, quantized: false };
+            (t, cfg.min_resolutions_per_sample * period)
+        } else {
+            let t = TimerInfo { kind: "host-fence".into(), resolution_ns: opts.host_resolution_ns, quantized: false };
+            // A fence sample also carries a fixed submit-and-wait cost; 1 ms keeps it to a few percent.
+            (t, (cfg.min_resolutions_per_sample * opts.host_resolution_ns).max(1e6))
+        };
+        let reps = batch_for(probe.per_exec_ns, min_ns, max_reps);
+        let ts = match ts1 {
+            Some(t) if reps == 1 => Some(t),
+            Some(_) => Some(make_timestamps(dev, reps, npass)),
+            None => None,
+        };
+        Ok(Some(Bench {
+            dev,
+            plan,
+            prep,
+            ts,
+            reps,
+            timer,
+            warmup: cfg.warmup,
+            sampler: Sampler::new(cfg.clone()),
+            phase_samples: vec![Vec::new(); npass as usize],
+            cold: ColdTiming { pipeline_ns: Some(pipeline_ns), first_run_ns: Some(first_run_ns) },
+            record: record.clone(),
+            stopped_by: None,
+        }))
     }
-    let probe = sample(dev, &prep, 1, ts1.as_ref()).await?;
-    let (timer, min_ns) = if use_ts {
-        let period = f64::from(dev.queue.get_timestamp_period());
-        let t = TimerInfo { kind: "gpu-timestamp".into(), resolution_ns: period, quantized: false };
-        (t, cfg.min_resolutions_per_sample * period)
-    } else {
-        let t = TimerInfo { kind: "host-fence".into(), resolution_ns: opts.host_resolution_ns, quantized: false };
-        // A fence sample also carries a fixed submit-and-wait cost; 1 ms keeps it to a few percent.
-        (t, (cfg.min_resolutions_per_sample * opts.host_resolution_ns).max(1e6))
-    };
-    let reps = batch_for(probe.per_exec_ns, min_ns, max_reps);
-    let ts = if use_ts { Some(if reps == 1 { ts1.unwrap() } else { make_ts(reps) }) } else { None };
 
-    let mut sampler = Sampler::new(cfg.clone());
-    let mut phase_samples: Vec<Vec<f64>> = vec![Vec::new(); npass as usize];
-    let stopped_by = loop {
-        let s = sample(dev, &prep, reps, ts.as_ref()).await?;
-        sampler.push(s.per_exec_ns, s.wall_ns);
-        for (acc, v) in phase_samples.iter_mut().zip(&s.per_pass_ns) {
+    /// Takes one sample; sets `stopped_by` once the sampler says stop.
+    async fn step(&mut self) -> Result<(), GpuError> {
+        let scope = self.dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let s = sample(self.dev, &self.prep, self.reps, self.ts.as_ref()).await?;
+        if let Some(e) = scope.pop().await {
+            return Err(GpuError::Wgpu { during: "timing the kernel", message: e.to_string() });
+        }
+        self.sampler.push(s.per_exec_ns, s.wall_ns);
+        for (acc, v) in self.phase_samples.iter_mut().zip(&s.per_pass_ns) {
             acc.push(*v);
         }
-        if let Some(reason) = sampler.stop_reason() {
-            break reason;
-        }
-    };
-    if let Some(e) = scope.pop().await {
-        return Err(GpuError::Wgpu { during: "timing the kernel", message: e.to_string() });
+        self.stopped_by = self.sampler.stop_reason();
+        Ok(())
     }
-    let Some(summary) = sampler.summary() else {
-        return Err(GpuError::Poll("fewer than two valid samples".into()));
-    };
-    let phases = if use_ts && npass > 1 {
-        plan.timed
-            .iter()
-            .zip(&phase_samples)
-            .filter_map(|(p, v)| {
-                crate::stats::Sample::new(v).ok().map(|s| PhaseTiming { label: p.label.clone(), median_ns: s.median() })
-            })
-            .collect()
-    } else {
-        vec![]
-    };
-    record.throughput =
-        Some(Throughput { gflops: record.work.flops / summary.median_ns, gbps: record.work.bytes / summary.median_ns });
-    record.timing = Some(Timing {
-        timer,
-        batch: reps,
-        warmup: cfg.warmup,
-        samples_ns: sampler.samples().to_vec(),
-        summary,
-        stopped_by: stopped_by.to_owned(),
-        cold: ColdTiming { pipeline_ns: Some(pipeline_ns), first_run_ns: Some(first_run_ns) },
-        phases,
+
+    fn finish(self) -> Record {
+        let mut record = self.record;
+        if record.status != Status::Measured {
+            return record;
+        }
+        let Some(summary) = self.sampler.summary() else {
+            record.status = Status::Failed { reason: "fewer than two valid samples".into() };
+            return record;
+        };
+        let phases = if self.ts.is_some() && self.plan.timed.len() > 1 {
+            self.plan
+                .timed
+                .iter()
+                .zip(&self.phase_samples)
+                .filter_map(|(p, v)| {
+                    crate::stats::Sample::new(v)
+                        .ok()
+                        .map(|s| PhaseTiming { label: p.label.clone(), median_ns: s.median() })
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        record.throughput = Some(Throughput {
+            gflops: record.work.flops / summary.median_ns,
+            gbps: record.work.bytes / summary.median_ns,
+        });
+        record.timing = Some(Timing {
+            timer: self.timer,
+            batch: self.reps,
+            warmup: self.warmup,
+            samples_ns: self.sampler.samples().to_vec(),
+            summary,
+            stopped_by: self.stopped_by.unwrap_or("max-samples").to_owned(),
+            sampling_wall_ns: Some(self.sampler.spent_ns()),
+            cold: self.cold,
+            phases,
+        });
+        record
+    }
+}
+
+fn make_timestamps(dev: &GpuDevice, reps: u32, npass: u32) -> Timestamps {
+    let n = 2 * reps * npass;
+    let qs = dev.device.create_query_set(&wgpu::QuerySetDescriptor {
+        label: Some("timestamps"),
+        ty: wgpu::QueryType::Timestamp,
+        count: n,
     });
-    Ok(())
+    let buffer = |label, usage| {
+        dev.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: u64::from(n) * 8,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    let resolve = buffer("ts-resolve", wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
+    let read = buffer("ts-read", wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+    (qs, resolve, read)
 }

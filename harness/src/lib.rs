@@ -10,7 +10,9 @@
 pub mod catalogue;
 pub mod check;
 pub mod clock;
+pub mod compare;
 pub mod env;
+pub mod format;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod kernels;

@@ -95,6 +95,11 @@ impl Sampler {
         None
     }
 
+    /// Wall time the samples took, ns.
+    pub fn spent_ns(&self) -> f64 {
+        self.spent_ns
+    }
+
     pub fn samples(&self) -> &[f64] {
         &self.samples
     }

@@ -93,6 +93,9 @@ pub struct Timing {
     pub summary: Summary,
     /// Why sampling stopped: `ci-target`, `time-budget`, `max-samples`.
     pub stopped_by: String,
+    /// Wall time spent taking the samples (host clock, ns); added within v1, so optional.
+    #[serde(default)]
+    pub sampling_wall_ns: Option<f64>,
     pub cold: ColdTiming,
     /// Per-pass medians (ns) where the timer resolves passes (GPU timestamps), e.g. prefill and
     /// each decode step of a streaming scenario.

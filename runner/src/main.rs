@@ -4,6 +4,7 @@
 mod facts;
 mod native;
 mod report;
+mod results;
 
 use std::process::ExitCode;
 
@@ -26,12 +27,16 @@ enum Command {
     },
     /// Run the catalogue on every native wgpu adapter and on the CPU reference
     Native(native::NativeArgs),
+    /// Render result files as a table, JSON, CSV, Markdown, Bencher (BMF) or github-action-benchmark JSON
+    Report(results::ReportArgs),
+    /// Compare two runs: ratio of medians with its 95% CI and a verdict per kernel (exit 1 on a regression)
+    Compare(results::CompareArgs),
 }
 
 /// Outcome of a subcommand that ran to the end.
 pub enum Outcome {
     Ok,
-    /// A wrong answer (or, later, a regression): exit 1.
+    /// A wrong answer or a regression: exit 1.
     Failed,
 }
 
@@ -46,6 +51,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Kernels { json } => report::print_catalogue(json).map(|()| Outcome::Ok),
         Command::Native(args) => native::run(&args),
+        Command::Report(args) => results::report(&args),
+        Command::Compare(args) => results::compare(&args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

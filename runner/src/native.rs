@@ -48,6 +48,12 @@ pub struct NativeArgs {
     /// Per kernel, per backend sampling budget in seconds (default: 0.4 quick, 5 full)
     #[arg(long)]
     budget: Option<f64>,
+    /// Compare this run against a base run (JSON Lines file) at the end; exit 1 on a regression
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Threshold for --baseline, e.g. `5%`
+    #[arg(long, default_value = "5%", value_parser = crate::results::parse_threshold)]
+    threshold: f64,
 }
 
 const KNOWN_BACKENDS: [&str; 2] = ["wgpu", "reference"];
@@ -79,6 +85,11 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         None => None,
     };
 
+    // Read the baseline before spending minutes measuring, so a bad path fails at once.
+    let baseline = match &args.baseline {
+        Some(p) => Some(crate::results::read_records(p)?),
+        None => None,
+    };
     let facts = facts::host_facts();
     let devices =
         if args.backends.iter().any(|b| b == "wgpu") { open_devices(args.adapter.as_deref())? } else { vec![] };
@@ -131,7 +142,16 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         report::print_table(&records);
     }
     let mismatches = records.iter().filter(|r| matches!(r.status, Status::Mismatch { .. })).count();
-    Ok(if mismatches > 0 { Outcome::Failed } else { Outcome::Ok })
+    if mismatches > 0 {
+        eprintln!("{mismatches} mismatch(es): outputs disagreed with the CPU reference");
+    }
+    let mut regressions = 0;
+    if let Some(base) = baseline {
+        let cmp = harness::compare::compare_runs(&base, &records, args.threshold);
+        crate::results::print_comparison(&cmp, args.threshold, crate::results::CompareFormat::Table);
+        regressions = cmp.iter().filter(|c| c.is_regression()).count();
+    }
+    Ok(if mismatches + regressions > 0 { Outcome::Failed } else { Outcome::Ok })
 }
 
 /// Opens every native adapter, labelled `native-wgpu-<backend>`.
@@ -203,6 +223,7 @@ fn time_reference(
             samples_ns: sampler.samples().to_vec(),
             summary,
             stopped_by: stopped_by.to_owned(),
+            sampling_wall_ns: Some(sampler.spent_ns()),
             cold: ColdTiming { pipeline_ns: None, first_run_ns: Some(cold_ns) },
             phases: vec![],
         }),

@@ -97,3 +97,67 @@ fn native_quick_json_has_a_record_for_every_kernel_on_every_adapter_and_no_misma
         assert_provenance(r);
     }
 }
+
+/// A run file built from the committed sample record, with its samples scaled by `factor`.
+fn run_file(name: &str, factor: f64) -> std::path::PathBuf {
+    let text = include_str!("../../tests/data/record-v1.json");
+    let mut r: serde_json::Value = serde_json::from_str(text).unwrap();
+    let samples: Vec<f64> = (0..40).map(|i| 1.0e6 * factor * (1.0 + 0.01 * f64::from(i % 5))).collect();
+    r["timing"]["summary"] = serde_json::to_value(harness::stats::Sample::new(&samples).unwrap().summary()).unwrap();
+    r["timing"]["samples_ns"] = serde_json::json!(samples);
+    let path = std::env::temp_dir().join(format!("accelbench-cli-{}-{name}.jsonl", std::process::id()));
+    std::fs::write(&path, format!("{r}\n")).unwrap();
+    path
+}
+
+#[test]
+fn compare_calls_a_planted_regression_slower_and_exits_1() {
+    let base = run_file("base", 1.0);
+    let same = run_file("same", 1.0);
+    let slow = run_file("slow", 1.3);
+    let out = accelbench(&["compare", base.to_str().unwrap(), same.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged"));
+
+    let out = accelbench(&["compare", base.to_str().unwrap(), slow.to_str().unwrap(), "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(1));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("**slower**") && md.contains("| softmax |"), "{md}");
+
+    // A 50% threshold absorbs a 30% change: never a regression by noise or by choice of threshold.
+    let out = accelbench(&["compare", base.to_str().unwrap(), slow.to_str().unwrap(), "--threshold", "50%"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn malformed_result_files_are_refused_naming_the_line() {
+    let bad = std::env::temp_dir().join(format!("accelbench-cli-{}-bad.jsonl", std::process::id()));
+    std::fs::write(&bad, "{\"schema_version\":1,\"kernel\":\"x\"}\n").unwrap();
+    let base = run_file("base2", 1.0);
+    let out = accelbench(&["compare", base.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 1") && err.contains("accelbench native --out"), "{err}");
+
+    let out = accelbench(&["compare", base.to_str().unwrap(), "/nonexistent/run.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = accelbench(&["compare", base.to_str().unwrap(), base.to_str().unwrap(), "--threshold", "lots"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn report_renders_csv_markdown_bmf_and_github_action_benchmark() {
+    let f = run_file("report", 1.0);
+    let f = f.to_str().unwrap();
+    let csv = accelbench(&["report", f, "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(csv.starts_with("kernel,case,") && csv.lines().count() == 2, "{csv}");
+    let md = String::from_utf8_lossy(&accelbench(&["report", f, "--format", "markdown"]).stdout).to_string();
+    assert!(md.contains("| softmax | 64x1000 |"), "{md}");
+    let bmf: serde_json::Value = serde_json::from_slice(&accelbench(&["report", f, "--format", "bmf"]).stdout).unwrap();
+    let m = &bmf["softmax/64x1000/f32/native-wgpu-vulkan"]["latency"];
+    assert!(m["lower_value"].as_f64().unwrap() <= m["value"].as_f64().unwrap());
+    let gab: serde_json::Value =
+        serde_json::from_slice(&accelbench(&["report", f, "--format", "github-action-benchmark"]).stdout).unwrap();
+    assert_eq!(gab[0]["unit"], "ns");
+}

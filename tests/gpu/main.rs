@@ -7,6 +7,14 @@ use harness::catalogue::{KERNELS, Size};
 use harness::gpu::{self, GpuDevice, RunOptions};
 use harness::schema::Status;
 
+/// lavapipe and llvmpipe use every core: tests that ran at once would time each other. Each GPU
+/// test holds this for its whole run, so the binary's tests run one after another.
+static GPU: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    GPU.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn device(filter: &str) -> Option<GpuDevice> {
     let adapters = pollster::block_on(gpu::native_adapters());
     let found = adapters.into_iter().find(|a| gpu::adapter_report(a).backend == filter);
@@ -61,6 +69,7 @@ fn run_all(dev: &GpuDevice, seeds: &[u64], kernels: &[&str]) {
 
 #[test]
 fn every_kernel_matches_its_reference_on_vulkan_with_several_seeds() {
+    let _gpu = exclusive();
     let Some(dev) = device("vulkan") else { return };
     run_all(&dev, &[1, 2, 3], &[]);
 }
@@ -69,12 +78,14 @@ fn every_kernel_matches_its_reference_on_vulkan_with_several_seeds() {
 /// runs the light kernels here; `accelbench native --quick` covers the rest on every adapter.
 #[test]
 fn light_kernels_match_on_gl() {
+    let _gpu = exclusive();
     let Some(dev) = device("gl") else { return };
     run_all(&dev, &[4], &["softmax", "gelu-erf", "rmsnorm", "kvcache-decode"]);
 }
 
 #[test]
 fn a_missing_feature_is_skipped_with_the_feature_named() {
+    let _gpu = exclusive();
     let adapters = pollster::block_on(gpu::native_adapters());
     let Some(a) = adapters.into_iter().find(|a| gpu::adapter_report(a).backend == "vulkan") else {
         assert!(!gpu_required(), "no Vulkan adapter");
@@ -98,6 +109,7 @@ fn wgpu_features_without_f16() -> harness::gpu::Features {
 
 #[test]
 fn a_wrong_answer_is_a_mismatch_naming_the_element_not_a_timing() {
+    let _gpu = exclusive();
     let Some(dev) = device("vulkan") else { return };
     let k = KERNELS.iter().find(|k| k.id == "softmax").unwrap();
     let p = &k.quick[0];
@@ -113,6 +125,7 @@ fn a_wrong_answer_is_a_mismatch_naming_the_element_not_a_timing() {
 
 #[test]
 fn timestamps_and_host_fences_both_time_the_same_kernel() {
+    let _gpu = exclusive();
     let Some(dev) = device("vulkan") else { return };
     let k = KERNELS.iter().find(|k| k.id == "kvcache-stream").unwrap();
     let p = &k.quick[0];
@@ -130,4 +143,74 @@ fn timestamps_and_host_fences_both_time_the_same_kernel() {
     let t = hf.timing.unwrap();
     assert_eq!(t.timer.kind, "host-fence");
     assert!(t.phases.is_empty());
+}
+
+mod verdicts {
+    //! The regression verdict on real measurements: the same kernel twice is never `slower`;
+    //! a variant doing 20% more work is.
+
+    use super::*;
+    use harness::catalogue::Params;
+    use harness::compare::{Outcome, compare_runs};
+    use harness::measure::SamplingConfig;
+    use harness::schema::Record;
+    use harness::stats::Verdict;
+
+    /// Measures the two parameter sets of matmul-f32 in one run, samples interleaved.
+    fn measure_pair(dev: &GpuDevice, a: &Params, b: &Params) -> (Record, Record) {
+        let k = KERNELS.iter().find(|k| k.id == "matmul-f32").unwrap();
+        let (ia, ib) = (k.imp.inputs(a, 9).unwrap(), k.imp.inputs(b, 9).unwrap());
+        let (ea, eb) = (k.imp.reference(a, &ia), k.imp.reference(b, &ib));
+        let sampling = SamplingConfig {
+            warmup: 2,
+            min_samples: 20,
+            max_samples: 150,
+            target_rel_ci: 0.02,
+            time_budget_ns: 1.5e9,
+            min_resolutions_per_sample: 20.0,
+        };
+        let jobs = [
+            gpu::Job { kernel: k, params: a, inputs: &ia, expected: &ea },
+            gpu::Job { kernel: k, params: b, inputs: &ib, expected: &eb },
+        ];
+        let mut r = pollster::block_on(gpu::run_interleaved(dev, &jobs, &RunOptions { sampling, ..opts(9) }));
+        let rb = r.pop().unwrap();
+        let ra = r.pop().unwrap();
+        assert_eq!((&ra.status, &rb.status), (&Status::Measured, &Status::Measured));
+        (ra, rb)
+    }
+
+    fn verdict(base: &Record, cand: &Record) -> Verdict {
+        match &compare_runs(std::slice::from_ref(base), std::slice::from_ref(cand), 0.05)[0].outcome {
+            Outcome::Compared { verdict, ratio, .. } => {
+                eprintln!("ratio {:.3} ({:.3} - {:.3}): {}", ratio.ratio, ratio.low, ratio.high, verdict.label());
+                *verdict
+            }
+            other => panic!("not compared: {other:?}"),
+        }
+    }
+
+    const BASE: Params = Params { case: "planted", values: &[("m", 192), ("n", 192), ("k", 192), ("batch", 1)] };
+    /// 20% more multiply-adds under the same name: what a regression looks like to the verdict.
+    const HEAVIER: Params = Params { case: "planted", values: &[("m", 192), ("n", 192), ("k", 240), ("batch", 1)] };
+
+    #[test]
+    fn the_same_kernel_twice_is_never_slower() {
+        let _gpu = exclusive();
+        let Some(dev) = device("vulkan") else { return };
+        for trial in 0..3 {
+            let (a, b) = measure_pair(&dev, &BASE, &BASE);
+            let v = verdict(&a, &b);
+            assert!(matches!(v, Verdict::Unchanged | Verdict::Inconclusive), "A/A trial {trial}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn a_planted_20_percent_regression_is_slower() {
+        let _gpu = exclusive();
+        let Some(dev) = device("vulkan") else { return };
+        let (base, cand) = measure_pair(&dev, &BASE, &HEAVIER);
+        assert_eq!(verdict(&base, &cand), Verdict::Slower);
+        assert_eq!(verdict(&cand, &base), Verdict::Faster);
+    }
 }

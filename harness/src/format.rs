@@ -1,0 +1,183 @@
+//! Records rendered for the ecosystem: CSV, Markdown (PR comments), Bencher Metric Format and
+//! github-action-benchmark JSON. Pure functions of the records; no I/O.
+
+use serde_json::{Map, Value, json};
+
+use crate::compare::{Comparison, Outcome};
+use crate::schema::Record;
+
+/// A benchmark's stable name across runs: kernel/case/dtype/backend.
+pub fn bench_name(r: &Record) -> String {
+    format!("{}/{}/{}/{}", r.kernel, r.case, r.dtype, r.backend)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+pub fn csv(records: &[Record]) -> String {
+    let mut out = String::from(
+        "kernel,case,dtype,backend,adapter,fallback,status,reason,median_ns,ci_low_ns,ci_high_ns,samples,gflops,gbps,timer,timer_resolution_ns,batch,shader_hash,commit,date\n",
+    );
+    for r in records {
+        let t = r.timing.as_ref();
+        let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+        let row = [
+            csv_field(&r.kernel),
+            csv_field(&r.case),
+            r.dtype.clone(),
+            csv_field(&r.backend),
+            csv_field(r.adapter.as_ref().map_or("", |a| &a.name)),
+            r.adapter.as_ref().map_or(String::new(), |a| a.fallback.to_string()),
+            r.status.label().to_owned(),
+            csv_field(r.status.reason().unwrap_or("")),
+            num(t.map(|t| t.summary.median_ns)),
+            num(t.map(|t| t.summary.median_ci_low_ns)),
+            num(t.map(|t| t.summary.median_ci_high_ns)),
+            t.map_or(String::new(), |t| t.summary.n.to_string()),
+            num(r.throughput.map(|x| x.gflops)),
+            num(r.throughput.map(|x| x.gbps)),
+            t.map_or(String::new(), |t| t.timer.kind.clone()),
+            num(t.map(|t| t.timer.resolution_ns)),
+            t.map_or(String::new(), |t| t.batch.to_string()),
+            r.shader.hash.clone(),
+            csv_field(&r.provenance.commit),
+            csv_field(&r.provenance.date),
+        ];
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+pub fn markdown(records: &[Record]) -> String {
+    let mut out = String::from(
+        "| kernel | case | backend | adapter | status | median | 95% CI | GFLOP/s | GB/s | timer |\n|---|---|---|---|---|---:|---:|---:|---:|---|\n",
+    );
+    for r in records {
+        let adapter = r
+            .adapter
+            .as_ref()
+            .map_or("-".to_owned(), |a| if a.fallback { format!("{} (software)", a.name) } else { a.name.clone() });
+        let (median, ci, timer) = r.timing.as_ref().map_or((String::new(), String::new(), String::new()), |t| {
+            (
+                fmt_ns(t.summary.median_ns),
+                format!("{} – {}", fmt_ns(t.summary.median_ci_low_ns), fmt_ns(t.summary.median_ci_high_ns)),
+                t.timer.kind.clone(),
+            )
+        });
+        let status = match r.status.reason() {
+            Some(why) => format!("{}: {}", r.status.label(), md_escape(why)),
+            None => r.status.label().to_owned(),
+        };
+        let (gf, gb) = r
+            .throughput
+            .map_or((String::new(), String::new()), |t| (format!("{:.2}", t.gflops), format!("{:.2}", t.gbps)));
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {median} | {ci} | {gf} | {gb} | {timer} |\n",
+            r.kernel,
+            r.case,
+            r.backend,
+            md_escape(&adapter),
+            status
+        ));
+    }
+    out
+}
+
+/// Bencher Metric Format: `{ name: { latency: {value, lower_value, upper_value}, throughput } }`,
+/// latency in ns with the median's 95% CI as bounds. Only measured records appear.
+pub fn bmf(records: &[Record]) -> Value {
+    let mut m = Map::new();
+    for r in records {
+        let (Some(t), Some(th)) = (&r.timing, &r.throughput) else { continue };
+        m.insert(
+            bench_name(r),
+            json!({
+                "latency": {
+                    "value": t.summary.median_ns,
+                    "lower_value": t.summary.median_ci_low_ns,
+                    "upper_value": t.summary.median_ci_high_ns,
+                },
+                "throughput": { "value": th.gflops * 1e9 },
+            }),
+        );
+    }
+    Value::Object(m)
+}
+
+/// github-action-benchmark's `customSmallerIsBetter` input: one entry per measured record.
+pub fn github_action_benchmark(records: &[Record]) -> Value {
+    Value::Array(
+        records
+            .iter()
+            .filter_map(|r| {
+                let t = r.timing.as_ref()?;
+                let half = (t.summary.median_ci_high_ns - t.summary.median_ci_low_ns) / 2.0;
+                Some(json!({
+                    "name": bench_name(r),
+                    "unit": "ns",
+                    "value": t.summary.median_ns,
+                    "range": format!("± {half:.1}"),
+                    "extra": format!(
+                        "adapter: {}; timer: {}; n={}; commit {}",
+                        r.adapter.as_ref().map_or("cpu", |a| a.name.as_str()),
+                        t.timer.kind,
+                        t.summary.n,
+                        r.provenance.commit
+                    ),
+                }))
+            })
+            .collect(),
+    )
+}
+
+/// A comparison as a Markdown table for a PR comment, regressions first.
+pub fn comparison_markdown(cmp: &[Comparison], threshold: f64) -> String {
+    let mut rows: Vec<&Comparison> = cmp.iter().collect();
+    rows.sort_by_key(|c| !c.is_regression());
+    let mut out = format!(
+        "Threshold {:.1}%: `slower`/`faster` only when the whole 95% CI of the ratio lies beyond it.\n\n| kernel | case | backend | adapter | base | candidate | ratio (95% CI) | verdict |\n|---|---|---|---|---:|---:|---:|---|\n",
+        threshold * 100.0
+    );
+    for c in rows {
+        let k = &c.key;
+        let (b, cand, ratio, verdict) = match &c.outcome {
+            Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict } => (
+                fmt_ns(*base_median_ns),
+                fmt_ns(*cand_median_ns),
+                format!("{:.3} ({:.3} – {:.3})", ratio.ratio, ratio.low, ratio.high),
+                format!("**{}**", verdict.label()),
+            ),
+            Outcome::NotComparable(why) => {
+                (String::new(), String::new(), String::new(), format!("not comparable: {}", md_escape(why)))
+            }
+            Outcome::OnlyInBase => (String::new(), String::new(), String::new(), "only in base".into()),
+            Outcome::OnlyInCandidate => (String::new(), String::new(), String::new(), "only in candidate".into()),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {b} | {cand} | {ratio} | {verdict} |\n",
+            k.kernel,
+            k.case,
+            k.backend,
+            md_escape(&k.adapter)
+        ));
+    }
+    out
+}

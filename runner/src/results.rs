@@ -1,0 +1,151 @@
+//! `accelbench report` and `accelbench compare`: reading result files (JSON Lines of schema v1
+//! records), rendering them in the ecosystem's formats, and the regression verdict.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use harness::compare::{Comparison, Outcome, compare_runs};
+use harness::format;
+use harness::schema::{Record, parse_jsonl};
+
+use crate::Outcome as Exit;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+    /// Bencher Metric Format
+    Bmf,
+    /// github-action-benchmark `customSmallerIsBetter`
+    GithubActionBenchmark,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Result files (JSON Lines, as written by `accelbench native --out`)
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareFormat {
+    Table,
+    Markdown,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    /// Base run (JSON Lines file)
+    base: PathBuf,
+    /// Candidate run (JSON Lines file)
+    candidate: PathBuf,
+    /// Relative change below which nothing is called faster or slower, e.g. `5%` or `0.05`
+    #[arg(long, default_value = "5%", value_parser = parse_threshold)]
+    threshold: f64,
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    format: CompareFormat,
+}
+
+pub fn parse_threshold(s: &str) -> Result<f64, String> {
+    let (num, scale) = match s.strip_suffix('%') {
+        Some(n) => (n, 0.01),
+        None => (s, 1.0),
+    };
+    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a threshold; write e.g. `5%` or `0.05`"))?;
+    let v = v * scale;
+    if !(v.is_finite() && (0.0..1.0).contains(&v)) {
+        return Err(format!("threshold {s} must be between 0% and 100%"));
+    }
+    Ok(v)
+}
+
+pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let records = parse_jsonl(&text).with_context(|| {
+        format!("{} is not a valid result file (expected JSON Lines of schema v1 records, as `accelbench native --out` writes)", path.display())
+    })?;
+    if records.is_empty() {
+        bail!("{} holds no records; run `accelbench native --out {}` first", path.display(), path.display());
+    }
+    Ok(records)
+}
+
+pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
+    let mut records = Vec::new();
+    for f in &args.files {
+        records.extend(read_records(f)?);
+    }
+    match args.format {
+        ReportFormat::Table => crate::report::print_table(&records),
+        ReportFormat::Json => {
+            for r in &records {
+                println!("{}", serde_json::to_string(r)?);
+            }
+        }
+        ReportFormat::Csv => print!("{}", format::csv(&records)),
+        ReportFormat::Markdown => print!("{}", format::markdown(&records)),
+        ReportFormat::Bmf => println!("{}", serde_json::to_string_pretty(&format::bmf(&records))?),
+        ReportFormat::GithubActionBenchmark => {
+            println!("{}", serde_json::to_string_pretty(&format::github_action_benchmark(&records))?)
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn print_comparison(cmp: &[Comparison], threshold: f64, fmt: CompareFormat) {
+    if fmt == CompareFormat::Markdown {
+        print!("{}", format::comparison_markdown(cmp, threshold));
+        return;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(["kernel", "case", "backend", "adapter", "base", "candidate", "ratio", "95% CI", "verdict"]);
+    for c in cmp {
+        let k = &c.key;
+        let cells = match &c.outcome {
+            Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict } => [
+                format::fmt_ns(*base_median_ns),
+                format::fmt_ns(*cand_median_ns),
+                format!("{:.3}", ratio.ratio),
+                format!("{:.3} – {:.3}", ratio.low, ratio.high),
+                verdict.label().to_owned(),
+            ],
+            Outcome::NotComparable(why) => {
+                [String::new(), String::new(), String::new(), String::new(), format!("not comparable: {why}")]
+            }
+            Outcome::OnlyInBase => Default::default(),
+            Outcome::OnlyInCandidate => Default::default(),
+        };
+        let mut row = vec![k.kernel.clone(), k.case.clone(), k.backend.clone(), k.adapter.clone()];
+        row.extend(cells);
+        if matches!(c.outcome, Outcome::OnlyInBase) {
+            row[8] = "only in base".into();
+        } else if matches!(c.outcome, Outcome::OnlyInCandidate) {
+            row[8] = "only in candidate".into();
+        }
+        t.add_row(row);
+    }
+    println!(
+        "threshold {:.1}%: slower/faster only when the whole 95% CI of the ratio lies beyond it",
+        threshold * 100.0
+    );
+    println!("{t}");
+}
+
+pub fn compare(args: &CompareArgs) -> anyhow::Result<Exit> {
+    let base = read_records(&args.base)?;
+    let cand = read_records(&args.candidate)?;
+    let cmp = compare_runs(&base, &cand, args.threshold);
+    print_comparison(&cmp, args.threshold, args.format);
+    let slower = cmp.iter().filter(|c| c.is_regression()).count();
+    if slower > 0 {
+        eprintln!("{slower} regression(s) beyond {:.1}%", args.threshold * 100.0);
+        return Ok(Exit::Failed);
+    }
+    Ok(Exit::Ok)
+}
