@@ -222,8 +222,8 @@ impl MelConfig {
     }
 }
 
-/// Reflect-padded index, as torch.stft(center=True) pads.
-fn reflect(i: isize, n: usize) -> usize {
+/// Reflect-padded index, as torch.stft(center=True) pads: -1 -> 1, n -> n - 2.
+pub fn reflect(i: isize, n: usize) -> usize {
     let n = n as isize;
     let j = if i < 0 { -i } else { i };
     let j = if j >= n { 2 * n - 2 - j } else { j };

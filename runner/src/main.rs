@@ -1,6 +1,7 @@
 //! `accelbench`: the native command line. Parses arguments, runs the subcommand, and maps the
 //! outcome to the exit code: 0 ok, 1 a mismatch or regression, 2 an error.
 
+mod backends;
 mod facts;
 mod native;
 mod report;

@@ -1,19 +1,19 @@
-//! `accelbench native`: runs the selected kernels on every native wgpu adapter and on the CPU
-//! reference (backend `native-reference`), checking every GPU output against the reference on
-//! fresh random inputs before timing it.
+//! `accelbench native`: runs the selected kernels on the native backends (every wgpu adapter,
+//! native-cpu, CUDA/ROCm/MPS where requested) and times the CPU reference itself
+//! (`native-reference`), checking every output against the reference on fresh random inputs
+//! before timing it.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use harness::catalogue::{self, Kernel, Params, Size};
-use harness::env::HostFacts;
+use harness::catalogue::{self, Size};
 use harness::gpu::{self, GpuDevice, RunOptions};
-use harness::kernels::Inputs;
-use harness::measure::{Sampler, SamplingConfig};
-use harness::schema::{ColdTiming, Record, SCHEMA_VERSION, ShaderRef, Status, Throughput, TimerInfo, Timing};
+use harness::measure::SamplingConfig;
+use harness::schema::{Record, Status};
 use web_time::Instant;
 
+use crate::backends::{self, Backend, HostRun, Probe, RefRun, measure_host, skipped};
 use crate::{Outcome, facts, report};
 
 #[derive(clap::Args, Debug)]
@@ -27,8 +27,9 @@ pub struct NativeArgs {
     /// Kernel ids or family names, comma-separated (see `accelbench kernels`)
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
-    /// Backends to run: `wgpu`, `reference` (comma-separated)
-    #[arg(long, value_delimiter = ',', default_values_t = vec!["wgpu".to_owned(), "reference".to_owned()])]
+    /// Backends to run, comma-separated: `wgpu` (every native adapter), `cpu` (native-cpu),
+    /// `reference` (the CPU reference, timed), `cuda`, `rocm`, `mps`
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["wgpu".to_owned(), "cpu".to_owned(), "reference".to_owned()])]
     backends: Vec<String>,
     /// Only wgpu adapters whose name or backend contains this (case-insensitive), e.g. `vulkan`
     #[arg(long)]
@@ -56,7 +57,7 @@ pub struct NativeArgs {
     threshold: f64,
 }
 
-const KNOWN_BACKENDS: [&str; 2] = ["wgpu", "reference"];
+const KNOWN_BACKENDS: [&str; 6] = ["wgpu", "cpu", "reference", "cuda", "rocm", "mps"];
 
 pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
     for b in &args.backends {
@@ -91,6 +92,7 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         None => None,
     };
     let facts = facts::host_facts();
+    let host_backends = host_backends(&args.backends);
     let devices =
         if args.backends.iter().any(|b| b == "wgpu") { open_devices(args.adapter.as_deref())? } else { vec![] };
 
@@ -132,8 +134,30 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
                 };
                 emit(pollster::block_on(gpu::run_kernel(dev, kernel, params, &inputs, &expected, &opts)))?;
             }
+            let run = |backend: &'static str, adapter| HostRun {
+                backend,
+                adapter,
+                size,
+                seed: args.seed,
+                sampling: &sampling,
+                facts: &facts,
+            };
+            for b in &host_backends {
+                let run = run(b.name(), b.adapter());
+                let record = match b.prepare(kernel, params, &inputs) {
+                    Ok(mut prepared) => measure_host(prepared.as_mut(), kernel, params, Some(&expected), &run),
+                    Err(reason) => skipped(kernel, params, &run, reason),
+                };
+                emit(record)?;
+            }
             if args.backends.iter().any(|b| b == "reference") {
-                emit(time_reference(kernel, params, &inputs, size, args.seed, &sampling, &facts, reference_cold_ns))?;
+                let mut r = RefRun { kernel, params, inputs: &inputs, out: expected.clone() };
+                let mut record = measure_host(&mut r, kernel, params, None, &run("native-reference", None));
+                if let Some(t) = record.timing.as_mut() {
+                    // The reference's first run is the one that produced `expected`, above.
+                    t.cold.first_run_ns = Some(reference_cold_ns);
+                }
+                emit(record)?;
             }
         }
     }
@@ -180,56 +204,24 @@ fn open_devices(filter: Option<&str>) -> anyhow::Result<Vec<(String, GpuDevice)>
     Ok(out)
 }
 
-/// Times the CPU reference itself (backend `native-reference`) with the host clock.
-#[allow(clippy::too_many_arguments)]
-fn time_reference(
-    kernel: &Kernel,
-    params: &Params,
-    inputs: &Inputs,
-    size: Size,
-    seed: u64,
-    sampling: &SamplingConfig,
-    facts: &HostFacts,
-    cold_ns: f64,
-) -> Record {
-    let mut sampler = Sampler::new(sampling.clone());
-    let stopped_by = loop {
-        let t0 = Instant::now();
-        std::hint::black_box(kernel.imp.reference(params, std::hint::black_box(inputs)));
-        let ns = t0.elapsed().as_secs_f64() * 1e9;
-        sampler.push(ns, ns);
-        if let Some(r) = sampler.stop_reason() {
-            break r;
+/// The host-driven backends requested, in a fixed order; unavailable ones are kept, so every
+/// kernel gets a `skipped` record naming why.
+fn host_backends(names: &[String]) -> Vec<Box<dyn Backend>> {
+    let mut out: Vec<Box<dyn Backend>> = Vec::new();
+    for name in ["cpu", "cuda", "rocm", "mps"] {
+        if !names.iter().any(|n| n == name) {
+            continue;
         }
-    };
-    let work = kernel.imp.work(params);
-    let summary = sampler.summary().expect("at least two samples before stopping");
-    Record {
-        schema_version: SCHEMA_VERSION,
-        kernel: kernel.id.to_owned(),
-        family: kernel.family.name().to_owned(),
-        case: params.case.to_owned(),
-        params: params.to_map(),
-        size: size.name().to_owned(),
-        dtype: kernel.dtype.name().to_owned(),
-        backend: "native-reference".to_owned(),
-        status: Status::Measured,
-        work,
-        throughput: Some(Throughput { gflops: work.flops / summary.median_ns, gbps: work.bytes / summary.median_ns }),
-        timing: Some(Timing {
-            timer: TimerInfo { kind: "host-clock".into(), resolution_ns: 1.0, quantized: false },
-            batch: 1,
-            warmup: 0,
-            samples_ns: sampler.samples().to_vec(),
-            summary,
-            stopped_by: stopped_by.to_owned(),
-            sampling_wall_ns: Some(sampler.spent_ns()),
-            cold: ColdTiming { pipeline_ns: None, first_run_ns: Some(cold_ns) },
-            phases: vec![],
-        }),
-        check: None,
-        adapter: None,
-        shader: ShaderRef { file: String::new(), hash: String::new(), entry_points: vec![] },
-        provenance: facts.provenance(seed),
+        let b: Box<dyn Backend> = match name {
+            "cpu" => Box::new(backends::Cpu),
+            "cuda" => Box::new(backends::Cuda::default()),
+            "rocm" => Box::new(backends::Rocm),
+            _ => Box::new(backends::Mps),
+        };
+        if let Probe::Unavailable { .. } = b.probe() {
+            eprintln!("warning: {}: {}", b.name(), backends::probe_reason(&b.probe()));
+        }
+        out.push(b);
     }
+    out
 }

@@ -161,3 +161,39 @@ fn report_renders_csv_markdown_bmf_and_github_action_benchmark() {
         serde_json::from_slice(&accelbench(&["report", f, "--format", "github-action-benchmark"]).stdout).unwrap();
     assert_eq!(gab[0]["unit"], "ns");
 }
+
+#[test]
+fn native_cpu_is_measured_and_absent_runtimes_are_skipped_with_the_reason() {
+    let out = accelbench(&[
+        "native",
+        "--quick",
+        "--json",
+        "--budget",
+        "0.02",
+        "--backends",
+        "cpu,cuda,rocm,mps",
+        "--kernels",
+        "softmax,matmul-f32",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out);
+    let of = |b: &str| recs.iter().filter(|r| r["backend"] == b).collect::<Vec<_>>();
+    assert_eq!(of("native-cpu").len(), 4);
+    assert!(of("native-cpu").iter().all(|r| r["status"] == "measured" && r["check"]["passed"] == true));
+    for (b, needle) in [("native-rocm", "HIP"), ("native-mps", "macOS")] {
+        assert_eq!(of(b).len(), 4, "{b}");
+        for r in of(b) {
+            assert_eq!(r["status"], "skipped");
+            assert!(r["reason"].as_str().unwrap().contains(needle), "{r}");
+            assert_provenance(r);
+        }
+    }
+    // Here there is no NVIDIA driver: every CUDA record says what is missing. (On a CUDA machine
+    // the same records are measured, which the device check covers.)
+    for r in of("native-cuda") {
+        if r["status"] == "skipped" {
+            assert!(r["reason"].as_str().unwrap().contains("libcuda"), "{r}");
+        }
+    }
+    assert_eq!(of("native-cuda").len(), 4);
+}

@@ -27,6 +27,47 @@ fn config(p: &Params) -> MelConfig {
     MelConfig { n_mels: p.usize("n_mels"), ..CFG }
 }
 
+/// Everything a log-mel implementation needs besides the samples, computed once in f64 and
+/// rounded to f32: the window, and the filterbank as (first, end) bin ranges plus weights.
+#[derive(Debug, Clone)]
+pub struct MelSetup {
+    pub n_fft: usize,
+    pub hop: usize,
+    pub n_mels: usize,
+    pub n_bins: usize,
+    pub n_frames: usize,
+    pub window: Vec<f32>,
+    pub ranges: Vec<(usize, usize)>,
+    /// (n_mels, n_bins), row-major.
+    pub weights: Vec<f32>,
+}
+
+impl MelSetup {
+    pub fn new(p: &Params, n_samples: usize) -> MelSetup {
+        let cfg = config(p);
+        let nb = cfg.n_bins();
+        let fb = cfg.filterbank();
+        let ranges = (0..cfg.n_mels)
+            .map(|m| {
+                let row = &fb[m * nb..][..nb];
+                let first = row.iter().position(|&w| w > 0.0).unwrap_or(0);
+                let end = row.iter().rposition(|&w| w > 0.0).map_or(first, |l| l + 1);
+                (first, end)
+            })
+            .collect();
+        MelSetup {
+            n_fft: cfg.n_fft,
+            hop: cfg.hop,
+            n_mels: cfg.n_mels,
+            n_bins: nb,
+            n_frames: cfg.n_frames(n_samples),
+            window: cfg.window().iter().map(|&w| w as f32).collect(),
+            ranges,
+            weights: fb.iter().map(|&w| w as f32).collect(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct LogMel;
 
@@ -78,8 +119,8 @@ impl KernelImpl for LogMel {
                 .finish(),
         );
         let pcm_b = plan.storage_f32("pcm", pcm);
-        let window: Vec<f32> = cfg.window().iter().map(|&w| w as f32).collect();
-        let window = plan.storage_f32("window", &window);
+        let setup = MelSetup::new(p, pcm.len());
+        let window = plan.storage_f32("window", &setup.window);
         let tw: Vec<f32> = (0..cfg.n_fft / 2)
             .flat_map(|k| {
                 let a = -2.0 * std::f64::consts::PI * k as f64 / cfg.n_fft as f64;
@@ -87,18 +128,9 @@ impl KernelImpl for LogMel {
             })
             .collect();
         let tw = plan.storage_f32("twiddle", &tw);
-        let fb = cfg.filterbank();
-        let ranges: Vec<u32> = (0..cfg.n_mels)
-            .flat_map(|m| {
-                let row = &fb[m * nb..][..nb];
-                let first = row.iter().position(|&w| w > 0.0).unwrap_or(0);
-                let last = row.iter().rposition(|&w| w > 0.0).map_or(first, |l| l + 1);
-                [first as u32, last as u32]
-            })
-            .collect();
+        let ranges: Vec<u32> = setup.ranges.iter().flat_map(|&(a, b)| [a as u32, b as u32]).collect();
         let ranges = plan.storage_bytes("mel_range", bytemuck::cast_slice(&ranges).to_vec());
-        let weights: Vec<f32> = fb.iter().map(|&w| w as f32).collect();
-        let weights = plan.storage_f32("mel_weight", &weights);
+        let weights = plan.storage_f32("mel_weight", &setup.weights);
         let out = plan.output("logmel", cfg.n_mels * frames, OutputType::F32);
         plan.timed.push(Pass {
             label: "logmel".into(),

@@ -8,10 +8,11 @@ mod kvcache;
 mod logmel;
 mod matmul;
 
+pub use crate::reference::reflect as reflect_index;
 pub use attention::{Attention, AttentionVariant};
 pub use elementwise::{Gelu, Norm, Softmax};
 pub use kvcache::KvCache;
-pub use logmel::{LogMel, speech_clip};
+pub use logmel::{LogMel, MelSetup, speech_clip};
 pub use matmul::Matmul;
 
 use crate::catalogue::Params;

@@ -1,0 +1,513 @@
+//! `native-cpu`: what good native code gets from this CPU. Multi-threaded (rayon), cache-blocked
+//! GEMMs from the `gemm` crate (packed, SIMD microkernels, f32 and f16), `realfft` for the STFT,
+//! and f32 loops written so the compiler vectorises them. The plain references in
+//! `harness::reference` stay the ground truth; this backend is checked against them like any other.
+
+use harness::catalogue::{Family, Kernel, Params};
+use harness::kernels::{Inputs, MelSetup};
+use rayon::prelude::*;
+
+/// A kernel ready to run repeatedly: inputs converted, outputs allocated, plans made.
+pub trait Prepared: Send {
+    fn run(&mut self);
+    /// The last run's output in the reference's layout.
+    fn output(&self) -> Vec<f32>;
+}
+
+/// `None` when this backend has no implementation for the kernel (a `skipped` record says so).
+pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn Prepared>> {
+    Some(match (kernel.family, kernel.id) {
+        (Family::Matmul, "matmul-f16") => Box::new(MatmulF16::new(p, inputs)),
+        (Family::Matmul, _) => Box::new(MatmulF32::new(p, inputs)),
+        (Family::Softmax, _) => Box::new(Rowwise::new(p, inputs, RowOp::Softmax)),
+        (Family::Layernorm, _) => Box::new(Rowwise::new(p, inputs, RowOp::LayerNorm)),
+        (Family::Rmsnorm, _) => Box::new(Rowwise::new(p, inputs, RowOp::RmsNorm)),
+        (Family::Gelu, id) => {
+            Box::new(Gelu { x: inputs.f32s[0].clone(), y: vec![0.0; inputs.f32s[0].len()], erf: id == "gelu-erf" })
+        }
+        (Family::Attention, "attention-sliding") => Box::new(WindowAttention::new(p, inputs)),
+        (Family::Attention, _) => Box::new(CausalAttention::new(p, inputs)),
+        (Family::Logmel, _) => Box::new(LogMel::new(p, inputs)),
+        (Family::Kvcache, id) => Box::new(KvDecode::new(p, inputs, id == "kvcache-stream")),
+    })
+}
+
+/// C = A B for row-major f32 slices, through gemm's packed kernels on all threads.
+#[allow(clippy::too_many_arguments, reason = "mirrors BLAS sgemm: shapes and leading dimensions")]
+fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    b_transposed: bool,
+) {
+    assert!(a.len() >= (m - 1) * lda + k && c.len() >= (m - 1) * ldc + n);
+    let (rhs_cs, rhs_rs) = if b_transposed { (ldb as isize, 1) } else { (1, ldb as isize) };
+    // SAFETY: the asserts above and the callers' shapes keep every index gemm computes inside the
+    // slices (row-major: element (i, j) at i * ld + j; transposed B: (kk, j) at j * ldb + kk), and
+    // `c` is exclusively borrowed.
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            ldc as isize,
+            false,
+            a.as_ptr(),
+            1,
+            lda as isize,
+            b.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
+struct MatmulF32 {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+    dims: [usize; 4],
+}
+
+impl MatmulF32 {
+    fn new(p: &Params, i: &Inputs) -> Self {
+        let dims = [p.usize("m"), p.usize("n"), p.usize("k"), p.usize("batch")];
+        MatmulF32 { a: i.f32s[0].clone(), b: i.f32s[1].clone(), c: vec![0.0; dims[0] * dims[1] * dims[3]], dims }
+    }
+}
+
+impl Prepared for MatmulF32 {
+    fn run(&mut self) {
+        let [m, n, k, batch] = self.dims;
+        for bi in 0..batch {
+            sgemm(m, n, k, &self.a[bi * m * k..], k, &self.b[bi * k * n..], n, &mut self.c[bi * m * n..], n, false);
+        }
+    }
+    fn output(&self) -> Vec<f32> {
+        self.c.clone()
+    }
+}
+
+/// fp16 storage with f32 accumulation, the contract of matmul_f16.wgsl: inputs and output are
+/// f16 values, the products accumulate in f32. (gemm's own f16 kernel was tried and failed the
+/// check at K = 2048: 97 of 4.2M elements beyond the `half` tolerance.)
+struct MatmulF16 {
+    inner: MatmulF32,
+}
+
+impl MatmulF16 {
+    fn new(p: &Params, i: &Inputs) -> Self {
+        // The inputs already hold f16-representable values (the kernel's input generator rounds).
+        MatmulF16 { inner: MatmulF32::new(p, i) }
+    }
+}
+
+impl Prepared for MatmulF16 {
+    fn run(&mut self) {
+        self.inner.run();
+        for v in self.inner.c.iter_mut() {
+            *v = gemm::f16::from_f32(*v).to_f32();
+        }
+    }
+    fn output(&self) -> Vec<f32> {
+        self.inner.c.clone()
+    }
+}
+
+enum RowOp {
+    Softmax,
+    LayerNorm,
+    RmsNorm,
+}
+
+struct Rowwise {
+    x: Vec<f32>,
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    y: Vec<f32>,
+    cols: usize,
+    op: RowOp,
+}
+
+impl Rowwise {
+    fn new(p: &Params, i: &Inputs, op: RowOp) -> Self {
+        let cols = p.usize("cols");
+        let (gamma, beta) = match op {
+            RowOp::Softmax => (vec![], vec![]),
+            _ => (i.f32s[1].clone(), i.f32s[2].clone()),
+        };
+        Rowwise { x: i.f32s[0].clone(), gamma, beta, y: vec![0.0; i.f32s[0].len()], cols, op }
+    }
+}
+
+/// Sum in 8 independent lanes so the loop vectorises (a single f32 accumulator would not).
+fn sum8(v: impl Iterator<Item = f32>) -> f32 {
+    let mut acc = [0f32; 8];
+    for (i, x) in v.enumerate() {
+        acc[i & 7] += x;
+    }
+    acc.iter().sum()
+}
+
+impl Prepared for Rowwise {
+    fn run(&mut self) {
+        let (cols, g, b) = (self.cols, &self.gamma, &self.beta);
+        let op = &self.op;
+        self.y.par_chunks_mut(cols).zip(self.x.par_chunks(cols)).for_each(|(y, x)| match op {
+            RowOp::Softmax => {
+                let m = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                for (o, &v) in y.iter_mut().zip(x) {
+                    *o = (v - m).exp();
+                }
+                let inv = 1.0 / sum8(y.iter().copied());
+                y.iter_mut().for_each(|o| *o *= inv);
+            }
+            RowOp::LayerNorm => {
+                let n = cols as f32;
+                let mean = sum8(x.iter().copied()) / n;
+                let var = sum8(x.iter().map(|&v| (v - mean) * (v - mean))) / n;
+                let inv = 1.0 / (var + 1e-5).sqrt();
+                for (((o, &v), &gg), &bb) in y.iter_mut().zip(x).zip(g).zip(b) {
+                    *o = (v - mean) * inv * gg + bb;
+                }
+            }
+            RowOp::RmsNorm => {
+                let inv = 1.0 / (sum8(x.iter().map(|&v| v * v)) / cols as f32 + 1e-5).sqrt();
+                for ((o, &v), &gg) in y.iter_mut().zip(x).zip(g) {
+                    *o = v * inv * gg;
+                }
+            }
+        });
+    }
+    fn output(&self) -> Vec<f32> {
+        self.y.clone()
+    }
+}
+
+struct Gelu {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    erf: bool,
+}
+
+impl Prepared for Gelu {
+    fn run(&mut self) {
+        let erf = self.erf;
+        self.y.par_chunks_mut(1 << 14).zip(self.x.par_chunks(1 << 14)).for_each(|(y, x)| {
+            for (o, &v) in y.iter_mut().zip(x) {
+                *o = if erf {
+                    0.5 * v * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2))
+                } else {
+                    0.5 * v * (1.0 + (0.797_884_6 * (v + 0.044715 * v * v * v)).tanh())
+                };
+            }
+        });
+    }
+    fn output(&self) -> Vec<f32> {
+        self.y.clone()
+    }
+}
+
+struct Shape {
+    bh: usize,
+    s: usize,
+    d: usize,
+    scale: f32,
+}
+
+fn attn_shape(p: &Params) -> Shape {
+    let d = p.usize("head_dim");
+    Shape { bh: p.usize("batch") * p.usize("heads"), s: p.usize("seq_len"), d, scale: 1.0 / (d as f32).sqrt() }
+}
+
+/// Causal attention per head as two GEMMs around a masked softmax: S = Q K^T, P = softmax, O = P V.
+/// The GEMMs do the masked upper triangle too; at these sizes their speed more than pays for it.
+struct CausalAttention {
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    o: Vec<f32>,
+    scores: Vec<f32>,
+    sh: Shape,
+}
+
+impl CausalAttention {
+    fn new(p: &Params, i: &Inputs) -> Self {
+        let sh = attn_shape(p);
+        CausalAttention {
+            q: i.f32s[0].clone(),
+            k: i.f32s[1].clone(),
+            v: i.f32s[2].clone(),
+            o: vec![0.0; i.f32s[0].len()],
+            scores: vec![0.0; sh.s * sh.s],
+            sh,
+        }
+    }
+}
+
+impl Prepared for CausalAttention {
+    fn run(&mut self) {
+        let Shape { bh, s, d, scale } = self.sh;
+        for h in 0..bh {
+            let (q, k, v) =
+                (&self.q[h * s * d..][..s * d], &self.k[h * s * d..][..s * d], &self.v[h * s * d..][..s * d]);
+            sgemm(s, s, d, q, d, k, d, &mut self.scores, s, true);
+            self.scores.par_chunks_mut(s).enumerate().for_each(|(i, row)| {
+                let row = &mut row[..=i];
+                let m = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) * scale;
+                for x in row.iter_mut() {
+                    *x = (*x * scale - m).exp();
+                }
+                let inv = 1.0 / sum8(row.iter().copied());
+                row.iter_mut().for_each(|x| *x *= inv);
+            });
+            self.scores.par_chunks_mut(s).enumerate().for_each(|(i, row)| row[i + 1..].fill(0.0));
+            sgemm(s, d, s, &self.scores, s, v, d, &mut self.o[h * s * d..], d, false);
+        }
+    }
+    fn output(&self) -> Vec<f32> {
+        self.o.clone()
+    }
+}
+
+/// Sliding-window attention row by row: work per query is O(window * head_dim).
+struct WindowAttention {
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    o: Vec<f32>,
+    sh: Shape,
+    window: usize,
+}
+
+impl WindowAttention {
+    fn new(p: &Params, i: &Inputs) -> Self {
+        WindowAttention {
+            q: i.f32s[0].clone(),
+            k: i.f32s[1].clone(),
+            v: i.f32s[2].clone(),
+            o: vec![0.0; i.f32s[0].len()],
+            sh: attn_shape(p),
+            window: p.usize("window"),
+        }
+    }
+}
+
+impl Prepared for WindowAttention {
+    fn run(&mut self) {
+        let Shape { s, d, scale, .. } = self.sh;
+        let (q, k, v, w) = (&self.q, &self.k, &self.v, self.window);
+        self.o.par_chunks_mut(d).enumerate().for_each_init(
+            || vec![0f32; w],
+            |scores, (row, out)| {
+                let (h, i) = (row / s, row % s);
+                let lo = (i + 1).saturating_sub(w);
+                let qi = &q[row * d..][..d];
+                let n = i + 1 - lo;
+                for (t, sc) in scores[..n].iter_mut().enumerate() {
+                    let kj = &k[(h * s + lo + t) * d..][..d];
+                    *sc = sum8(qi.iter().zip(kj).map(|(a, b)| a * b)) * scale;
+                }
+                let m = scores[..n].iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                out.fill(0.0);
+                let mut l = 0.0;
+                for (t, &sc) in scores[..n].iter().enumerate() {
+                    let p = (sc - m).exp();
+                    l += p;
+                    for (o, &vv) in out.iter_mut().zip(&v[(h * s + lo + t) * d..][..d]) {
+                        *o += p * vv;
+                    }
+                }
+                out.iter_mut().for_each(|o| *o /= l);
+            },
+        );
+    }
+    fn output(&self) -> Vec<f32> {
+        self.o.clone()
+    }
+}
+
+struct LogMel {
+    pcm: Vec<f32>,
+    setup: MelSetup,
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    out: Vec<f32>,
+}
+
+impl LogMel {
+    fn new(p: &Params, i: &Inputs) -> Self {
+        let setup = MelSetup::new(p, i.f32s[0].len());
+        let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(setup.n_fft);
+        let out = vec![0.0; setup.n_mels * setup.n_frames];
+        LogMel { pcm: i.f32s[0].clone(), setup, fft, out }
+    }
+}
+
+impl Prepared for LogMel {
+    fn run(&mut self) {
+        let (st, pcm, fft) = (&self.setup, &self.pcm, &self.fft);
+        // Frames in parallel into a (frames, mels) buffer, then one transpose to Whisper's layout.
+        let mut by_frame = vec![0f32; st.n_frames * st.n_mels];
+        by_frame.par_chunks_mut(st.n_mels).enumerate().for_each_init(
+            || (fft.make_input_vec(), fft.make_output_vec(), fft.make_scratch_vec(), vec![0f32; st.n_bins]),
+            |(inp, spec, scratch, power), (f, mels)| {
+                let start = (f * st.hop) as isize - (st.n_fft / 2) as isize;
+                for (p, x) in inp.iter_mut().enumerate() {
+                    *x = pcm[harness::kernels::reflect_index(start + p as isize, pcm.len())] * st.window[p];
+                }
+                fft.process_with_scratch(inp, spec, scratch).expect("buffer sizes come from the plan");
+                for (pw, z) in power.iter_mut().zip(spec.iter()) {
+                    *pw = z.re * z.re + z.im * z.im;
+                }
+                for (m, out) in mels.iter_mut().enumerate() {
+                    let (lo, hi) = st.ranges[m];
+                    let w = &st.weights[m * st.n_bins..];
+                    let e: f32 = (lo..hi).map(|k| w[k] * power[k]).sum();
+                    *out = e.max(1e-10).log10();
+                }
+            },
+        );
+        for (f, row) in by_frame.chunks(st.n_mels).enumerate() {
+            for (m, &v) in row.iter().enumerate() {
+                self.out[m * st.n_frames + f] = v;
+            }
+        }
+    }
+    fn output(&self) -> Vec<f32> {
+        self.out.clone()
+    }
+}
+
+/// Decode over a contiguous per-(layer, head) cache: what a native engine does when it owns
+/// its memory. Steps run in order; (layer, head) pairs in parallel.
+struct KvDecode {
+    inputs: Inputs,
+    /// Streaming scenario: the prefill is part of the timed work (as on the GPU); a single
+    /// decode step finds the cache filled at preparation.
+    stream: bool,
+    lh: usize,
+    d: usize,
+    context: usize,
+    steps: usize,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    out: Vec<f32>,
+}
+
+impl KvDecode {
+    fn new(p: &Params, i: &Inputs, stream: bool) -> Self {
+        let (lh, d, context, steps) =
+            (p.usize("layers") * p.usize("heads"), p.usize("head_dim"), p.usize("context"), p.usize("steps"));
+        let cap = context + steps;
+        let mut kv = KvDecode {
+            inputs: i.clone(),
+            stream,
+            lh,
+            d,
+            context,
+            steps,
+            k: vec![0.0; lh * cap * d],
+            v: vec![0.0; lh * cap * d],
+            out: vec![0.0; steps * lh * d],
+        };
+        if !stream {
+            kv.prefill();
+        }
+        kv
+    }
+
+    /// Copies each sequence's first `context` tokens into its slab of the cache.
+    fn prefill(&mut self) {
+        let (d, ctx0, cap) = (self.d, self.context, self.context + self.steps);
+        let (pre_k, pre_v) = (&self.inputs.f32s[0], &self.inputs.f32s[1]);
+        self.k.par_chunks_mut(cap * d).zip(self.v.par_chunks_mut(cap * d)).enumerate().for_each(|(h, (k, v))| {
+            k[..ctx0 * d].copy_from_slice(&pre_k[h * ctx0 * d..][..ctx0 * d]);
+            v[..ctx0 * d].copy_from_slice(&pre_v[h * ctx0 * d..][..ctx0 * d]);
+        });
+    }
+}
+
+impl Prepared for KvDecode {
+    fn run(&mut self) {
+        let (lh, d, ctx0, steps) = (self.lh, self.d, self.context, self.steps);
+        let cap = ctx0 + steps;
+        let scale = 1.0 / (d as f32).sqrt();
+        if self.stream {
+            self.prefill();
+        }
+        let [new_k, new_v, query] = [2, 3, 4].map(|i| &self.inputs.f32s[i]);
+        for step in 0..steps {
+            let pos = ctx0 + step;
+            let out = &mut self.out[step * lh * d..][..lh * d];
+            self.k
+                .par_chunks_mut(cap * d)
+                .zip(self.v.par_chunks_mut(cap * d))
+                .zip(out.par_chunks_mut(d))
+                .enumerate()
+                .for_each_init(
+                    || vec![0f32; cap],
+                    |scores, (h, ((k, v), o))| {
+                        let src = (step * lh + h) * d;
+                        k[pos * d..][..d].copy_from_slice(&new_k[src..][..d]);
+                        v[pos * d..][..d].copy_from_slice(&new_v[src..][..d]);
+                        let q = &query[src..][..d];
+                        for (t, sc) in scores[..=pos].iter_mut().enumerate() {
+                            *sc = sum8(q.iter().zip(&k[t * d..][..d]).map(|(a, b)| a * b)) * scale;
+                        }
+                        let m = scores[..=pos].iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                        o.fill(0.0);
+                        let mut l = 0.0;
+                        for (t, &sc) in scores[..=pos].iter().enumerate() {
+                            let p = (sc - m).exp();
+                            l += p;
+                            for (oo, &vv) in o.iter_mut().zip(&v[t * d..][..d]) {
+                                *oo += p * vv;
+                            }
+                        }
+                        o.iter_mut().for_each(|x| *x /= l);
+                    },
+                );
+        }
+    }
+    fn output(&self) -> Vec<f32> {
+        self.out.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use harness::catalogue::KERNELS;
+    use harness::check::compare;
+
+    #[test]
+    fn every_kernel_matches_the_reference_on_several_seeds() {
+        for k in KERNELS {
+            for p in k.quick {
+                for seed in [1, 2, 3] {
+                    let inputs = k.imp.inputs(p, seed).unwrap();
+                    let mut run = super::prepare(k, p, &inputs).unwrap_or_else(|| panic!("{} has no CPU path", k.id));
+                    run.run();
+                    // Twice: a prepared kernel must give the same answer on every run.
+                    run.run();
+                    let c = compare(&run.output(), &k.imp.reference(p, &inputs), k.tolerance);
+                    assert!(c.passed, "{} {} seed {seed}: {c:?}", k.id, p.case);
+                }
+            }
+        }
+    }
+}
