@@ -65,7 +65,7 @@ fn open() -> Result<Device, String> {
     let ptx = cudarc::nvrtc::compile_ptx(KERNELS_CU).map_err(|e| format!("NVRTC: {e}"))?;
     let module = ctx.load_module(ptx).map_err(|e| e.to_string())?;
     let mut funcs = std::collections::HashMap::new();
-    for f in ["gelu_tanh", "gelu_erf", "softmax", "norm"] {
+    for f in ["gelu_tanh", "gelu_erf", "softmax", "rownorm"] {
         funcs.insert(f, module.load_function(f).map_err(|e| e.to_string())?);
     }
     Ok(Device { name, stream, blas, funcs })
@@ -209,7 +209,7 @@ impl Prepared for CudaRun {
                     unsafe { self.stream.launch_builder(f).arg(&*x).arg(&mut *y).arg(&cols32).launch(rows_cfg(*rows)) }
                         .expect("softmax launch");
                 } else {
-                    let f = &self.funcs["norm"];
+                    let f = &self.funcs["rownorm"];
                     let rms: i32 = i32::from(*op == "rmsnorm");
                     let eps = 1e-5f32;
                     let (g, b) = (g.as_ref().expect("gamma"), b.as_ref().expect("beta"));

@@ -49,7 +49,7 @@ extern "C" __global__ void softmax(const float* x, float* y, unsigned int cols) 
 }
 
 // rms != 0: RMSNorm (beta unused); else LayerNorm with two-pass variance.
-extern "C" __global__ void norm(const float* x, const float* gamma, const float* beta, float* y,
+extern "C" __global__ void rownorm(const float* x, const float* gamma, const float* beta, float* y,
                                 unsigned int cols, float eps, int rms) {
     const float* xr = x + (size_t)blockIdx.x * cols;
     float* yr = y + (size_t)blockIdx.x * cols;
