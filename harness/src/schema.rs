@@ -229,19 +229,20 @@ pub struct BrowserInfo {
 /// Errors reading records produced elsewhere.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    #[error("line {line}: not a schema v1 record: {source}")]
-    Json { line: usize, source: serde_json::Error },
-    #[error("line {line}: schema_version {found} is not supported (this build reads {SCHEMA_VERSION})")]
-    Version { line: usize, found: u32 },
-    #[error("line {line}: `{field}` is {value}, which no measurement can be")]
-    BadNumber { line: usize, field: &'static str, value: f64 },
+    #[error("{at}: not a schema v1 record: {source}")]
+    Json { at: String, source: serde_json::Error },
+    #[error("{at}: schema_version {found} is not supported (this build reads {SCHEMA_VERSION})")]
+    Version { at: String, found: u32 },
+    #[error("{at}: `{field}` is {value}, which no measurement can be")]
+    BadNumber { at: String, field: &'static str, value: f64 },
 }
 
 impl Record {
     /// Rejects what no honest measurement produces: NaN, infinite or negative times.
-    pub fn validate(&self, line: usize) -> Result<(), SchemaError> {
+    /// `at` says where the record came from in errors ("line 3", "records[2]").
+    pub fn validate(&self, at: &str) -> Result<(), SchemaError> {
         if self.schema_version != SCHEMA_VERSION {
-            return Err(SchemaError::Version { line, found: self.schema_version });
+            return Err(SchemaError::Version { at: at.to_owned(), found: self.schema_version });
         }
         if let Some(t) = &self.timing {
             let s = &t.summary;
@@ -250,7 +251,7 @@ impl Record {
                 .chain(t.samples_ns.iter().map(|&v| ("timing.samples_ns", v)))
             {
                 if !v.is_finite() || v < 0.0 {
-                    return Err(SchemaError::BadNumber { line, field, value: v });
+                    return Err(SchemaError::BadNumber { at: at.to_owned(), field, value: v });
                 }
             }
         }
@@ -265,17 +266,31 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Record>, SchemaError> {
         if l.trim().is_empty() {
             continue;
         }
-        let line = i + 1;
+        let at = format!("line {}", i + 1);
         // Read the version first, so a v2 file says so instead of failing on a missing field.
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(l)
             && let Some(found) = v.get("schema_version").and_then(serde_json::Value::as_u64)
             && found != u64::from(SCHEMA_VERSION)
         {
-            return Err(SchemaError::Version { line, found: found as u32 });
+            return Err(SchemaError::Version { at, found: found as u32 });
         }
-        let r: Record = serde_json::from_str(l).map_err(|source| SchemaError::Json { line, source })?;
-        r.validate(line)?;
+        let r: Record = serde_json::from_str(l).map_err(|source| SchemaError::Json { at: at.clone(), source })?;
+        r.validate(&at)?;
         out.push(r);
     }
     Ok(out)
+}
+
+/// Parses one record given as a JSON value (e.g. an element of an uploaded run), checking the
+/// version first and then the numbers; `index` names it in errors.
+pub fn record_from_value(v: serde_json::Value, index: usize) -> Result<Record, SchemaError> {
+    let at = format!("records[{index}]");
+    if let Some(found) = v.get("schema_version").and_then(serde_json::Value::as_u64)
+        && found != u64::from(SCHEMA_VERSION)
+    {
+        return Err(SchemaError::Version { at, found: found as u32 });
+    }
+    let r: Record = serde_json::from_value(v).map_err(|source| SchemaError::Json { at: at.clone(), source })?;
+    r.validate(&at)?;
+    Ok(r)
 }

@@ -6,6 +6,7 @@ mod facts;
 mod native;
 mod report;
 mod results;
+mod server;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,8 @@ enum Command {
     Native(native::NativeArgs),
     /// Render result files as a table, JSON, CSV, Markdown, Bencher (BMF) or github-action-benchmark JSON
     Report(results::ReportArgs),
+    /// Serve the page and the JSON API, store runs, run the native side on request
+    Serve(server::ServeArgs),
     /// Compare two runs: ratio of medians with its 95% CI and a verdict per kernel (exit 1 on a regression)
     Compare(results::CompareArgs),
 }
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Native(args) => native::run(&args),
         Command::Report(args) => results::report(&args),
         Command::Compare(args) => results::compare(&args),
+        Command::Serve(args) => server::serve(&args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

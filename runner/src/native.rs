@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use harness::catalogue::{self, Size};
+use harness::catalogue::{self, Kernel, Size};
 use harness::gpu::{self, GpuDevice, RunOptions};
 use harness::measure::SamplingConfig;
 use harness::schema::{Record, Status};
@@ -57,24 +57,118 @@ pub struct NativeArgs {
     threshold: f64,
 }
 
-const KNOWN_BACKENDS: [&str; 6] = ["wgpu", "cpu", "reference", "cuda", "rocm", "mps"];
+pub const KNOWN_BACKENDS: [&str; 6] = ["wgpu", "cpu", "reference", "cuda", "rocm", "mps"];
+
+/// A validated native run: what `accelbench native` and the server's native endpoint execute.
+#[derive(Debug, Clone)]
+pub struct NativePlan {
+    pub kernels: Vec<&'static Kernel>,
+    pub size: Size,
+    pub backends: Vec<String>,
+    pub adapter: Option<String>,
+    pub seed: u64,
+    pub sampling: SamplingConfig,
+    pub use_timestamps: bool,
+}
+
+impl NativePlan {
+    /// Checks names and numbers, so a bad request fails before any measuring starts.
+    pub fn new(
+        kernels: &[String],
+        quick: bool,
+        backends: &[String],
+        adapter: Option<String>,
+        seed: u64,
+        budget_s: Option<f64>,
+    ) -> anyhow::Result<NativePlan> {
+        for b in backends {
+            if !KNOWN_BACKENDS.contains(&b.as_str()) {
+                bail!("unknown backend `{b}`; choose from: {}", KNOWN_BACKENDS.join(", "));
+            }
+        }
+        let kernels = catalogue::select(kernels).context("choose kernels with --kernels (see `accelbench kernels`)")?;
+        let mut sampling = if quick { SamplingConfig::quick() } else { SamplingConfig::full() };
+        if let Some(b) = budget_s {
+            if !(b.is_finite() && b > 0.0) {
+                bail!("--budget must be a positive number of seconds, got {b}");
+            }
+            sampling.time_budget_ns = b * 1e9;
+        }
+        Ok(NativePlan {
+            kernels,
+            size: if quick { Size::Quick } else { Size::Full },
+            backends: backends.to_vec(),
+            adapter,
+            seed,
+            sampling,
+            use_timestamps: true,
+        })
+    }
+
+    /// Runs every kernel on every requested backend, handing each record to `emit` as soon as
+    /// it exists (so a caller can store it before the next one starts).
+    pub fn collect(&self, mut emit: impl FnMut(Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let (size, sampling) = (self.size, &self.sampling);
+        let facts = facts::host_facts();
+        let host_backends = host_backends(&self.backends);
+        let devices =
+            if self.backends.iter().any(|b| b == "wgpu") { open_devices(self.adapter.as_deref())? } else { vec![] };
+        for &kernel in &self.kernels {
+            for params in kernel.params(size) {
+                let inputs = match kernel.imp.inputs(params, self.seed) {
+                    Ok(i) => i,
+                    Err(e) => bail!("catalogue entry {} / {} has invalid parameters: {e}", kernel.id, params.case),
+                };
+                let t0 = Instant::now();
+                let expected = kernel.imp.reference(params, &inputs);
+                let reference_cold_ns = t0.elapsed().as_secs_f64() * 1e9;
+                for (label, dev) in &devices {
+                    let opts = RunOptions {
+                        backend: label.clone(),
+                        size,
+                        seed: self.seed,
+                        sampling: sampling.clone(),
+                        use_timestamps: self.use_timestamps,
+                        host_resolution_ns: 1000.0,
+                        facts: facts.clone(),
+                    };
+                    emit(pollster::block_on(gpu::run_kernel(dev, kernel, params, &inputs, &expected, &opts)))?;
+                }
+                let run = |backend: &'static str, adapter| HostRun {
+                    backend,
+                    adapter,
+                    size,
+                    seed: self.seed,
+                    sampling,
+                    facts: &facts,
+                };
+                for b in &host_backends {
+                    let run = run(b.name(), b.adapter());
+                    let record = match b.prepare(kernel, params, &inputs) {
+                        Ok(mut prepared) => measure_host(prepared.as_mut(), kernel, params, Some(&expected), &run),
+                        Err(reason) => skipped(kernel, params, &run, reason),
+                    };
+                    emit(record)?;
+                }
+                if self.backends.iter().any(|b| b == "reference") {
+                    let mut r = RefRun { kernel, params, inputs: &inputs, out: expected.clone() };
+                    let mut record = measure_host(&mut r, kernel, params, None, &run("native-reference", None));
+                    if let Some(t) = record.timing.as_mut() {
+                        // The reference's first run is the one that produced `expected`, above.
+                        t.cold.first_run_ns = Some(reference_cold_ns);
+                    }
+                    emit(record)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
-    for b in &args.backends {
-        if !KNOWN_BACKENDS.contains(&b.as_str()) {
-            bail!("unknown backend `{b}`; choose from: {}", KNOWN_BACKENDS.join(", "));
-        }
-    }
-    let kernels =
-        catalogue::select(&args.kernels).context("choose kernels with --kernels (see `accelbench kernels`)")?;
-    let size = if args.quick { Size::Quick } else { Size::Full };
-    let mut sampling = if args.quick { SamplingConfig::quick() } else { SamplingConfig::full() };
-    if let Some(b) = args.budget {
-        if !(b.is_finite() && b > 0.0) {
-            bail!("--budget must be a positive number of seconds, got {b}");
-        }
-        sampling.time_budget_ns = b * 1e9;
-    }
+    let mut plan =
+        NativePlan::new(&args.kernels, args.quick, &args.backends, args.adapter.clone(), args.seed, args.budget)?;
+    plan.use_timestamps = !args.no_timestamps;
     let mut out_file = match &args.out {
         Some(p) => Some(
             std::fs::OpenOptions::new()
@@ -85,19 +179,14 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         ),
         None => None,
     };
-
     // Read the baseline before spending minutes measuring, so a bad path fails at once.
     let baseline = match &args.baseline {
         Some(p) => Some(crate::results::read_records(p)?),
         None => None,
     };
-    let facts = facts::host_facts();
-    let host_backends = host_backends(&args.backends);
-    let devices =
-        if args.backends.iter().any(|b| b == "wgpu") { open_devices(args.adapter.as_deref())? } else { vec![] };
 
     let mut records = Vec::new();
-    let mut emit = |r: Record| -> anyhow::Result<()> {
+    plan.collect(|r: Record| -> anyhow::Result<()> {
         let line = serde_json::to_string(&r)?;
         if args.json {
             let mut so = std::io::stdout().lock();
@@ -111,56 +200,7 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         }
         records.push(r);
         Ok(())
-    };
-
-    for kernel in kernels {
-        for params in kernel.params(size) {
-            let inputs = match kernel.imp.inputs(params, args.seed) {
-                Ok(i) => i,
-                Err(e) => bail!("catalogue entry {} / {} has invalid parameters: {e}", kernel.id, params.case),
-            };
-            let t0 = Instant::now();
-            let expected = kernel.imp.reference(params, &inputs);
-            let reference_cold_ns = t0.elapsed().as_secs_f64() * 1e9;
-            for (label, dev) in &devices {
-                let opts = RunOptions {
-                    backend: label.clone(),
-                    size,
-                    seed: args.seed,
-                    sampling: sampling.clone(),
-                    use_timestamps: !args.no_timestamps,
-                    host_resolution_ns: 1000.0,
-                    facts: facts.clone(),
-                };
-                emit(pollster::block_on(gpu::run_kernel(dev, kernel, params, &inputs, &expected, &opts)))?;
-            }
-            let run = |backend: &'static str, adapter| HostRun {
-                backend,
-                adapter,
-                size,
-                seed: args.seed,
-                sampling: &sampling,
-                facts: &facts,
-            };
-            for b in &host_backends {
-                let run = run(b.name(), b.adapter());
-                let record = match b.prepare(kernel, params, &inputs) {
-                    Ok(mut prepared) => measure_host(prepared.as_mut(), kernel, params, Some(&expected), &run),
-                    Err(reason) => skipped(kernel, params, &run, reason),
-                };
-                emit(record)?;
-            }
-            if args.backends.iter().any(|b| b == "reference") {
-                let mut r = RefRun { kernel, params, inputs: &inputs, out: expected.clone() };
-                let mut record = measure_host(&mut r, kernel, params, None, &run("native-reference", None));
-                if let Some(t) = record.timing.as_mut() {
-                    // The reference's first run is the one that produced `expected`, above.
-                    t.cold.first_run_ns = Some(reference_cold_ns);
-                }
-                emit(record)?;
-            }
-        }
-    }
+    })?;
 
     if !args.json {
         report::print_table(&records);
@@ -224,4 +264,43 @@ fn host_backends(names: &[String]) -> Vec<Box<dyn Backend>> {
         out.push(b);
     }
     out
+}
+
+/// What this machine offers natively and why the rest is missing (for `GET /api/v1/backends`).
+pub fn describe_backends() -> serde_json::Value {
+    let adapters: Vec<serde_json::Value> = pollster::block_on(gpu::native_adapters())
+        .iter()
+        .map(|a| {
+            let r = gpu::adapter_report(a);
+            serde_json::json!({
+                "backend": format!("native-wgpu-{}", r.backend),
+                "available": true,
+                "device": r.name,
+                "fallback": r.fallback,
+                "driver": r.driver,
+            })
+        })
+        .collect();
+    let mut list = adapters;
+    if list.is_empty() {
+        list.push(serde_json::json!({
+            "backend": "native-wgpu",
+            "available": false,
+            "reason": "wgpu found no Vulkan, Metal, DX12 or GL adapter",
+            "fix": "on Debian: apt-get install mesa-vulkan-drivers (lavapipe), or a GPU driver",
+        }));
+    }
+    let all = ["cpu", "cuda", "rocm", "mps"].map(str::to_owned);
+    for b in host_backends(&all) {
+        list.push(match b.probe() {
+            Probe::Available { device } => {
+                serde_json::json!({ "backend": b.name(), "available": true, "device": device })
+            }
+            Probe::Unavailable { reason, fix } => {
+                serde_json::json!({ "backend": b.name(), "available": false, "reason": reason, "fix": fix })
+            }
+        });
+    }
+    list.push(serde_json::json!({ "backend": "native-reference", "available": true, "device": "plain CPU reference" }));
+    serde_json::Value::Array(list)
 }

@@ -1,0 +1,339 @@
+//! `accelbench serve`: the companion server. Serves the built page (Trunk's `dist/`) and
+//! `static/` cross-origin isolated, takes runs over a versioned JSON API, runs the native side
+//! on request, and keeps every run in the store.
+
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use harness::compare::{Outcome, compare_runs};
+use serde_json::{Value, json};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::native::NativePlan;
+use store::{RunFilter, Store};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on; loopback by default (use 0 as the port for any free one)
+    #[arg(long, default_value = "127.0.0.1:8700")]
+    addr: SocketAddr,
+    /// SQLite database file or `sqlite://` URL (default: accelbench.db in the user's data directory)
+    #[arg(long)]
+    db: Option<String>,
+    /// The built page (Trunk's output)
+    #[arg(long, default_value = "dist")]
+    dist: PathBuf,
+    /// Static assets served under /static
+    #[arg(long = "static", default_value = "static")]
+    static_dir: PathBuf,
+}
+
+/// Request bodies above this are refused (a full browser run is a few MB).
+const BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+#[derive(Clone)]
+struct AppState {
+    store: Store,
+    /// One native run at a time: two would time each other.
+    native_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// An API error: a status and a message a person can act on, as JSON.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn default_db() -> String {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    match base {
+        Some(b) if std::fs::create_dir_all(b.join("accelbench")).is_ok() => {
+            b.join("accelbench/accelbench.db").display().to_string()
+        }
+        _ => "accelbench.db".to_owned(),
+    }
+}
+
+pub fn router(store: Store, dist: PathBuf, static_dir: PathBuf) -> Router {
+    let state = AppState { store, native_lock: Arc::new(tokio::sync::Mutex::new(())) };
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/backends", get(backends))
+        .route("/runs", post(post_run).get(list_runs))
+        .route("/runs/{id}", get(get_run))
+        .route("/native/runs", post(post_native_run))
+        .route("/compare", get(compare))
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see README (API)".into()) })
+        .with_state(state);
+    // Cross-origin isolation: performance.now() at 5 us instead of 100 us, and SharedArrayBuffer.
+    let isolate = |r: Router| {
+        r.layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("cross-origin-embedder-policy"),
+            HeaderValue::from_static("require-corp"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+    };
+    let page_built = dist.join("index.html").exists();
+    let pages = if page_built {
+        Router::new().fallback_service(ServeDir::new(&dist))
+    } else {
+        let msg = format!(
+            "the page is not built: no {}; build it with `trunk build --release`",
+            dist.join("index.html").display()
+        );
+        Router::new().fallback(move || async move { (StatusCode::NOT_FOUND, msg.clone()) })
+    };
+    isolate(
+        Router::new()
+            .nest("/api/v1", api)
+            .nest_service("/static", ServeDir::new(static_dir))
+            .merge(pages)
+            .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+    )
+}
+
+pub fn serve(args: &ServeArgs) -> anyhow::Result<crate::Outcome> {
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async {
+        let db = args.db.clone().unwrap_or_else(default_db);
+        let store = Store::open(&db)
+            .await
+            .with_context(|| format!("opening the database {db} (pass --db PATH to use another)"))?;
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}; is another server there? pass --addr", args.addr))?;
+        let addr = listener.local_addr()?;
+        // The first line of stdout is the address: scripts and tests read it.
+        println!("listening on http://{addr}");
+        eprintln!("database: {db}");
+        use std::io::Write as _;
+        std::io::stdout().flush().ok();
+        let app = router(store.clone(), args.dist.clone(), args.static_dir.clone());
+        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
+        // Accepted requests have finished (graceful shutdown waits); close the pool cleanly so
+        // the WAL is checkpointed.
+        store.close().await;
+        Ok(crate::Outcome::Ok)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.ok();
+    eprintln!("shutting down: finishing requests in flight");
+}
+
+async fn health(State(s): State<AppState>) -> ApiResult {
+    let records = s.store.count_records().await?;
+    Ok(Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "records": records })).into_response())
+}
+
+async fn backends() -> ApiResult {
+    let list = tokio::task::spawn_blocking(crate::native::describe_backends)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(list).into_response())
+}
+
+fn valid_run_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+}
+
+/// POST /runs: `{"id": "...", "source": "browser", "records": [schema v1 records]}`.
+async fn post_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
+    let v: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not valid JSON ({e}); send {{\"id\", \"records\": [...]}}"),
+        )
+    })?;
+    let id = v.get("id").and_then(Value::as_str).ok_or_else(|| {
+        ApiError(StatusCode::UNPROCESSABLE_ENTITY, "missing field `id` (a run id: letters, digits, - _ . :)".into())
+    })?;
+    if !valid_run_id(id) {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("`id` {id:?} must be 1-128 letters, digits or - _ . :"),
+        ));
+    }
+    let source = v.get("source").and_then(Value::as_str).unwrap_or("client");
+    let Some(Value::Array(items)) = v.get("records") else {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing field `records` (an array of schema v1 records)".into(),
+        ));
+    };
+    let mut records = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        records.push(
+            harness::schema::record_from_value(item.clone(), i)
+                .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?,
+        );
+    }
+    let stored = s.store.insert_run(id, source, "done", &records).await?;
+    let (code, msg) = if stored {
+        (StatusCode::CREATED, "stored")
+    } else {
+        (StatusCode::OK, "a run with this id is already stored; nothing changed")
+    };
+    Ok((code, Json(json!({ "id": id, "stored": stored, "records": records.len(), "message": msg }))).into_response())
+}
+
+async fn list_runs(State(s): State<AppState>, Query(f): Query<RunFilter>) -> ApiResult {
+    Ok(Json(s.store.list_runs(&f).await?).into_response())
+}
+
+async fn get_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    match s.store.get_run(&id).await? {
+        Some((meta, records)) => Ok(Json(json!({ "run": meta, "records": records })).into_response()),
+        None => Err(ApiError(StatusCode::NOT_FOUND, format!("no run {id:?}; GET /api/v1/runs lists them"))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NativeRequest {
+    #[serde(default)]
+    kernels: Vec<String>,
+    #[serde(default)]
+    quick: bool,
+    #[serde(default = "default_native_backends")]
+    backends: Vec<String>,
+    adapter: Option<String>,
+    #[serde(default = "one")]
+    seed: u64,
+    budget: Option<f64>,
+}
+
+fn default_native_backends() -> Vec<String> {
+    vec!["wgpu".into(), "cpu".into(), "reference".into()]
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// POST /native/runs: starts a native run and returns its id at once; GET /runs/{id} shows
+/// records as they are stored and the status (`running`, `done`, `failed`).
+async fn post_native_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
+    let req: NativeRequest = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad native run request: {e}")))?;
+    let plan = NativePlan::new(&req.kernels, req.quick, &req.backends, req.adapter, req.seed, req.budget)
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let id = format!("native-{}-{:08x}", now.as_millis(), std::process::id() ^ now.subsec_nanos());
+    s.store.insert_run(&id, "native", "running", &[]).await?;
+    let (store, lock, run_id) = (s.store.clone(), s.native_lock.clone(), id.clone());
+    let handle = tokio::runtime::Handle::current();
+    tokio::spawn(async move {
+        let _guard = lock.lock().await;
+        let st = store.clone();
+        let rid = run_id.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut seq = 0i64;
+            plan.collect(|r| {
+                handle.block_on(st.append_record(&rid, seq, &r))?;
+                seq += 1;
+                Ok(())
+            })
+        })
+        .await;
+        let (status, message) = match result {
+            Ok(Ok(())) => ("done", None),
+            Ok(Err(e)) => ("failed", Some(format!("{e:#}"))),
+            Err(e) => ("failed", Some(format!("the native run panicked: {e}"))),
+        };
+        if let Err(e) = store.set_status(&run_id, status, message.as_deref()).await {
+            eprintln!("error: recording the end of run {run_id}: {e}");
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id, "status": "running" }))).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct CompareQuery {
+    base: String,
+    candidate: String,
+    threshold: Option<String>,
+}
+
+async fn compare(State(s): State<AppState>, Query(q): Query<CompareQuery>) -> ApiResult {
+    let threshold = match &q.threshold {
+        Some(t) => crate::results::parse_threshold(t).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))?,
+        None => 0.05,
+    };
+    let fetch =
+        |id: String| {
+            let store = s.store.clone();
+            async move {
+                store.get_run(&id).await?.map(|(_, r)| r).ok_or_else(|| {
+                    ApiError(StatusCode::NOT_FOUND, format!("no run {id:?}; GET /api/v1/runs lists them"))
+                })
+            }
+        };
+    let (base, cand) = (fetch(q.base.clone()).await?, fetch(q.candidate.clone()).await?);
+    let rows: Vec<Value> = compare_runs(&base, &cand, threshold)
+        .into_iter()
+        .map(|c| {
+            let mut row = json!({
+                "kernel": c.key.kernel, "case": c.key.case, "dtype": c.key.dtype,
+                "backend": c.key.backend, "adapter": c.key.adapter,
+            });
+            let extra = match c.outcome {
+                Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict } => json!({
+                    "base_median_ns": base_median_ns, "candidate_median_ns": cand_median_ns,
+                    "ratio": ratio.ratio, "ratio_ci_low": ratio.low, "ratio_ci_high": ratio.high,
+                    "verdict": verdict.label(),
+                }),
+                Outcome::NotComparable(why) => json!({ "verdict": "not-comparable", "reason": why }),
+                Outcome::OnlyInBase => json!({ "verdict": "only-in-base" }),
+                Outcome::OnlyInCandidate => json!({ "verdict": "only-in-candidate" }),
+            };
+            row.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            row
+        })
+        .collect();
+    Ok(Json(json!({ "base": q.base, "candidate": q.candidate, "threshold": threshold, "matches": rows }))
+        .into_response())
+}

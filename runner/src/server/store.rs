@@ -1,0 +1,240 @@
+//! The result store: runs and their schema v1 records in SQLite (WAL mode), behind a small
+//! interface of whole-run operations. Every write is one transaction, so a run is stored whole
+//! or not at all, and a retried POST of the same run id stores nothing twice.
+
+use std::str::FromStr as _;
+
+use harness::schema::Record;
+use serde_json::{Value, json};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Row as _, SqlitePool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// Filters for listing runs; all optional, combined with AND.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RunFilter {
+    pub kernel: Option<String>,
+    pub backend: Option<String>,
+    pub browser: Option<String>,
+    pub commit: Option<String>,
+    pub limit: Option<i64>,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `url` (`sqlite://PATH` or a path).
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let url = if url.starts_with("sqlite:") { url.to_owned() } else { format!("sqlite://{url}") };
+        let opts = SqliteConnectOptions::from_str(&url)
+            .map_err(|source| StoreError::Open { url: url.clone(), source })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(|source| StoreError::Open { url: url.clone(), source })?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Stores a run and its records in one transaction. Returns false (and stores nothing)
+    /// when a run with this id already exists.
+    pub async fn insert_run(
+        &self,
+        id: &str,
+        source: &str,
+        status: &str,
+        records: &[Record],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let created = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        let commit = records.first().map(|r| r.provenance.commit.clone());
+        let browser = records.iter().find_map(|r| r.provenance.browser.as_ref().map(|b| b.name.clone()));
+        let inserted = sqlx::query(
+            "INSERT INTO runs (id, created_at, source, status, commit_sha, browser) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&created)
+        .bind(source)
+        .bind(status)
+        .bind(&commit)
+        .bind(&browser)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for (seq, r) in records.iter().enumerate() {
+            insert_record(&mut tx, id, seq as i64, r).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Appends one record to an existing run (server-side native runs store as they measure).
+    pub async fn append_record(&self, run_id: &str, seq: i64, r: &Record) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_record(&mut tx, run_id, seq, r).await?;
+        sqlx::query("UPDATE runs SET commit_sha = COALESCE(commit_sha, ?) WHERE id = ?")
+            .bind(&r.provenance.commit)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_status(&self, run_id: &str, status: &str, message: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET status = ?, message = ? WHERE id = ?")
+            .bind(status)
+            .bind(message)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn list_runs(&self, f: &RunFilter) -> Result<Vec<Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.created_at, r.source, r.status, r.commit_sha, r.browser,
+                    (SELECT COUNT(*) FROM records x WHERE x.run_id = r.id) AS n
+             FROM runs r
+             WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM records x WHERE x.run_id = r.id AND x.kernel = ?1))
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM records x WHERE x.run_id = r.id AND x.backend = ?2))
+               AND (?3 IS NULL OR r.browser = ?3)
+               AND (?4 IS NULL OR r.commit_sha LIKE ?4 || '%')
+             ORDER BY r.created_at DESC, r.rowid DESC
+             LIMIT ?5",
+        )
+        .bind(&f.kernel)
+        .bind(&f.backend)
+        .bind(&f.browser)
+        .bind(&f.commit)
+        .bind(f.limit.unwrap_or(100).clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.get::<String, _>("id"),
+                    "created_at": r.get::<String, _>("created_at"),
+                    "source": r.get::<String, _>("source"),
+                    "status": r.get::<String, _>("status"),
+                    "commit": r.get::<Option<String>, _>("commit_sha"),
+                    "browser": r.get::<Option<String>, _>("browser"),
+                    "records": r.get::<i64, _>("n"),
+                })
+            })
+            .collect())
+    }
+
+    /// The run's metadata and its records in stored order; None if there is no such run.
+    pub async fn get_run(&self, id: &str) -> Result<Option<(Value, Vec<Record>)>, StoreError> {
+        let Some(run) =
+            sqlx::query("SELECT id, created_at, source, status, message, commit_sha, browser FROM runs WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let rows = sqlx::query("SELECT json FROM records WHERE run_id = ? ORDER BY seq")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let records =
+            rows.iter().filter_map(|r| serde_json::from_str::<Record>(&r.get::<String, _>("json")).ok()).collect();
+        let meta = json!({
+            "id": run.get::<String, _>("id"),
+            "created_at": run.get::<String, _>("created_at"),
+            "source": run.get::<String, _>("source"),
+            "status": run.get::<String, _>("status"),
+            "message": run.get::<Option<String>, _>("message"),
+            "commit": run.get::<Option<String>, _>("commit_sha"),
+            "browser": run.get::<Option<String>, _>("browser"),
+        });
+        Ok(Some((meta, records)))
+    }
+
+    pub async fn count_records(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM records").fetch_one(&self.pool).await?.get("n"))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn insert_record(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    run_id: &str,
+    seq: i64,
+    r: &Record,
+) -> Result<(), StoreError> {
+    let adapter_id: Option<i64> = match &r.adapter {
+        None => None,
+        Some(a) => {
+            sqlx::query(
+                "INSERT INTO adapters (name, vendor, backend, driver, fallback) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (name, vendor, backend, driver) DO NOTHING",
+            )
+            .bind(&a.name)
+            .bind(&a.vendor)
+            .bind(&a.backend)
+            .bind(&a.driver)
+            .bind(a.fallback)
+            .execute(&mut **tx)
+            .await?;
+            Some(
+                sqlx::query("SELECT id FROM adapters WHERE name = ? AND vendor = ? AND backend = ? AND driver = ?")
+                    .bind(&a.name)
+                    .bind(&a.vendor)
+                    .bind(&a.backend)
+                    .bind(&a.driver)
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .get("id"),
+            )
+        }
+    };
+    let json = serde_json::to_string(r).expect("records serialise");
+    sqlx::query(
+        "INSERT INTO records (run_id, seq, kernel, case_name, dtype, backend, adapter_id, status, median_ns, commit_sha, json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(run_id)
+    .bind(seq)
+    .bind(&r.kernel)
+    .bind(&r.case)
+    .bind(&r.dtype)
+    .bind(&r.backend)
+    .bind(adapter_id)
+    .bind(r.status.label())
+    .bind(r.timing.as_ref().map(|t| t.summary.median_ns))
+    .bind(&r.provenance.commit)
+    .bind(json)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
