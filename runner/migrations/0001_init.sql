@@ -23,6 +23,17 @@ CREATE TABLE adapters (
     UNIQUE (name, vendor, backend, driver)
 );
 
+-- Where a record was measured: machine and, for browser runs, the browser.
+CREATE TABLE environments (
+    id              INTEGER PRIMARY KEY,
+    os              TEXT NOT NULL,
+    arch            TEXT NOT NULL,
+    cpu             TEXT NOT NULL,
+    browser         TEXT NOT NULL,
+    browser_version TEXT NOT NULL,
+    UNIQUE (os, arch, cpu, browser, browser_version)
+);
+
 CREATE TABLE records (
     id          INTEGER PRIMARY KEY,
     run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -32,6 +43,7 @@ CREATE TABLE records (
     dtype       TEXT NOT NULL,
     backend     TEXT NOT NULL,
     adapter_id  INTEGER REFERENCES adapters (id),
+    environment_id INTEGER NOT NULL REFERENCES environments (id),
     status      TEXT NOT NULL,
     median_ns   REAL,
     commit_sha  TEXT NOT NULL,

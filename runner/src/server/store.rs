@@ -218,10 +218,34 @@ async fn insert_record(
             )
         }
     };
+    let p = &r.provenance;
+    let (browser, version) = p.browser.as_ref().map_or(("", ""), |b| (b.name.as_str(), b.version.as_str()));
+    sqlx::query(
+        "INSERT INTO environments (os, arch, cpu, browser, browser_version) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (os, arch, cpu, browser, browser_version) DO NOTHING",
+    )
+    .bind(&p.os)
+    .bind(&p.arch)
+    .bind(&p.cpu)
+    .bind(browser)
+    .bind(version)
+    .execute(&mut **tx)
+    .await?;
+    let environment_id: i64 = sqlx::query(
+        "SELECT id FROM environments WHERE os = ? AND arch = ? AND cpu = ? AND browser = ? AND browser_version = ?",
+    )
+    .bind(&p.os)
+    .bind(&p.arch)
+    .bind(&p.cpu)
+    .bind(browser)
+    .bind(version)
+    .fetch_one(&mut **tx)
+    .await?
+    .get("id");
     let json = serde_json::to_string(r).expect("records serialise");
     sqlx::query(
-        "INSERT INTO records (run_id, seq, kernel, case_name, dtype, backend, adapter_id, status, median_ns, commit_sha, json)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO records (run_id, seq, kernel, case_name, dtype, backend, adapter_id, environment_id, status, median_ns, commit_sha, json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(run_id)
     .bind(seq)
@@ -230,6 +254,7 @@ async fn insert_record(
     .bind(&r.dtype)
     .bind(&r.backend)
     .bind(adapter_id)
+    .bind(environment_id)
     .bind(r.status.label())
     .bind(r.timing.as_ref().map(|t| t.summary.median_ns))
     .bind(&r.provenance.commit)
