@@ -594,17 +594,7 @@ impl<'a> Bench<'a> {
         };
         let check = compare(&actual, job.expected, job.kernel.tolerance);
         if !check.passed {
-            record.status = Status::Mismatch {
-                reason: format!(
-                    "{} of {} elements outside `{}` tolerance; worst at index {} (expected {}, got {})",
-                    check.failing_elements,
-                    check.elements,
-                    check.tolerance,
-                    check.worst_index.map_or("-".into(), |i| i.to_string()),
-                    check.worst_expected.map_or("-".into(), |v| format!("{v:.6e}")),
-                    check.worst_actual.map_or("NaN".into(), |v| format!("{v:.6e}")),
-                ),
-            };
+            record.status = Status::Mismatch { reason: check.mismatch_reason() };
             record.check = Some(check);
             return Ok(None);
         }

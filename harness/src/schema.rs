@@ -177,6 +177,21 @@ pub struct CheckReport {
     pub elements: u64,
 }
 
+impl CheckReport {
+    /// One line for a `mismatch` record's reason: how many elements failed and the worst one.
+    pub fn mismatch_reason(&self) -> String {
+        format!(
+            "{} of {} elements outside `{}` tolerance; worst at index {} (expected {}, got {})",
+            self.failing_elements,
+            self.elements,
+            self.tolerance,
+            self.worst_index.map_or("-".into(), |i| i.to_string()),
+            self.worst_expected.map_or("-".into(), |v| format!("{v:.6e}")),
+            self.worst_actual.map_or("NaN".into(), |v| format!("{v:.6e}")),
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdapterReport {
     pub name: String,

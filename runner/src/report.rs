@@ -2,6 +2,7 @@
 
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use harness::catalogue::KERNELS;
+use harness::format::fmt_ns;
 use harness::schema::{Record, Status};
 
 pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
@@ -45,18 +46,6 @@ pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
     }
     println!("{t}");
     Ok(())
-}
-
-pub fn fmt_ns(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.3} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.2} us", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
-    }
 }
 
 pub fn status_brief(r: &Record) -> String {

@@ -201,15 +201,7 @@ pub fn measure_host(
     if let Some(expected) = expected {
         let check = compare(&prepared.output(), expected, kernel.tolerance);
         if !check.passed {
-            record.status = Status::Mismatch {
-                reason: format!(
-                    "{} of {} elements outside `{}` tolerance; worst at index {}",
-                    check.failing_elements,
-                    check.elements,
-                    check.tolerance,
-                    check.worst_index.map_or("-".into(), |i| i.to_string())
-                ),
-            };
+            record.status = Status::Mismatch { reason: check.mismatch_reason() };
             record.check = Some(check);
             return record;
         }
