@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::check::Tolerance;
 use crate::kernels::{self, KernelImpl};
+use crate::schema::{AdapterReport, Provenance, Record, SCHEMA_VERSION, ShaderRef, Status};
 use crate::shaders::{self, Shader};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -123,6 +124,36 @@ pub struct Kernel {
 impl Kernel {
     pub fn shader(&self) -> &'static Shader {
         shaders::by_file(self.shader)
+    }
+
+    /// The record every backend starts from: identity, parameters, work and provenance,
+    /// status `measured` until the run says otherwise, no shader (GPU runs fill it in).
+    pub fn base_record(
+        &self,
+        p: &Params,
+        size: Size,
+        backend: &str,
+        adapter: Option<AdapterReport>,
+        provenance: Provenance,
+    ) -> Record {
+        Record {
+            schema_version: SCHEMA_VERSION,
+            kernel: self.id.to_owned(),
+            family: self.family.name().to_owned(),
+            case: p.case.to_owned(),
+            params: p.to_map(),
+            size: size.name().to_owned(),
+            dtype: self.dtype.name().to_owned(),
+            backend: backend.to_owned(),
+            status: Status::Measured,
+            work: self.imp.work(p),
+            timing: None,
+            throughput: None,
+            check: None,
+            adapter,
+            shader: ShaderRef { file: String::new(), hash: String::new(), entry_points: vec![] },
+            provenance,
+        }
     }
 
     pub fn params(&self, size: Size) -> &'static [Params] {

@@ -15,9 +15,7 @@ use crate::env::HostFacts;
 use crate::kernels::Inputs;
 use crate::measure::{Sampler, SamplingConfig, batch_for};
 use crate::plan::{BufferInit, OutputType, Pass, Plan};
-use crate::schema::{
-    AdapterReport, ColdTiming, PhaseTiming, Record, SCHEMA_VERSION, ShaderRef, Status, Throughput, TimerInfo, Timing,
-};
+use crate::schema::{AdapterReport, ColdTiming, PhaseTiming, Record, ShaderRef, Status, Throughput, TimerInfo, Timing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -478,30 +476,20 @@ pub async fn run_interleaved(dev: &GpuDevice, jobs: &[Job<'_>], opts: &RunOption
 }
 
 fn base_record(dev: &GpuDevice, job: &Job<'_>, opts: &RunOptions) -> Record {
-    let (kernel, params) = (job.kernel, job.params);
-    let shader = kernel.shader();
-    Record {
-        schema_version: SCHEMA_VERSION,
-        kernel: kernel.id.to_owned(),
-        family: kernel.family.name().to_owned(),
-        case: params.case.to_owned(),
-        params: params.to_map(),
-        size: opts.size.name().to_owned(),
-        dtype: kernel.dtype.name().to_owned(),
-        backend: opts.backend.clone(),
-        status: Status::Measured,
-        work: kernel.imp.work(params),
-        timing: None,
-        throughput: None,
-        check: None,
-        adapter: Some(dev.report.clone()),
-        shader: ShaderRef {
-            file: shader.file.to_owned(),
-            hash: shader.hash.to_owned(),
-            entry_points: kernel.entry_points.iter().map(|s| (*s).to_owned()).collect(),
-        },
-        provenance: opts.facts.provenance(opts.seed),
-    }
+    let shader = job.kernel.shader();
+    let mut r = job.kernel.base_record(
+        job.params,
+        opts.size,
+        &opts.backend,
+        Some(dev.report.clone()),
+        opts.facts.provenance(opts.seed),
+    );
+    r.shader = ShaderRef {
+        file: shader.file.to_owned(),
+        hash: shader.hash.to_owned(),
+        entry_points: job.kernel.entry_points.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    r
 }
 
 type Timestamps = (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer);
@@ -680,10 +668,7 @@ impl<'a> Bench<'a> {
         } else {
             vec![]
         };
-        record.throughput = Some(Throughput {
-            gflops: record.work.flops / summary.median_ns,
-            gbps: record.work.bytes / summary.median_ns,
-        });
+        record.throughput = Some(Throughput::from_median(&record.work, summary.median_ns));
         record.timing = Some(Timing {
             timer: self.timer,
             batch: self.reps,

@@ -161,6 +161,13 @@ pub struct Throughput {
     pub gbps: f64,
 }
 
+impl Throughput {
+    /// The catalogue's work per execution divided by the median time of one execution.
+    pub fn from_median(work: &Work, median_ns: f64) -> Throughput {
+        Throughput { gflops: work.flops / median_ns, gbps: work.bytes / median_ns }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckReport {
     pub passed: bool,

@@ -13,9 +13,7 @@ use harness::clock;
 use harness::env::HostFacts;
 use harness::kernels::Inputs;
 use harness::measure::{Sampler, SamplingConfig, batch_for};
-use harness::schema::{
-    AdapterReport, ColdTiming, Record, SCHEMA_VERSION, ShaderRef, Status, Throughput, TimerInfo, Timing,
-};
+use harness::schema::{AdapterReport, ColdTiming, Record, Status, Throughput, TimerInfo, Timing};
 
 pub use cpu::Prepared;
 
@@ -165,24 +163,7 @@ pub struct HostRun<'a> {
 const HOST_RESOLUTION_NS: f64 = 1000.0;
 
 pub fn base_record(kernel: &Kernel, p: &Params, run: &HostRun<'_>) -> Record {
-    Record {
-        schema_version: SCHEMA_VERSION,
-        kernel: kernel.id.to_owned(),
-        family: kernel.family.name().to_owned(),
-        case: p.case.to_owned(),
-        params: p.to_map(),
-        size: run.size.name().to_owned(),
-        dtype: kernel.dtype.name().to_owned(),
-        backend: run.backend.to_owned(),
-        status: Status::Measured,
-        work: kernel.imp.work(p),
-        timing: None,
-        throughput: None,
-        check: None,
-        adapter: run.adapter.clone(),
-        shader: ShaderRef { file: String::new(), hash: String::new(), entry_points: vec![] },
-        provenance: run.facts.provenance(run.seed),
-    }
+    kernel.base_record(p, run.size, run.backend, run.adapter.clone(), run.facts.provenance(run.seed))
 }
 
 /// Runs a prepared kernel: cold run, check against `expected` (None for the reference itself),
@@ -227,8 +208,7 @@ pub fn measure_host(
         }
     };
     let summary = sampler.summary().expect("the sampler stops only with two or more samples");
-    record.throughput =
-        Some(Throughput { gflops: record.work.flops / summary.median_ns, gbps: record.work.bytes / summary.median_ns });
+    record.throughput = Some(Throughput::from_median(&record.work, summary.median_ns));
     record.timing = Some(Timing {
         timer: TimerInfo { kind: "host-clock".into(), resolution_ns: HOST_RESOLUTION_NS, quantized: false },
         batch: reps,
