@@ -92,3 +92,54 @@ pub fn compare_runs(base: &[Record], cand: &[Record], threshold: f64) -> Vec<Com
     }
     out
 }
+
+/// One record of a run set beside the same kernel and case on the native GPU and CPU backends of
+/// the same run: the browser-versus-native view of `accelbench run`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossRow<'a> {
+    pub record: &'a Record,
+    /// The native wgpu backend it is compared with (Vulkan, Metal, DX12, then GL).
+    pub native_gpu: Option<&'a Record>,
+    pub native_cpu: Option<&'a Record>,
+    /// This median over the native GPU's (above 1: slower than native).
+    pub vs_native_gpu: Option<f64>,
+    /// native-cpu's median over this one (above 1: faster than native CPU code).
+    pub speedup_vs_cpu: Option<f64>,
+}
+
+fn measured_median(r: &Record) -> Option<f64> {
+    r.timing.as_ref().filter(|_| r.status == Status::Measured).map(|t| t.summary.median_ns)
+}
+
+/// Rows in the records' order, each with its native peers (same kernel, case and dtype).
+pub fn cross_backend(records: &[Record]) -> Vec<CrossRow<'_>> {
+    let peer = |r: &Record, pick: &dyn Fn(&str) -> Option<usize>| {
+        records
+            .iter()
+            .filter(|n| n.kernel == r.kernel && n.case == r.case && n.dtype == r.dtype && n.size == r.size)
+            .filter_map(|n| pick(&n.backend).map(|rank| (rank, n)))
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, n)| n)
+    };
+    let gpu_rank = |b: &str| {
+        ["native-wgpu-vulkan", "native-wgpu-metal", "native-wgpu-dx12", "native-wgpu-gl"].iter().position(|x| *x == b)
+    };
+    let cpu_rank = |b: &str| (b == "native-cpu").then_some(0);
+    records
+        .iter()
+        .map(|r| {
+            let native_gpu = peer(r, &gpu_rank);
+            let native_cpu = peer(r, &cpu_rank);
+            let m = measured_median(r);
+            let vs_native_gpu = match (m, native_gpu.and_then(measured_median)) {
+                (Some(a), Some(b)) if b > 0.0 && native_gpu.is_some_and(|n| n.backend != r.backend) => Some(a / b),
+                _ => None,
+            };
+            let speedup_vs_cpu = match (m, native_cpu.and_then(measured_median)) {
+                (Some(a), Some(b)) if a > 0.0 && r.backend != "native-cpu" => Some(b / a),
+                _ => None,
+            };
+            CrossRow { record: r, native_gpu, native_cpu, vs_native_gpu, speedup_vs_cpu }
+        })
+        .collect()
+}

@@ -181,3 +181,35 @@ pub fn comparison_markdown(cmp: &[Comparison], threshold: f64) -> String {
     }
     out
 }
+
+/// `accelbench run`'s browser-versus-native comparison as a Markdown table.
+pub fn cross_backend_markdown(records: &[Record]) -> String {
+    let mut s = String::from(
+        "| kernel | case | backend | median | throughput | vs native GPU | vs native CPU | status |\n|---|---|---|---:|---:|---:|---:|---|\n",
+    );
+    for row in crate::compare::cross_backend(records) {
+        let r = row.record;
+        let median = r
+            .timing
+            .as_ref()
+            .filter(|_| r.status == crate::schema::Status::Measured)
+            .map(|t| fmt_ns(t.summary.median_ns));
+        let th = r.throughput.map(|t| format!("{:.2} GFLOP/s, {:.2} GB/s", t.gflops, t.gbps));
+        let status = match r.status.reason() {
+            Some(reason) => format!("{}: {}", r.status.label(), reason.replace('|', "/")),
+            None => r.status.label().to_owned(),
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.kernel,
+            r.case,
+            r.backend,
+            median.unwrap_or_default(),
+            th.unwrap_or_default(),
+            row.vs_native_gpu.map_or(String::new(), |x| format!("{x:.2}x")),
+            row.speedup_vs_cpu.map_or(String::new(), |x| format!("{x:.2}x")),
+            status
+        ));
+    }
+    s
+}

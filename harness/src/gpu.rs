@@ -82,6 +82,9 @@ pub fn adapter_report(adapter: &wgpu::Adapter) -> AdapterReport {
         driver: info.driver.clone(),
         driver_info: info.driver_info.clone(),
         fallback: software || info.device_type == wgpu::DeviceType::Cpu,
+        // wgpu's WebGPU backend maps exactly `isFallbackAdapter` to `DeviceType::Cpu`.
+        is_fallback_adapter: (info.backend == wgpu::Backend::BrowserWebGpu)
+            .then_some(info.device_type == wgpu::DeviceType::Cpu),
         features,
         limits,
     }
@@ -455,18 +458,34 @@ pub struct Job<'a> {
 /// in turn, so slow drift of the machine (clocks, other load) affects them alike. This is how
 /// variants are compared within one run: an A/A pair is never told apart by drift.
 pub async fn run_interleaved(dev: &GpuDevice, jobs: &[Job<'_>], opts: &RunOptions) -> Vec<Record> {
+    run_observed(dev, jobs, opts, &mut |_, _| {}).await
+}
+
+/// As [`run_interleaved`], telling `on_sample(job index, samples taken)` after every sample, so a
+/// page can show progress while it measures.
+pub async fn run_observed(
+    dev: &GpuDevice,
+    jobs: &[Job<'_>],
+    opts: &RunOptions,
+    on_sample: &mut dyn FnMut(usize, usize),
+) -> Vec<Record> {
     let mut benches = Vec::with_capacity(jobs.len());
     for job in jobs {
         benches.push(Bench::start(dev, job, opts).await);
     }
     loop {
         let mut active = 0;
-        for bench in benches.iter_mut().flatten().filter(|b| b.stopped_by.is_none()) {
+        for (i, bench) in benches.iter_mut().enumerate() {
+            let Ok(bench) = bench else { continue };
+            if bench.stopped_by.is_some() {
+                continue;
+            }
             active += 1;
             if let Err(e) = bench.step().await {
                 bench.record.status = Status::Failed { reason: e.to_string() };
                 bench.stopped_by = Some("error");
             }
+            on_sample(i, bench.sampler.samples().len());
         }
         if active == 0 {
             break;

@@ -15,6 +15,7 @@ pub mod env;
 pub mod format;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod host;
 pub mod kernels;
 pub mod measure;
 pub mod plan;

@@ -212,6 +212,9 @@ pub struct AdapterReport {
     /// Software rasteriser / CPU implementation (lavapipe, llvmpipe, SwiftShader): its numbers
     /// are never GPU results.
     pub fallback: bool,
+    /// The browser's own `GPUAdapter.info.isFallbackAdapter`; absent outside browsers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_fallback_adapter: Option<bool>,
     pub features: Vec<String>,
     pub limits: BTreeMap<String, u64>,
 }
@@ -315,4 +318,125 @@ pub fn record_from_value(v: serde_json::Value, index: usize) -> Result<Record, S
     let r: Record = serde_json::from_value(v).map_err(|source| SchemaError::Json { at: at.clone(), source })?;
     r.validate(&at)?;
     Ok(r)
+}
+
+// The page bridge (`window.accelbench`): the only contract between the benchmark page and a
+// WebDriver runner. Both sides use these types; JSON crosses the bridge as text.
+
+/// What a driver (or the page's own controls) asks the page to run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageRunConfig {
+    /// Kernel ids or family names; empty means the whole catalogue.
+    #[serde(default)]
+    pub kernels: Vec<String>,
+    /// `quick` or `full`.
+    #[serde(default = "default_size")]
+    pub size: String,
+    /// `auto` (WebGPU when the browser has it, else WASM), `webgpu`, `wasm`, or both as a list.
+    #[serde(default = "default_page_backends")]
+    pub backends: Vec<String>,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Per kernel and backend sampling budget, seconds (default: the size's).
+    #[serde(default)]
+    pub budget_s: Option<f64>,
+    /// Minimum samples per kernel (default: the size's).
+    #[serde(default)]
+    pub min_samples: Option<usize>,
+    /// Dtypes to run (`f32`, `f16`); empty means all.
+    #[serde(default)]
+    pub dtypes: Vec<String>,
+    /// Suite commit, when the driver knows it better than the page's build did.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Browser flags or prefs the driver launched with, recorded in provenance.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// POST the finished run to the companion server (default: when the page was served by it).
+    #[serde(default)]
+    pub post: Option<bool>,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// Cases not to run, as `kernel/case/backend` (a driver resuming after a browser crash
+    /// passes what it already has).
+    #[serde(default)]
+    pub skip: Vec<String>,
+}
+
+/// The key a driver uses in [`PageRunConfig::skip`].
+pub fn case_key(kernel: &str, case: &str, backend: &str) -> String {
+    format!("{kernel}/{case}/{backend}")
+}
+
+fn default_size() -> String {
+    "quick".into()
+}
+fn default_page_backends() -> Vec<String> {
+    vec!["auto".into()]
+}
+fn default_seed() -> u64 {
+    1
+}
+
+impl Default for PageRunConfig {
+    fn default() -> Self {
+        PageRunConfig {
+            kernels: vec![],
+            size: default_size(),
+            backends: default_page_backends(),
+            seed: default_seed(),
+            budget_s: None,
+            min_samples: None,
+            dtypes: vec![],
+            commit: None,
+            flags: vec![],
+            post: None,
+            run_id: None,
+            skip: vec![],
+        }
+    }
+}
+
+/// Where a page run stands (`window.accelbench.state()`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageState {
+    /// `loading`, `idle`, `running`, `done`, `cancelled` or `error`.
+    pub phase: String,
+    pub run_id: Option<String>,
+    /// Cases finished and planned (a case is one kernel, parameter set and backend).
+    pub done: usize,
+    pub total: usize,
+    pub current: Option<PageProgress>,
+    /// Records produced so far; read them with `records(since)`.
+    pub records: usize,
+    pub elapsed_ms: f64,
+    /// Why the run stopped, for `error`.
+    pub error: Option<String>,
+    /// Whether the companion server stored the run (`None` when not posted).
+    pub posted: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageProgress {
+    pub kernel: String,
+    pub case: String,
+    pub backend: String,
+    pub samples: usize,
+    pub elapsed_ms: f64,
+}
+
+/// What the page found in its browser (`window.accelbench.environment()`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageEnvironment {
+    pub browser: BrowserInfo,
+    /// The WebGPU adapter, when there is one.
+    pub webgpu: Option<AdapterReport>,
+    /// Why there is no WebGPU adapter and how to get one, when there is none.
+    pub webgpu_missing: Option<String>,
+    /// `performance.now()`'s resolution as measured on load, ns.
+    pub host_clock_resolution_ns: f64,
+    /// Served by the companion server (results can be stored there).
+    pub server: bool,
+    pub commit: String,
 }

@@ -45,12 +45,11 @@ fn os() -> String {
     pretty.unwrap_or_else(|| std::env::consts::OS.to_owned())
 }
 
+/// Now as RFC 3339 UTC, to the second.
+pub fn utc_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
 pub fn host_facts() -> HostFacts {
-    HostFacts {
-        commit: commit(),
-        date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        cpu: cpu_model(),
-        os: os(),
-        browser: None,
-    }
+    HostFacts { commit: commit(), date: utc_now(), cpu: cpu_model(), os: os(), browser: None }
 }

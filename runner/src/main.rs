@@ -2,10 +2,13 @@
 //! outcome to the exit code: 0 ok, 1 a mismatch or regression, 2 an error.
 
 mod backends;
+mod browser;
+mod doctor;
 mod facts;
 mod native;
 mod report;
 mod results;
+mod run;
 mod server;
 
 use std::process::ExitCode;
@@ -31,6 +34,12 @@ enum Command {
     Native(native::NativeArgs),
     /// Render result files as a table, JSON, CSV, Markdown, Bencher (BMF) or github-action-benchmark JSON
     Report(results::ReportArgs),
+    /// The main job: the suite in headless Chromium and Firefox (WebDriver) and natively, with a
+    /// browser-versus-native report (exit 1 on a mismatch)
+    Run(run::RunArgs),
+    /// What this machine can run (browsers, drivers, WebGPU, native adapters, backends) and the
+    /// command that installs each missing piece
+    Doctor(doctor::DoctorArgs),
     /// Serve the page and the JSON API, store runs, run the native side on request
     Serve(server::ServeArgs),
     /// Compare two runs: ratio of medians with its 95% CI and a verdict per kernel (exit 1 on a regression)
@@ -58,6 +67,8 @@ fn main() -> ExitCode {
         Command::Report(args) => results::report(&args),
         Command::Compare(args) => results::compare(&args),
         Command::Serve(args) => server::serve(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Doctor(args) => doctor::doctor(&args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -13,7 +13,9 @@ use harness::measure::SamplingConfig;
 use harness::schema::{Record, Status};
 use web_time::Instant;
 
-use crate::backends::{self, Backend, HostRun, Probe, RefRun, measure_host, skipped};
+use harness::host::{HostRun, RefRun, measure_host};
+
+use crate::backends::{self, Backend, Probe};
 use crate::{Outcome, facts, report};
 
 #[derive(clap::Args, Debug)]
@@ -141,12 +143,13 @@ impl NativePlan {
                     seed: self.seed,
                     sampling,
                     facts: &facts,
+                    resolution_ns: 1000.0,
                 };
                 for b in &host_backends {
                     let run = run(b.name(), b.adapter());
                     let record = match b.prepare(kernel, params, &inputs) {
                         Ok(mut prepared) => measure_host(prepared.as_mut(), kernel, params, Some(&expected), &run),
-                        Err(reason) => skipped(kernel, params, &run, reason),
+                        Err(reason) => run.skipped(kernel, params, reason),
                     };
                     emit(record)?;
                 }

@@ -96,3 +96,46 @@ pub fn print_table(records: &[Record]) {
     }
     println!("{t}");
 }
+
+/// `accelbench run`'s report: every record beside the same kernel and case on the native GPU
+/// and CPU backends, with the ratios, and every skip, mismatch or failure with its reason.
+pub fn run_comparison(records: &[Record]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(["kernel", "case", "backend", "median", "throughput", "vs native GPU", "vs native CPU", "status"]);
+    for row in harness::compare::cross_backend(records) {
+        let r = row.record;
+        let median = r
+            .timing
+            .as_ref()
+            .filter(|_| r.status == Status::Measured)
+            .map_or(String::new(), |t| fmt_ns(t.summary.median_ns));
+        let th = r.throughput.map_or(String::new(), |t| {
+            if r.work.flops >= 4.0 * r.work.bytes {
+                format!("{:.2} GFLOP/s", t.gflops)
+            } else {
+                format!("{:.2} GB/s", t.gbps)
+            }
+        });
+        let status = match r.status.reason() {
+            Some(reason) => format!("{}: {}", r.status.label(), reason.chars().take(100).collect::<String>()),
+            None => r.status.label().to_owned(),
+        };
+        let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
+        t.add_row(vec![
+            Cell::new(&r.kernel),
+            Cell::new(&r.case),
+            Cell::new(&r.backend),
+            right(median),
+            right(th),
+            right(row.vs_native_gpu.map_or(String::new(), |x| format!("{x:.2}x"))),
+            right(row.speedup_vs_cpu.map_or(String::new(), |x| format!("{x:.2}x"))),
+            Cell::new(status),
+        ]);
+    }
+    t
+}
+
+pub fn run_comparison_markdown(records: &[Record]) -> String {
+    harness::format::cross_backend_markdown(records)
+}

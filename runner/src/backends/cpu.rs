@@ -4,15 +4,9 @@
 //! `harness::reference` stay the ground truth; this backend is checked against them like any other.
 
 use harness::catalogue::{Family, Kernel, Params};
+use harness::host::Prepared;
 use harness::kernels::{Inputs, MelSetup};
 use rayon::prelude::*;
-
-/// A kernel ready to run repeatedly: inputs converted, outputs allocated, plans made.
-pub trait Prepared: Send {
-    fn run(&mut self);
-    /// The last run's output in the reference's layout.
-    fn output(&self) -> Vec<f32>;
-}
 
 /// `None` when this backend has no implementation for the kernel (a `skipped` record says so).
 pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn Prepared>> {

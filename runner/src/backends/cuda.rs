@@ -103,6 +103,7 @@ impl Backend for Cuda {
             driver: "cuda".into(),
             driver_info: String::new(),
             fallback: false,
+            is_fallback_adapter: None,
             features: vec![],
             limits: Default::default(),
         })

@@ -66,7 +66,7 @@ impl From<store::StoreError> for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
-fn default_db() -> String {
+pub fn default_db() -> String {
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
@@ -146,6 +146,44 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<crate::Outcome> {
         store.close().await;
         Ok(crate::Outcome::Ok)
     })
+}
+
+/// The companion server inside another command (`accelbench run`): same router and database, on
+/// a free loopback port, stopped (gracefully, WAL checkpointed) by [`InProcess::stop`].
+pub struct InProcess {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcess {
+    pub async fn start(db: &str, dist: PathBuf, static_dir: PathBuf) -> anyhow::Result<InProcess> {
+        let store = Store::open(db)
+            .await
+            .with_context(|| format!("opening the database {db} (pass --db PATH to use another)"))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(store.clone(), dist, static_dir);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .context("serving")?;
+            store.close().await;
+            Ok(())
+        });
+        Ok(InProcess { url, stop: Some(tx), task })
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.context("the server task panicked")?
+    }
 }
 
 async fn shutdown_signal() {

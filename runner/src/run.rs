@@ -1,0 +1,404 @@
+//! `accelbench run`: the product's main job. Serves the page (in-process companion server or
+//! `--server`), drives it in headless Chromium and Firefox through WebDriver, runs the same
+//! kernels natively, writes every record to `--out` as it arrives, stores the whole run, and
+//! prints browser against native. A crashed, hung or erroring browser becomes `failed` records
+//! with the reason, the browser is restarted, and the suite goes on.
+
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use harness::catalogue::{Kernel, Params, Size};
+use harness::schema::{BrowserInfo, PageEnvironment, PageRunConfig, Record, Status, case_key};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::browser::Browser;
+use crate::browser::page::PageSession;
+use crate::native::NativePlan;
+use crate::{Outcome, facts, report, server};
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Browsers to drive, comma-separated: chrome, firefox (empty: none)
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["chrome".to_owned(), "firefox".to_owned()])]
+    browsers: Vec<String>,
+    /// Also run natively (every wgpu adapter and native-cpu; see --native-backends)
+    #[arg(long)]
+    native: bool,
+    /// Native backends for --native, as for `accelbench native --backends`
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["wgpu".to_owned(), "cpu".to_owned()])]
+    native_backends: Vec<String>,
+    /// Kernel ids or family names, comma-separated (default: all)
+    #[arg(long, value_delimiter = ',')]
+    kernels: Vec<String>,
+    /// Small parameter sets (seconds on CPU adapters); the default is `full`
+    #[arg(long, conflicts_with = "full")]
+    quick: bool,
+    /// Realistic parameter sets (the default)
+    #[arg(long)]
+    full: bool,
+    /// JSON Lines file the records are appended to as they arrive (default: results/run-<time>.jsonl)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write the comparison as Markdown here
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Drive this WebDriver endpoint (e.g. a Selenium Grid) instead of starting local drivers;
+    /// the page must then be reachable from it (see --server)
+    #[arg(long)]
+    webdriver_url: Option<String>,
+    /// Use this running companion server (`accelbench serve`) instead of one in-process
+    #[arg(long)]
+    server: Option<String>,
+    /// The built page for the in-process server (Trunk's output)
+    #[arg(long, default_value = "dist")]
+    dist: PathBuf,
+    /// Static assets for the in-process server
+    #[arg(long = "static", default_value = "static")]
+    static_dir: PathBuf,
+    /// SQLite database of the in-process server (default: as `accelbench serve`)
+    #[arg(long)]
+    db: Option<String>,
+    /// Seed of the random inputs
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Per kernel, per backend sampling budget in seconds (default: 0.4 quick, 5 full)
+    #[arg(long)]
+    budget: Option<f64>,
+    /// A case making no progress for this long counts as hung: `failed`, browser restarted
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    kernel_timeout: Duration,
+    /// Only native wgpu adapters whose name or backend contains this, e.g. `vulkan`
+    #[arg(long)]
+    adapter: Option<String>,
+}
+
+/// Consecutive failed page sessions after which a browser's remaining cases are marked failed.
+const MAX_RESTARTS: usize = 3;
+
+/// Where records go as they arrive: the --out file and the progress bar.
+struct Sink {
+    file: std::fs::File,
+    path: PathBuf,
+    records: Vec<Record>,
+    bar: ProgressBar,
+}
+
+impl Sink {
+    fn emit(&mut self, r: Record) -> anyhow::Result<()> {
+        let line = serde_json::to_string(&r)?;
+        writeln!(self.file, "{line}").with_context(|| format!("writing {}", self.path.display()))?;
+        self.file.flush()?;
+        self.bar.inc(1);
+        self.bar.println(format!("  {:<18} {:<18} {:<24} {}", r.kernel, r.case, r.backend, report::status_brief(&r)));
+        self.records.push(r);
+        Ok(())
+    }
+}
+
+pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
+    let browsers: Vec<Browser> = args
+        .browsers
+        .iter()
+        .filter(|b| !b.is_empty())
+        .map(|b| Browser::parse(b).with_context(|| format!("unknown browser `{b}`; choose chrome and/or firefox")))
+        .collect::<anyhow::Result<_>>()?;
+    if browsers.is_empty() && !args.native {
+        bail!("nothing to run: choose --browsers chrome,firefox and/or --native");
+    }
+    // The native plan also validates kernels, size and budget before anything starts.
+    let plan = NativePlan::new(
+        &args.kernels,
+        args.quick,
+        &args.native_backends,
+        args.adapter.clone(),
+        args.seed,
+        args.budget,
+    )?;
+    if args.server.is_none() && !browsers.is_empty() && !args.dist.join("index.html").exists() {
+        bail!(
+            "the page is not built ({} is missing): run `trunk build --release` first (./x setup installs Trunk), \
+             or pass --dist DIR or --server URL",
+            args.dist.join("index.html").display()
+        );
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!("results/run-{}.jsonl", facts::utc_now().replace([':', '-'], "").trim_end_matches('Z')))
+    });
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&out)
+        .with_context(|| format!("cannot open --out {} for appending", out.display()))?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut sink = Sink { file, path: out.clone(), records: Vec::new(), bar };
+    let run_id = format!("run-{}", facts::utc_now().replace(':', ""));
+    let commit = facts::host_facts().commit;
+
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let local = match &args.server {
+        Some(_) => None,
+        None => {
+            let db = args.db.clone().unwrap_or_else(server::default_db);
+            Some(rt.block_on(server::InProcess::start(&db, args.dist.clone(), args.static_dir.clone()))?)
+        }
+    };
+    let base = args.server.clone().or_else(|| local.as_ref().map(|l| l.url.clone())).expect("one server");
+    let base = base.trim_end_matches('/').to_owned();
+
+    let result = (|| -> anyhow::Result<()> {
+        for &browser in &browsers {
+            let cases = planned(&plan.kernels, plan.size);
+            sink.bar.inc_length(cases.len() as u64);
+            sink.bar.set_message(format!("{} (starting)", browser.name()));
+            let driver = BrowserRun { browser, args, plan: &plan, commit: &commit, run_id: &run_id, base: &base };
+            rt.block_on(driver.run(&cases, &mut sink))?;
+        }
+        if args.native {
+            sink.bar.set_message("native");
+            let per_kernel: usize = planned(&plan.kernels, plan.size).len();
+            sink.bar.inc_length((per_kernel * native_backend_count(&plan)) as u64);
+            plan.collect(|r| sink.emit(r))?;
+        }
+        Ok(())
+    })();
+    sink.bar.finish_and_clear();
+    // Store what there is, even after an error: nothing measured is lost.
+    let stored = store_run(&base, &run_id, &sink.records);
+    if let Some(l) = local {
+        rt.block_on(l.stop())?;
+    }
+    eprintln!("{} records written to {}", sink.records.len(), out.display());
+    match stored {
+        Ok(msg) => eprintln!("{msg}"),
+        Err(e) => eprintln!("warning: the run was not stored in the database: {e:#}"),
+    }
+    result?;
+
+    let table = report::run_comparison(&sink.records);
+    println!("{table}");
+    if let Some(md) = &args.markdown {
+        std::fs::write(md, report::run_comparison_markdown(&sink.records))
+            .with_context(|| format!("writing --markdown {}", md.display()))?;
+    }
+    let mismatches: Vec<&Record> =
+        sink.records.iter().filter(|r| matches!(r.status, Status::Mismatch { .. })).collect();
+    for r in &mismatches {
+        eprintln!("MISMATCH {} {} on {}: {}", r.kernel, r.case, r.backend, r.status.reason().unwrap_or_default());
+    }
+    Ok(if mismatches.is_empty() { Outcome::Ok } else { Outcome::Failed })
+}
+
+/// Every (kernel, parameter set) of the selection, in catalogue order.
+fn planned(kernels: &[&'static Kernel], size: Size) -> Vec<(&'static Kernel, &'static Params)> {
+    kernels.iter().flat_map(|&k| k.params(size).iter().map(move |p| (k, p))).collect()
+}
+
+fn native_backend_count(plan: &NativePlan) -> usize {
+    let adapters = if plan.backends.iter().any(|b| b == "wgpu") {
+        let all = pollster::block_on(harness::gpu::native_adapters());
+        let f = plan.adapter.as_deref().map(str::to_lowercase);
+        all.iter()
+            .map(harness::gpu::adapter_report)
+            .filter(|r| f.as_deref().is_none_or(|f| r.name.to_lowercase().contains(f) || r.backend.contains(f)))
+            .count()
+    } else {
+        0
+    };
+    adapters + plan.backends.iter().filter(|b| *b != "wgpu").count()
+}
+
+/// POSTs the run to the server. Called outside the runtime's `block_on`: the in-process server
+/// keeps serving on the runtime's worker threads meanwhile.
+fn store_run(base: &str, id: &str, records: &[Record]) -> anyhow::Result<String> {
+    if records.is_empty() {
+        return Ok("nothing to store".into());
+    }
+    let body = serde_json::json!({ "id": id, "source": "run", "records": records });
+    let url = format!("{base}/api/v1/runs");
+    let mut resp = ureq::post(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(&body)
+        .with_context(|| format!("POST {url}"))?;
+    let status = resp.status();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    if status.is_success() {
+        Ok(format!("stored as run {id} at {url}"))
+    } else {
+        bail!("the server answered {status}: {text}")
+    }
+}
+
+/// One browser's part of the run, with restarts.
+struct BrowserRun<'a> {
+    browser: Browser,
+    args: &'a RunArgs,
+    plan: &'a NativePlan,
+    commit: &'a str,
+    run_id: &'a str,
+    base: &'a str,
+}
+
+impl BrowserRun<'_> {
+    async fn run(&self, cases: &[(&'static Kernel, &'static Params)], sink: &mut Sink) -> anyhow::Result<()> {
+        let name = self.browser.name();
+        let mut done: HashSet<String> = HashSet::new();
+        let mut env: Option<PageEnvironment> = None;
+        let mut failures = 0;
+        let mut attempt = 0;
+        loop {
+            let label = env.as_ref().map_or_else(|| format!("{name}-webgpu"), page_label);
+            let remaining: Vec<_> =
+                cases.iter().filter(|(k, p)| !done.contains(&case_key(k.id, p.case, &label))).collect();
+            if remaining.is_empty() {
+                return Ok(());
+            }
+            attempt += 1;
+            let outcome = self.attempt(attempt, &mut env, &mut done, sink).await;
+            let label = env.as_ref().map_or_else(|| format!("{name}-webgpu"), page_label);
+            let reason = match outcome {
+                Ok(()) => {
+                    // The page finished; anything it did not report must not vanish.
+                    let missing: Vec<_> =
+                        cases.iter().filter(|(k, p)| !done.contains(&case_key(k.id, p.case, &label))).collect();
+                    for (k, p) in missing {
+                        let r = self.failed(
+                            k,
+                            p,
+                            &label,
+                            env.as_ref(),
+                            "the page finished without a record for this case".into(),
+                        );
+                        sink.emit(r)?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => format!("{e:#}"),
+            };
+            failures += 1;
+            // The case in progress when it broke is the first one not reported.
+            let current = cases.iter().find(|(k, p)| !done.contains(&case_key(k.id, p.case, &label)));
+            if let Some((k, p)) = current {
+                let why = format!("{name} failed during this case (attempt {attempt}): {reason}");
+                sink.emit(self.failed(k, p, &label, env.as_ref(), why))?;
+                done.insert(case_key(k.id, p.case, &label));
+            }
+            sink.bar.println(format!("warning: {name}: {reason}; restarting the browser"));
+            if failures >= MAX_RESTARTS {
+                for (k, p) in cases.iter().filter(|(k, p)| !done.contains(&case_key(k.id, p.case, &label))) {
+                    let why = format!("not run: {name} failed {failures} times in a row; last: {reason}");
+                    sink.emit(self.failed(k, p, &label, env.as_ref(), why))?;
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// One browser session: load, start with what is already done skipped, poll to the end.
+    async fn attempt(
+        &self,
+        attempt: usize,
+        env: &mut Option<PageEnvironment>,
+        done: &mut HashSet<String>,
+        sink: &mut Sink,
+    ) -> anyhow::Result<()> {
+        let name = self.browser.name();
+        // Long enough for a slow sample on a CPU adapter, short enough to notice a hang.
+        let command_timeout = self.args.kernel_timeout.min(Duration::from_secs(120)).max(Duration::from_secs(10));
+        let session = PageSession::open(self.browser, self.args.webdriver_url.as_deref(), command_timeout).await?;
+        let result = async {
+            let found = session.load(&format!("{}/", self.base), Duration::from_secs(120)).await?;
+            if let Some(why) = &found.webgpu_missing {
+                sink.bar.println(format!("note: {name} has no WebGPU here ({why}); its records are {name}-wasm"));
+            }
+            *env = Some(found);
+            let config = PageRunConfig {
+                kernels: self.plan.kernels.iter().map(|k| k.id.to_owned()).collect(),
+                size: self.plan.size.name().to_owned(),
+                seed: self.plan.seed,
+                budget_s: self.args.budget,
+                commit: Some(self.commit.to_owned()),
+                flags: self.browser.flags(),
+                // The runner stores the whole run (all browsers and native) as one.
+                post: Some(false),
+                run_id: Some(format!("{}-{name}-{attempt}", self.run_id)),
+                skip: done.iter().cloned().collect(),
+                ..PageRunConfig::default()
+            };
+            session.start(&config).await?;
+            let (mut since, mut errors_since) = (0, 0);
+            let mut last_progress = (usize::MAX, String::new());
+            let mut last_change = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let poll = session.poll(since, errors_since).await?;
+                since += poll.records.len();
+                errors_since += poll.errors.len();
+                for r in poll.records {
+                    done.insert(case_key(&r.kernel, &r.case, &r.backend));
+                    sink.emit(r)?;
+                }
+                if !poll.errors.is_empty() {
+                    bail!("the page reported: {}", poll.errors.join("; "));
+                }
+                let st = &poll.state;
+                let where_ =
+                    st.current.as_ref().map_or(String::new(), |c| format!("{} {} {}", c.kernel, c.case, c.backend));
+                sink.bar.set_message(format!("{name}: {where_}"));
+                let progress = (st.done, format!("{where_} {}", st.current.as_ref().map_or(0, |c| c.samples)));
+                if progress != last_progress {
+                    last_progress = progress;
+                    last_change = Instant::now();
+                } else if last_change.elapsed() > self.args.kernel_timeout {
+                    bail!("no progress on {where_} for {} s (hung)", self.args.kernel_timeout.as_secs());
+                }
+                match st.phase.as_str() {
+                    "done" => return Ok(()),
+                    "error" => bail!("the page stopped: {}", st.error.clone().unwrap_or_default()),
+                    "cancelled" => bail!("the run was cancelled in the page"),
+                    _ => {}
+                }
+            }
+        }
+        .await;
+        session.close().await;
+        result
+    }
+
+    fn failed(&self, k: &Kernel, p: &Params, label: &str, env: Option<&PageEnvironment>, reason: String) -> Record {
+        let mut facts = facts::host_facts();
+        facts.commit = self.commit.to_owned();
+        facts.browser = Some(env.map_or_else(
+            || BrowserInfo {
+                name: self.browser.name().to_owned(),
+                version: self.browser.version().unwrap_or_default(),
+                user_agent: String::new(),
+                flags: self.browser.flags(),
+                cross_origin_isolated: false,
+            },
+            |e| BrowserInfo { flags: self.browser.flags(), ..e.browser.clone() },
+        ));
+        let adapter = env.and_then(|e| e.webgpu.clone());
+        let mut r = k.base_record(p, self.plan.size, label, adapter, facts.provenance(self.plan.seed));
+        r.status = Status::Failed { reason };
+        r
+    }
+}
+
+/// The page's label for its records: WebGPU when it found an adapter, else the WASM CPU path.
+fn page_label(env: &PageEnvironment) -> String {
+    let kind = if env.webgpu.is_some() { "webgpu" } else { "wasm" };
+    format!("{}-{kind}", env.browser.name)
+}

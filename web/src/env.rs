@@ -1,0 +1,173 @@
+//! What the page finds in its browser on load: browser and version, cross-origin isolation, the
+//! measured resolution of `performance.now()`, the companion server, and the WebGPU adapter (or
+//! exactly why there is none and what would give one).
+
+use harness::schema::{BrowserInfo, PageEnvironment};
+use wasm_bindgen::JsValue;
+
+use crate::js;
+
+/// The suite commit the page was built from (web/build.rs); a driver may override it per run.
+pub const BUILD_COMMIT: &str = env!("ACCELBENCH_COMMIT");
+
+/// Browser name (`chrome`, `firefox`, `edge`, `safari`) and version from the user agent.
+pub fn parse_user_agent(ua: &str) -> (String, String) {
+    let version_after = |key: &str| {
+        ua.split(key).nth(1).map(|rest| rest.split(|c: char| !(c.is_ascii_digit() || c == '.')).next().unwrap_or(""))
+    };
+    for (key, name) in [("Firefox/", "firefox"), ("Edg/", "edge"), ("HeadlessChrome/", "chrome"), ("Chrome/", "chrome")]
+    {
+        if let Some(v) = version_after(key) {
+            return (name.to_owned(), v.to_owned());
+        }
+    }
+    if ua.contains("Safari/") {
+        return ("safari".into(), version_after("Version/").unwrap_or("").to_owned());
+    }
+    ("unknown".into(), String::new())
+}
+
+/// `performance.now()`'s resolution, measured: the smallest step it takes over a few hundred
+/// reads. Browsers coarsen it (100 us or 1 ms) unless the page is cross-origin isolated.
+fn clock_resolution_ns() -> f64 {
+    let mut best = f64::INFINITY;
+    let mut last = js::now_ms();
+    let mut steps = 0;
+    let mut spins = 0;
+    while steps < 50 && spins < 2_000_000 {
+        spins += 1;
+        let t = js::now_ms();
+        if t > last {
+            best = best.min(t - last);
+            last = t;
+            steps += 1;
+        }
+    }
+    if best.is_finite() { best * 1e6 } else { 1e6 }
+}
+
+/// Why the browser gives no WebGPU, and the fix for this browser.
+fn webgpu_hint(browser: &str, secure: bool) -> &'static str {
+    if !secure {
+        return "WebGPU needs a secure context: open the page over https or from localhost/127.0.0.1";
+    }
+    match browser {
+        "firefox" => {
+            "in Firefox set dom.webgpu.enabled and gfx.webgpu.ignore-blocklist to true in about:config \
+             (Firefox ESR 140+), or use Firefox 141+ on Windows"
+        }
+        "chrome" | "edge" => {
+            "Chrome/Edge 113+ enable WebGPU on supported GPUs; without a GPU (or on Linux) start it with \
+             --enable-unsafe-webgpu (headless: also --no-sandbox as root)"
+        }
+        "safari" => "Safari 26+ has WebGPU; earlier versions need it enabled under Develop > Feature Flags",
+        _ => "use Chrome 113+, Edge 113+, Safari 26+ or Firefox with dom.webgpu.enabled",
+    }
+}
+
+pub async fn detect(flags: Vec<String>) -> (PageEnvironment, Option<wgpu::Adapter>) {
+    let window = js::window();
+    let nav = window.navigator();
+    let ua = nav.user_agent().unwrap_or_default();
+    let (name, version) = parse_user_agent(&ua);
+    let win: &JsValue = window.as_ref();
+    let isolated = js::get(win, "crossOriginIsolated").as_bool().unwrap_or(false);
+    let secure = js::get(win, "isSecureContext").as_bool().unwrap_or(false);
+    let browser = BrowserInfo { name: name.clone(), version, user_agent: ua, flags, cross_origin_isolated: isolated };
+    let server = matches!(js::fetch_text("GET", "/api/v1/health", None).await, Ok((200, _)));
+
+    let (webgpu, adapter, missing) = match request_adapter(&nav, &name, secure).await {
+        Ok((adapter, js_info)) => {
+            let mut report = harness::gpu::adapter_report(&adapter);
+            // wgpu fills only the description from GPUAdapterInfo; the rest comes from JS.
+            let vendor = js::get_string(&js_info, "vendor");
+            let arch = js::get_string(&js_info, "architecture");
+            let device = js::get_string(&js_info, "device");
+            report.vendor = vendor.clone();
+            report.device = if device.is_empty() { arch.clone() } else { device };
+            report.driver = arch.clone();
+            if report.name.is_empty() {
+                report.name = [vendor.as_str(), arch.as_str()].join(" ").trim().to_owned();
+            }
+            if report.name.is_empty() {
+                report.name = format!("{name} WebGPU adapter (the browser reports no adapter strings)");
+            }
+            if let Some(flag) = js::get(&js_info, "isFallbackAdapter").as_bool() {
+                report.is_fallback_adapter = Some(flag);
+                report.fallback |= flag;
+            }
+            report.fallback |= arch.contains("swiftshader");
+            (Some(report), Some(adapter), None)
+        }
+        Err(why) => (None, None, Some(why)),
+    };
+    let env = PageEnvironment {
+        browser,
+        webgpu,
+        webgpu_missing: missing,
+        host_clock_resolution_ns: clock_resolution_ns(),
+        server,
+        commit: BUILD_COMMIT.to_owned(),
+    };
+    (env, adapter)
+}
+
+/// The wgpu adapter plus the JS `GPUAdapterInfo` (for the strings wgpu does not carry).
+async fn request_adapter(
+    nav: &web_sys::Navigator,
+    browser: &str,
+    secure: bool,
+) -> Result<(wgpu::Adapter, JsValue), String> {
+    let gpu = js::get(nav.as_ref(), "gpu");
+    if gpu.is_undefined() || gpu.is_null() {
+        return Err(format!("navigator.gpu is undefined: {}", webgpu_hint(browser, secure)));
+    }
+    let opts = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&opts, &"powerPreference".into(), &"high-performance".into());
+    let request = js_sys::Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()
+        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok())
+        .ok_or("navigator.gpu.requestAdapter is not a function")?;
+    let js_adapter = js::await_promise(request.call1(&gpu, &opts).map_err(|e| js::error_message(&e))?).await?;
+    if js_adapter.is_null() || js_adapter.is_undefined() {
+        return Err(format!("navigator.gpu.requestAdapter() returned null: {}", webgpu_hint(browser, secure)));
+    }
+    let mut info = js::get(&js_adapter, "info");
+    if info.is_undefined() {
+        info = js_sys::Object::new().into();
+    }
+    // Older browsers put the flag on the adapter, newer ones on its info.
+    if js::get(&info, "isFallbackAdapter").is_undefined() {
+        let flag = js::get(&js_adapter, "isFallbackAdapter");
+        if !flag.is_undefined() {
+            let copy = js_sys::Object::assign(&js_sys::Object::new(), &info.clone().into());
+            let _ = js_sys::Reflect::set(&copy, &"isFallbackAdapter".into(), &flag);
+            info = copy.into();
+        }
+    }
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::BROWSER_WEBGPU,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let adapter = instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("wgpu found no WebGPU adapter ({e}): {}", webgpu_hint(browser, secure)))?;
+    Ok((adapter, info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_user_agent;
+
+    #[test]
+    fn user_agents() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.7500.1 Safari/537.36";
+        assert_eq!(parse_user_agent(chrome), ("chrome".into(), "156.0.7500.1".into()));
+        let ff = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0";
+        assert_eq!(parse_user_agent(ff), ("firefox".into(), "153.0".into()));
+    }
+}

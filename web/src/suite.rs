@@ -1,0 +1,353 @@
+//! Runs the catalogue in the page: the same kernels, parameter sets, reference check and schema
+//! v1 records as natively, on the browser's WebGPU (`<browser>-webgpu`) and/or the reference
+//! compiled to WASM on the CPU (`<browser>-wasm`, never passed off as GPU). Writes progress and
+//! records into the shared state as they happen, yielding to the event loop between samples.
+
+use harness::catalogue::{self, Kernel, Size};
+use harness::env::HostFacts;
+use harness::gpu::{self, GpuDevice, Job, RunOptions};
+use harness::host::{HostBench, HostRun, RefRun};
+use harness::measure::SamplingConfig;
+use harness::schema::{PageEnvironment, PageProgress, PageRunConfig, Record, Status, case_key};
+
+use crate::js;
+use crate::state::{self, Phase};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageBackend {
+    WebGpu,
+    Wasm,
+}
+
+/// A checked run request.
+#[derive(Debug, Clone)]
+pub struct SuitePlan {
+    pub kernels: Vec<&'static Kernel>,
+    pub size: Size,
+    pub backends: Vec<PageBackend>,
+    pub sampling: SamplingConfig,
+    pub seed: u64,
+    pub commit: String,
+    pub post: bool,
+    pub run_id: String,
+    pub config: PageRunConfig,
+    /// Record labels: `<browser>-webgpu`, `<browser>-wasm`.
+    pub webgpu_label: String,
+    pub wasm_label: String,
+}
+
+impl SuitePlan {
+    /// Checks a config against the catalogue and the environment; the error names the fix.
+    pub fn new(config: &PageRunConfig, env: &PageEnvironment) -> Result<SuitePlan, String> {
+        let size = match config.size.as_str() {
+            "quick" => Size::Quick,
+            "full" => Size::Full,
+            other => return Err(format!("size {other:?} is not `quick` or `full`")),
+        };
+        let mut kernels = catalogue::select(&config.kernels).map_err(|e| {
+            format!("{e}; the kernels are: {}", catalogue::KERNELS.iter().map(|k| k.id).collect::<Vec<_>>().join(", "))
+        })?;
+        if !config.dtypes.is_empty() {
+            for d in &config.dtypes {
+                if d != "f32" && d != "f16" {
+                    return Err(format!("dtype {d:?} is not `f32` or `f16`"));
+                }
+            }
+            kernels.retain(|k| config.dtypes.iter().any(|d| d == k.dtype.name()));
+        }
+        if kernels.is_empty() {
+            return Err("no kernel matches the chosen kernels and dtypes".into());
+        }
+        let mut backends = Vec::new();
+        for b in &config.backends {
+            let chosen = match b.as_str() {
+                "webgpu" => PageBackend::WebGpu,
+                "wasm" => PageBackend::Wasm,
+                "auto" if env.webgpu.is_some() => PageBackend::WebGpu,
+                "auto" => PageBackend::Wasm,
+                other => return Err(format!("backend {other:?} is not `auto`, `webgpu` or `wasm`")),
+            };
+            if !backends.contains(&chosen) {
+                backends.push(chosen);
+            }
+        }
+        if backends.is_empty() {
+            return Err("choose at least one backend: `auto`, `webgpu` or `wasm`".into());
+        }
+        let mut sampling = if size == Size::Quick { SamplingConfig::quick() } else { SamplingConfig::full() };
+        if let Some(b) = config.budget_s {
+            if !(b.is_finite() && b > 0.0) {
+                return Err(format!("budget_s must be a positive number of seconds, got {b}"));
+            }
+            sampling.time_budget_ns = b * 1e9;
+        }
+        if let Some(n) = config.min_samples {
+            if n < 2 {
+                return Err(format!("min_samples must be at least 2 (a median needs them), got {n}"));
+            }
+            sampling.min_samples = n;
+            sampling.max_samples = sampling.max_samples.max(n);
+        }
+        let run_id = match &config.run_id {
+            Some(id) if valid_run_id(id) => id.clone(),
+            Some(id) => return Err(format!("run_id {id:?} must be 1-128 letters, digits or - _ . :")),
+            None => format!("{}-{}", env.browser.name, js_sys::Date::now() as u64),
+        };
+        Ok(SuitePlan {
+            kernels,
+            size,
+            backends,
+            sampling,
+            seed: config.seed,
+            commit: config.commit.clone().unwrap_or_else(|| env.commit.clone()),
+            post: config.post.unwrap_or(env.server),
+            run_id,
+            config: config.clone(),
+            webgpu_label: format!("{}-webgpu", env.browser.name),
+            wasm_label: format!("{}-wasm", env.browser.name),
+        })
+    }
+
+    pub fn label(&self, b: PageBackend) -> &str {
+        match b {
+            PageBackend::WebGpu => &self.webgpu_label,
+            PageBackend::Wasm => &self.wasm_label,
+        }
+    }
+
+    fn skipped(&self, kernel: &Kernel, case: &str, b: PageBackend) -> bool {
+        let key = case_key(kernel.id, case, self.label(b));
+        self.config.skip.contains(&key)
+    }
+
+    /// Cases in the run: one per kernel, parameter set and backend, less those to skip.
+    pub fn total(&self) -> usize {
+        let mut n = 0;
+        for &k in &self.kernels {
+            for p in k.params(self.size) {
+                n += self.backends.iter().filter(|&&b| !self.skipped(k, p.case, b)).count();
+            }
+        }
+        n
+    }
+}
+
+fn valid_run_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+}
+
+fn set_progress(kernel: &Kernel, case: &str, backend: &str, samples: usize, case_start: f64) {
+    let p = PageProgress {
+        kernel: kernel.id.to_owned(),
+        case: case.to_owned(),
+        backend: backend.to_owned(),
+        samples,
+        elapsed_ms: js::now_ms() - case_start,
+    };
+    state::update(|s| s.current = Some(p));
+}
+
+fn cancelled() -> bool {
+    state::read(|s| s.cancel_requested)
+}
+
+/// Checks `config`, marks the run as started (synchronously, so a driver polling `state()` right
+/// after `start()` sees it running) and runs it in the background. Returns the run id.
+pub fn start(config: &PageRunConfig) -> Result<String, String> {
+    let (phase, env) = state::read(|s| (s.phase(), s.env.clone()));
+    let env = match (phase, env) {
+        (Phase::Loading, _) | (_, None) => {
+            return Err("the page is still detecting its environment; wait until state().phase is `idle`".into());
+        }
+        (Phase::Running, _) => return Err("a run is in progress; cancel() it or wait until it ends".into()),
+        (_, Some(env)) => env,
+    };
+    let plan = SuitePlan::new(config, &env)?;
+    let id = plan.run_id.clone();
+    state::update(|s| {
+        s.phase = Some(Phase::Running);
+        s.config = Some(plan.config.clone());
+        s.run_id = Some(plan.run_id.clone());
+        s.records.clear();
+        s.done = 0;
+        s.total = plan.total();
+        s.current = None;
+        s.started_ms = js::now_ms();
+        s.ended_ms = None;
+        s.error = None;
+        s.posted = None;
+        s.cancel_requested = false;
+    });
+    wasm_bindgen_futures::spawn_local(run(plan, env));
+    Ok(id)
+}
+
+/// Runs a started plan to the end (or until cancelled), then posts the records when asked.
+async fn run(plan: SuitePlan, env: PageEnvironment) {
+    let adapter = state::read(|s| s.adapter.clone());
+    let mut browser = env.browser.clone();
+    browser.flags.extend(plan.config.flags.iter().cloned());
+    let nav = js::window().navigator();
+    let facts = HostFacts {
+        commit: plan.commit.clone(),
+        date: String::from(js_sys::Date::new_0().to_iso_string()),
+        cpu: format!("{} logical cores (navigator.hardwareConcurrency)", nav.hardware_concurrency()),
+        os: nav.platform().unwrap_or_default(),
+        browser: Some(browser),
+    };
+    let (webgpu_label, wasm_label) = (plan.webgpu_label.clone(), plan.wasm_label.clone());
+
+    let mut device: Result<GpuDevice, String> = Err(env.webgpu_missing.clone().unwrap_or_default());
+    if plan.backends.contains(&PageBackend::WebGpu) {
+        device = open_device(adapter.as_ref(), &env).await;
+    }
+
+    'kernels: for &kernel in &plan.kernels {
+        for params in kernel.params(plan.size) {
+            if cancelled() {
+                break 'kernels;
+            }
+            if plan.backends.iter().all(|&b| plan.skipped(kernel, params.case, b)) {
+                continue;
+            }
+            let case_start = js::now_ms();
+            set_progress(kernel, params.case, "reference", 0, case_start);
+            js::yield_now().await;
+            let inputs = match kernel.imp.inputs(params, plan.seed) {
+                Ok(i) => i,
+                Err(e) => {
+                    finish(&plan, &env, format!("catalogue entry {} / {} is invalid: {e}", kernel.id, params.case));
+                    return;
+                }
+            };
+            // The ground truth, computed here in WASM on the same inputs.
+            let expected = kernel.imp.reference(params, &inputs);
+            for &backend in &plan.backends {
+                if plan.skipped(kernel, params.case, backend) {
+                    continue;
+                }
+                let case_start = js::now_ms();
+                let record = match backend {
+                    PageBackend::WebGpu => {
+                        let opts = RunOptions {
+                            backend: webgpu_label.clone(),
+                            size: plan.size,
+                            seed: plan.seed,
+                            sampling: plan.sampling.clone(),
+                            use_timestamps: true,
+                            host_resolution_ns: env.host_clock_resolution_ns,
+                            facts: facts.clone(),
+                        };
+                        match &device {
+                            Ok(dev) => {
+                                set_progress(kernel, params.case, &webgpu_label, 0, case_start);
+                                let job = Job { kernel, params, inputs: &inputs, expected: &expected };
+                                let mut on_sample = |_: usize, n: usize| {
+                                    set_progress(kernel, params.case, &webgpu_label, n, case_start);
+                                };
+                                let r = gpu::run_observed(dev, &[job], &opts, &mut on_sample).await.pop();
+                                r.expect("one record per job")
+                            }
+                            Err(reason) => {
+                                let mut r = kernel.base_record(
+                                    params,
+                                    plan.size,
+                                    &webgpu_label,
+                                    None,
+                                    facts.provenance(plan.seed),
+                                );
+                                r.status = Status::Skipped { reason: format!("no WebGPU device: {reason}") };
+                                r
+                            }
+                        }
+                    }
+                    PageBackend::Wasm => {
+                        let run = HostRun {
+                            backend: &wasm_label,
+                            adapter: None,
+                            size: plan.size,
+                            seed: plan.seed,
+                            sampling: &plan.sampling,
+                            facts: &facts,
+                            resolution_ns: env.host_clock_resolution_ns,
+                        };
+                        let mut prepared = RefRun { kernel, params, inputs: &inputs, out: vec![] };
+                        match HostBench::start(&mut prepared, kernel, params, None, &run) {
+                            Ok(mut bench) => loop {
+                                let stop = bench.step();
+                                set_progress(kernel, params.case, &wasm_label, bench.samples_taken(), case_start);
+                                js::yield_now().await;
+                                if stop || cancelled() {
+                                    break bench.finish();
+                                }
+                            },
+                            Err(record) => *record,
+                        }
+                    }
+                };
+                let lost = backend == PageBackend::WebGpu && matches!(record.status, Status::Failed { .. });
+                state::update(|s| {
+                    s.records.push(record);
+                    s.done += 1;
+                });
+                if lost {
+                    // A failure may have lost the device; later kernels get a fresh one.
+                    device = open_device(adapter.as_ref(), &env).await;
+                }
+            }
+        }
+    }
+    let was_cancelled = cancelled();
+    state::update(|s| {
+        s.current = None;
+        s.ended_ms = Some(js::now_ms());
+        s.phase = Some(if was_cancelled { Phase::Cancelled } else { Phase::Done });
+    });
+    if plan.post && !was_cancelled {
+        post(&plan).await;
+    }
+}
+
+async fn open_device(adapter: Option<&wgpu::Adapter>, env: &PageEnvironment) -> Result<GpuDevice, String> {
+    match adapter {
+        Some(a) => match GpuDevice::open(a).await {
+            Ok(mut dev) => {
+                // Keep the browser's adapter strings (vendor, architecture) found on load.
+                if let Some(report) = &env.webgpu {
+                    dev.report = report.clone();
+                }
+                Ok(dev)
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        None => Err(env.webgpu_missing.clone().unwrap_or_else(|| "no WebGPU adapter".into())),
+    }
+}
+
+fn finish(plan: &SuitePlan, _env: &PageEnvironment, error: String) {
+    web_sys::console::error_1(&format!("run {}: {error}", plan.run_id).into());
+    state::update(|s| {
+        s.current = None;
+        s.ended_ms = Some(js::now_ms());
+        s.phase = Some(Phase::Error);
+        s.error = Some(error);
+    });
+}
+
+/// Stores the run on the companion server; the records stay in the page either way.
+async fn post(plan: &SuitePlan) {
+    let records: Vec<Record> = state::read(|s| s.records.clone());
+    let body = serde_json::json!({ "id": plan.run_id, "source": "browser", "records": records }).to_string();
+    let posted = match js::fetch_text("POST", "/api/v1/runs", Some(&body)).await {
+        Ok((200 | 201, _)) => true,
+        Ok((code, text)) => {
+            web_sys::console::warn_1(&format!("the server did not store the run (HTTP {code}): {text}").into());
+            false
+        }
+        Err(e) => {
+            web_sys::console::warn_1(&format!("posting the run failed: {e}").into());
+            false
+        }
+    };
+    state::update(|s| s.posted = Some(posted));
+}

@@ -1,0 +1,417 @@
+//! The page's components: adapter panel, controls, progress, sortable results, charts and the
+//! comparison with the latest native run stored on the companion server. Everything shown is
+//! read from the shared state or fetched from the server; nothing here measures.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use harness::catalogue::KERNELS;
+use harness::format::fmt_ns;
+use harness::schema::{PageRunConfig, Record, Status};
+use wasm_bindgen::JsCast as _;
+use yew::prelude::*;
+
+use crate::charts;
+use crate::js;
+use crate::state::{self, Phase};
+use crate::suite;
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let update = use_force_update();
+    // Re-render at most every 100 ms, however often samples arrive.
+    use_effect_with((), move |_| {
+        let pending = Rc::new(std::cell::Cell::new(false));
+        state::subscribe(Rc::new(move || {
+            if pending.replace(true) {
+                return;
+            }
+            let (pending, update) = (pending.clone(), update.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                js::sleep_ms(100).await;
+                pending.set(false);
+                update.force_update();
+            });
+        }));
+    });
+    let phase = state::read(|s| s.phase());
+    html! {
+        <main>
+            <header>
+                <h1>{ "accelbench" }</h1>
+                <p class="muted">{ "ML compute kernels measured in this browser (WebGPU or WASM on the CPU), checked against a CPU reference before timing." }</p>
+            </header>
+            if phase == Phase::Loading {
+                <p class="status">{ "Detecting WebGPU…" }</p>
+            } else {
+                <AdapterPanel />
+                <Controls />
+                <ProgressView />
+                <Results />
+            }
+        </main>
+    }
+}
+
+#[function_component(AdapterPanel)]
+fn adapter_panel() -> Html {
+    let Some(env) = state::read(|s| s.env.clone()) else { return html! {} };
+    let b = &env.browser;
+    html! {
+        <section class="panel" id="environment">
+            <h2>{ "Environment" }</h2>
+            <dl>
+                <dt>{ "Browser" }</dt><dd>{ format!("{} {}", b.name, b.version) }</dd>
+                <dt>{ "crossOriginIsolated" }</dt><dd>{ b.cross_origin_isolated.to_string() }</dd>
+                <dt>{ "Host timer" }</dt><dd>{ format!("performance.now(), measured resolution {}", fmt_ns(env.host_clock_resolution_ns)) }</dd>
+                <dt>{ "Companion server" }</dt><dd>{ if env.server { "yes: runs are stored there" } else { "no: download the results below" } }</dd>
+                <dt>{ "Suite commit" }</dt><dd>{ env.commit.clone() }</dd>
+            </dl>
+            { match (&env.webgpu, &env.webgpu_missing) {
+                (Some(a), _) => html! {
+                    <>
+                    <h3>{ "WebGPU adapter" }</h3>
+                    <dl>
+                        <dt>{ "Description" }</dt><dd id="adapter-name">{ a.name.clone() }</dd>
+                        <dt>{ "Vendor / architecture" }</dt><dd>{ format!("{} / {}", a.vendor, a.driver) }</dd>
+                        <dt>{ "isFallbackAdapter" }</dt><dd>{ a.is_fallback_adapter.map_or("not reported".to_owned(), |f| f.to_string()) }</dd>
+                        <dt>{ "Timer" }</dt><dd>{ if a.features.iter().any(|f| f == "timestamp-query") { "GPU timestamp queries (timestampWrites per pass)" } else { "host fences (no timestamp-query)" } }</dd>
+                        <dt>{ "Features" }</dt><dd>{ a.features.join(", ") }</dd>
+                    </dl>
+                    if a.fallback {
+                        <p class="warn">{ "This is a software (CPU) adapter: its numbers show correctness and ratios on this machine, not GPU speed." }</p>
+                    }
+                    <table class="limits"><tbody>
+                        { for a.limits.iter().map(|(k, v)| html! { <tr><td>{ k.clone() }</td><td class="num">{ v }</td></tr> }) }
+                    </tbody></table>
+                    </>
+                },
+                (None, Some(why)) => html! {
+                    <p class="warn" id="webgpu-missing">
+                        { format!("No WebGPU: {why}. Runs use the WASM CPU path, labelled {}-wasm; those are CPU numbers.", b.name) }
+                    </p>
+                },
+                (None, None) => html! {},
+            } }
+        </section>
+    }
+}
+
+fn input_value(e: &Event) -> String {
+    e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).map(|i| i.value()).unwrap_or_else(|| {
+        e.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()).map(|s| s.value()).unwrap_or_default()
+    })
+}
+
+#[function_component(Controls)]
+fn controls() -> Html {
+    let chosen = use_state(|| KERNELS.iter().map(|k| k.id.to_owned()).collect::<Vec<_>>());
+    let size = use_state(|| "quick".to_owned());
+    let dtype = use_state(|| "all".to_owned());
+    let backend = use_state(|| "auto".to_owned());
+    let min_samples = use_state(String::new);
+    let budget = use_state(String::new);
+    let error = use_state(|| None::<String>);
+    let phase = state::read(|s| s.phase());
+    let has_records = state::read(|s| !s.records.is_empty());
+
+    let run = {
+        let (chosen, size, dtype, backend, min_samples, budget, error) = (
+            chosen.clone(),
+            size.clone(),
+            dtype.clone(),
+            backend.clone(),
+            min_samples.clone(),
+            budget.clone(),
+            error.clone(),
+        );
+        Callback::from(move |_| {
+            let config = PageRunConfig {
+                kernels: (*chosen).clone(),
+                size: (*size).clone(),
+                backends: if *backend == "both" {
+                    vec!["webgpu".into(), "wasm".into()]
+                } else {
+                    vec![(*backend).clone()]
+                },
+                dtypes: if *dtype == "all" { vec![] } else { vec![(*dtype).clone()] },
+                min_samples: min_samples.parse().ok(),
+                budget_s: budget.parse().ok(),
+                ..PageRunConfig::default()
+            };
+            error.set(if config.kernels.is_empty() {
+                Some("choose at least one kernel".into())
+            } else {
+                suite::start(&config).err()
+            });
+        })
+    };
+    let cancel = Callback::from(|_| state::update(|s| s.cancel_requested = true));
+    let download = Callback::from(|_| {
+        let (id, text) = state::read(|s| {
+            let lines: Vec<String> = s.records.iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
+            (s.run_id.clone().unwrap_or_else(|| "run".into()), lines.join("\n") + "\n")
+        });
+        if let Err(e) = js::download(&format!("accelbench-{id}.jsonl"), "application/x-ndjson", &text) {
+            web_sys::console::error_1(&e.into());
+        }
+    });
+    let toggle = |id: &'static str| {
+        let chosen = chosen.clone();
+        Callback::from(move |_| {
+            let mut v = (*chosen).clone();
+            if let Some(i) = v.iter().position(|k| k == id) {
+                v.remove(i);
+            } else {
+                v.push(id.to_owned());
+            }
+            chosen.set(v);
+        })
+    };
+    let all = {
+        let chosen = chosen.clone();
+        Callback::from(move |_| chosen.set(KERNELS.iter().map(|k| k.id.to_owned()).collect()))
+    };
+    let none = {
+        let chosen = chosen.clone();
+        Callback::from(move |_| chosen.set(vec![]))
+    };
+    let set = |h: &UseStateHandle<String>| {
+        let h = h.clone();
+        Callback::from(move |e: Event| h.set(input_value(&e)))
+    };
+    let running = phase == Phase::Running;
+    html! {
+        <section class="panel" id="controls">
+            <h2>{ "Run" }</h2>
+            <fieldset class="kernels" disabled={running}>
+                <legend>{ "Kernels " }<button onclick={all}>{ "all" }</button><button onclick={none}>{ "none" }</button></legend>
+                { for KERNELS.iter().map(|k| html! {
+                    <label title={k.summary}>
+                        <input type="checkbox" checked={chosen.contains(&k.id.to_owned())} onchange={toggle(k.id)} />
+                        { k.id }
+                    </label>
+                }) }
+            </fieldset>
+            <fieldset disabled={running}>
+                <label>{ "Sizes " }<select onchange={set(&size)}>
+                    <option value="quick" selected={*size == "quick"}>{ "quick" }</option>
+                    <option value="full" selected={*size == "full"}>{ "full" }</option>
+                </select></label>
+                <label>{ "dtype " }<select onchange={set(&dtype)}>
+                    <option value="all">{ "all" }</option><option value="f32">{ "f32" }</option><option value="f16">{ "f16" }</option>
+                </select></label>
+                <label>{ "Backend " }<select onchange={set(&backend)}>
+                    <option value="auto">{ "auto (WebGPU, else WASM)" }</option>
+                    <option value="webgpu">{ "WebGPU" }</option>
+                    <option value="wasm">{ "WASM CPU" }</option>
+                    <option value="both">{ "both" }</option>
+                </select></label>
+                <label>{ "Min samples " }<input type="number" min="2" placeholder="size default" value={(*min_samples).clone()} onchange={set(&min_samples)} /></label>
+                <label>{ "Budget (s) " }<input type="number" min="0.1" step="0.1" placeholder="size default" value={(*budget).clone()} onchange={set(&budget)} /></label>
+            </fieldset>
+            <button id="run" onclick={run} disabled={running}>{ "Run" }</button>
+            <button id="cancel" onclick={cancel} disabled={!running}>{ "Cancel" }</button>
+            <button id="download" onclick={download} disabled={!has_records}>{ "Download JSON Lines" }</button>
+            if let Some(e) = &*error { <p class="error">{ e.clone() }</p> }
+        </section>
+    }
+}
+
+#[function_component(ProgressView)]
+fn progress_view() -> Html {
+    let st = state::read(|s| s.page_state(js::now_ms()));
+    if st.phase == "idle" {
+        return html! {};
+    }
+    let pct = if st.total > 0 { 100.0 * st.done as f64 / st.total as f64 } else { 0.0 };
+    html! {
+        <section class="panel" id="progress">
+            <p>
+                <strong>{ st.phase.clone() }</strong>
+                { format!(" · {} of {} cases · {:.1} s", st.done, st.total, st.elapsed_ms / 1e3) }
+                { st.posted.map_or(String::new(), |p| if p { " · stored on the server".into() } else { " · the server did not store it (see the console)".into() }) }
+            </p>
+            <progress max="100" value={format!("{pct:.0}")}></progress>
+            if let Some(c) = &st.current {
+                <p class="muted">{ format!("{} {} on {}: {} samples, {:.1} s", c.kernel, c.case, c.backend, c.samples, c.elapsed_ms / 1e3) }</p>
+            }
+            if let Some(e) = &st.error { <p class="error">{ e.clone() }</p> }
+        </section>
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SortKey {
+    Order,
+    Kernel,
+    Backend,
+    Median,
+    Spread,
+    Throughput,
+    Status,
+}
+
+fn spread(r: &Record) -> f64 {
+    r.timing
+        .as_ref()
+        .map_or(f64::NAN, |t| (t.summary.median_ci_high_ns - t.summary.median_ci_low_ns) / t.summary.median_ns)
+}
+
+#[function_component(Results)]
+fn results() -> Html {
+    let sort = use_state(|| (SortKey::Order, false));
+    let records = state::read(|s| s.records.clone());
+    if records.is_empty() {
+        return html! {};
+    }
+    let mut rows: Vec<(usize, &Record)> = records.iter().enumerate().collect();
+    let (key, desc) = *sort;
+    let num = |r: &Record, f: fn(&Record) -> f64| {
+        let v = f(r);
+        if v.is_nan() { f64::INFINITY } else { v }
+    };
+    rows.sort_by(|(ia, a), (ib, b)| {
+        let o = match key {
+            SortKey::Order => ia.cmp(ib),
+            SortKey::Kernel => (a.kernel.as_str(), a.case.as_str()).cmp(&(b.kernel.as_str(), b.case.as_str())),
+            SortKey::Backend => a.backend.cmp(&b.backend),
+            SortKey::Median => num(a, |r| r.timing.as_ref().map_or(f64::NAN, |t| t.summary.median_ns))
+                .total_cmp(&num(b, |r| r.timing.as_ref().map_or(f64::NAN, |t| t.summary.median_ns))),
+            SortKey::Spread => num(a, spread).total_cmp(&num(b, spread)),
+            SortKey::Throughput => num(a, |r| charts::headline(r).map_or(f64::NAN, |h| h.0))
+                .total_cmp(&num(b, |r| charts::headline(r).map_or(f64::NAN, |h| h.0))),
+            SortKey::Status => a.status.label().cmp(b.status.label()),
+        };
+        if desc { o.reverse() } else { o }
+    });
+    let header = |label: &'static str, k: SortKey| {
+        let sort = sort.clone();
+        let mark = if key == k { if desc { " ▼" } else { " ▲" } } else { "" };
+        html! { <th class="sortable" onclick={Callback::from(move |_| sort.set((k, if sort.0 == k { !sort.1 } else { false })))}>{ label }{ mark }</th> }
+    };
+    let counts = records.iter().fold(BTreeMap::<&str, usize>::new(), |mut m, r| {
+        *m.entry(r.status.label()).or_default() += 1;
+        m
+    });
+    html! {
+        <>
+        <section class="panel" id="results">
+            <h2>{ "Results" }</h2>
+            <p class="muted">{ counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(" · ") }</p>
+            <table class="results">
+                <thead><tr>
+                    { header("#", SortKey::Order) }{ header("kernel / case", SortKey::Kernel) }<th>{ "dtype" }</th>
+                    { header("backend", SortKey::Backend) }{ header("median", SortKey::Median) }
+                    { header("95% CI width", SortKey::Spread) }{ header("throughput", SortKey::Throughput) }
+                    <th>{ "timer" }</th>{ header("status", SortKey::Status) }
+                </tr></thead>
+                <tbody>
+                { for rows.iter().map(|(i, r)| {
+                    let t = r.timing.as_ref();
+                    html! {
+                        <tr class={r.status.label()}>
+                            <td class="num">{ i + 1 }</td>
+                            <td>{ format!("{} {}", r.kernel, r.case) }</td>
+                            <td>{ r.dtype.clone() }</td>
+                            <td>{ r.backend.clone() }</td>
+                            <td class="num">{ t.map_or(String::new(), |t| fmt_ns(t.summary.median_ns)) }</td>
+                            <td class="num">{ if spread(r).is_nan() { String::new() } else { format!("±{:.1}%", 50.0 * spread(r)) } }</td>
+                            <td class="num">{ charts::headline(r).map_or(String::new(), |(v, u)| format!("{v:.2} {u}")) }</td>
+                            <td>{ t.map_or(String::new(), |t| format!("{} ×{}", t.timer.kind, t.batch)) }</td>
+                            <td title={r.status.reason().unwrap_or_default().to_owned()}>
+                                { r.status.label() }
+                                if let Some(reason) = r.status.reason() { <div class="reason">{ reason.to_owned() }</div> }
+                            </td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+        </section>
+        <section class="panel"><h2>{ "Throughput" }</h2>{ charts::throughput(&records) }</section>
+        <section class="panel"><h2>{ "Latency distribution" }</h2>
+            <p class="muted">{ "Each sample relative to its record's median; band p10-p90, line the median's 95% CI." }</p>
+            { charts::latency(&records) }</section>
+        <section class="panel"><h2>{ "Batch-size scaling" }</h2>{ charts::batch_scaling(&records) }</section>
+        <section class="panel"><h2>{ "KV-cache streaming decode" }</h2>{ charts::kv_stream(&records) }</section>
+        <NativeComparison />
+        </>
+    }
+}
+
+/// This page's records beside the latest native run on the companion server.
+#[function_component(NativeComparison)]
+fn native_comparison() -> Html {
+    let native = use_state(|| None::<Result<(String, Vec<Record>), String>>);
+    let server = state::read(|s| s.env.as_ref().is_some_and(|e| e.server));
+    if !server {
+        return html! {};
+    }
+    let load = {
+        let native = native.clone();
+        Callback::from(move |_| {
+            let native = native.clone();
+            wasm_bindgen_futures::spawn_local(async move { native.set(Some(latest_native_run().await)) });
+        })
+    };
+    let records = state::read(|s| s.records.clone());
+    html! {
+        <section class="panel" id="native">
+            <h2>{ "Browser vs native" }</h2>
+            <button onclick={load}>{ "Compare with the latest native run on the server" }</button>
+            { match &*native {
+                None => html! {},
+                Some(Err(e)) => html! { <p class="error">{ e.clone() }</p> },
+                Some(Ok((id, nat))) => comparison_table(id, &records, nat),
+            } }
+        </section>
+    }
+}
+
+async fn latest_native_run() -> Result<(String, Vec<Record>), String> {
+    let (_, list) = js::fetch_text("GET", "/api/v1/runs?limit=200", None).await?;
+    let list: serde_json::Value = serde_json::from_str(&list).map_err(|e| e.to_string())?;
+    let id = list
+        .as_array()
+        .and_then(|runs| runs.iter().find(|r| r["source"] == "native" && r["records"].as_i64().unwrap_or(0) > 0))
+        .and_then(|r| r["id"].as_str().map(str::to_owned))
+        .ok_or("no native run is stored yet: run `accelbench run --native` or POST /api/v1/native/runs")?;
+    let (_, body) = js::fetch_text("GET", &format!("/api/v1/runs/{id}"), None).await?;
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    let records = v["records"]
+        .as_array()
+        .map(|a| {
+            a.iter().enumerate().filter_map(|(i, r)| harness::schema::record_from_value(r.clone(), i).ok()).collect()
+        })
+        .unwrap_or_default();
+    Ok((id, records))
+}
+
+fn comparison_table(id: &str, ours: &[Record], native: &[Record]) -> Html {
+    let median = |r: &Record| r.timing.as_ref().filter(|_| r.status == Status::Measured).map(|t| t.summary.median_ns);
+    let rows: Vec<Html> = ours
+        .iter()
+        .filter_map(|r| {
+            let m = median(r)?;
+            let peers: Vec<(String, f64)> = native
+                .iter()
+                .filter(|n| n.kernel == r.kernel && n.case == r.case && n.size == r.size)
+                .filter_map(|n| median(n).map(|nm| (n.backend.clone(), nm)))
+                .collect();
+            (!peers.is_empty()).then(|| html! {
+                <tr>
+                    <td>{ format!("{} {}", r.kernel, r.case) }</td><td>{ r.backend.clone() }</td><td class="num">{ fmt_ns(m) }</td>
+                    <td>{ for peers.iter().map(|(b, nm)| html! { <div>{ format!("{b}: {} (browser/native {:.2}x)", fmt_ns(*nm), m / nm) }</div> }) }</td>
+                </tr>
+            })
+        })
+        .collect();
+    html! {
+        <>
+        <p class="muted">{ format!("Native run {id}. Ratios above 1 mean the browser is slower. Different runs carry machine drift; `accelbench run` measures both in one go.") }</p>
+        if rows.is_empty() { <p class="muted">{ "No kernel and size in common with that run." }</p> }
+        else { <table class="results"><thead><tr><th>{ "kernel / case" }</th><th>{ "browser" }</th><th>{ "median" }</th><th>{ "native" }</th></tr></thead><tbody>{ for rows }</tbody></table> }
+        </>
+    }
+}
