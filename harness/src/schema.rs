@@ -362,6 +362,10 @@ pub struct PageRunConfig {
     /// passes what it already has).
     #[serde(default)]
     pub skip: Vec<String>,
+    /// Fault injection for the runner's own tests: `hang:<kernel>` blocks the page's main thread
+    /// when that kernel starts, `panic:<kernel>` panics there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// The key a driver uses in [`PageRunConfig::skip`].
@@ -394,6 +398,7 @@ impl Default for PageRunConfig {
             post: None,
             run_id: None,
             skip: vec![],
+            fault: None,
         }
     }
 }

@@ -113,6 +113,11 @@ impl NativePlan {
         let (size, sampling) = (self.size, &self.sampling);
         let facts = facts::host_facts();
         let host_backends = host_backends(&self.backends);
+        for b in &host_backends {
+            if let Probe::Unavailable { .. } = b.probe() {
+                eprintln!("warning: {}: {}", b.name(), backends::probe_reason(&b.probe()));
+            }
+        }
         let devices =
             if self.backends.iter().any(|b| b == "wgpu") { open_devices(self.adapter.as_deref())? } else { vec![] };
         for &kernel in &self.kernels {
@@ -261,9 +266,6 @@ fn host_backends(names: &[String]) -> Vec<Box<dyn Backend>> {
             "rocm" => Box::new(backends::Rocm),
             _ => Box::new(backends::Mps),
         };
-        if let Probe::Unavailable { .. } = b.probe() {
-            eprintln!("warning: {}: {}", b.name(), backends::probe_reason(&b.probe()));
-        }
         out.push(b);
     }
     out

@@ -73,6 +73,12 @@ pub struct RunArgs {
     /// Only native wgpu adapters whose name or backend contains this, e.g. `vulkan`
     #[arg(long)]
     adapter: Option<String>,
+    /// What the page runs on: `auto` (WebGPU, else the WASM CPU path), `webgpu`, `wasm`
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["auto".to_owned()])]
+    page_backends: Vec<String>,
+    /// Fault injection for tests (`hang:<kernel>`, `panic:<kernel>`), first browser session only
+    #[arg(long, hide = true)]
+    inject_fault: Option<String>,
 }
 
 /// Consecutive failed page sessions after which a browser's remaining cases are marked failed.
@@ -259,15 +265,20 @@ impl BrowserRun<'_> {
         let mut failures = 0;
         let mut attempt = 0;
         loop {
-            let label = env.as_ref().map_or_else(|| format!("{name}-webgpu"), page_label);
+            let label = self.label(env.as_ref());
             let remaining: Vec<_> =
                 cases.iter().filter(|(k, p)| !done.contains(&case_key(k.id, p.case, &label))).collect();
             if remaining.is_empty() {
                 return Ok(());
             }
             attempt += 1;
+            let before = done.len();
             let outcome = self.attempt(attempt, &mut env, &mut done, sink).await;
-            let label = env.as_ref().map_or_else(|| format!("{name}-webgpu"), page_label);
+            let label = self.label(env.as_ref());
+            if done.len() > before {
+                // Progress was made: only consecutive fruitless sessions count towards giving up.
+                failures = 0;
+            }
             let reason = match outcome {
                 Ok(()) => {
                     // The page finished; anything it did not report must not vanish.
@@ -335,6 +346,8 @@ impl BrowserRun<'_> {
                 post: Some(false),
                 run_id: Some(format!("{}-{name}-{attempt}", self.run_id)),
                 skip: done.iter().cloned().collect(),
+                backends: self.args.page_backends.clone(),
+                fault: self.args.inject_fault.clone().filter(|_| attempt == 1),
                 ..PageRunConfig::default()
             };
             session.start(&config).await?;
@@ -377,6 +390,14 @@ impl BrowserRun<'_> {
         result
     }
 
+    /// The label the page gives its records: WebGPU when asked for or found (auto), else WASM.
+    /// With both requested, cases are tracked under the WebGPU label.
+    fn label(&self, env: Option<&PageEnvironment>) -> String {
+        let asked = |b: &str| self.args.page_backends.iter().any(|x| x == b);
+        let kind = if asked("webgpu") || (asked("auto") && env.is_none_or(|e| e.webgpu.is_some())) { "webgpu" } else { "wasm" };
+        format!("{}-{kind}", self.browser.name())
+    }
+
     fn failed(&self, k: &Kernel, p: &Params, label: &str, env: Option<&PageEnvironment>, reason: String) -> Record {
         let mut facts = facts::host_facts();
         facts.commit = self.commit.to_owned();
@@ -397,8 +418,4 @@ impl BrowserRun<'_> {
     }
 }
 
-/// The page's label for its records: WebGPU when it found an adapter, else the WASM CPU path.
-fn page_label(env: &PageEnvironment) -> String {
-    let kind = if env.webgpu.is_some() { "webgpu" } else { "wasm" };
-    format!("{}-{kind}", env.browser.name)
-}
+

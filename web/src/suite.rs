@@ -210,6 +210,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
             if plan.backends.iter().all(|&b| plan.skipped(kernel, params.case, b)) {
                 continue;
             }
+            inject_fault(plan.config.fault.as_deref(), kernel.id);
             let case_start = js::now_ms();
             set_progress(kernel, params.case, "reference", 0, case_start);
             js::yield_now().await;
@@ -305,6 +306,21 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
     });
     if plan.post && !was_cancelled {
         post(&plan).await;
+    }
+}
+
+/// The runner's tests check that a hung or crashed page costs one `failed` case, not the run.
+fn inject_fault(fault: Option<&str>, kernel: &str) {
+    match fault.and_then(|f| f.split_once(':')) {
+        Some(("hang", k)) if k == kernel => {
+            let start = js::now_ms();
+            // Blocks the main thread like a runaway kernel; the hour bound keeps it finite.
+            while js::now_ms() - start < 3.6e6 {
+                std::hint::spin_loop();
+            }
+        }
+        Some(("panic", k)) if k == kernel => panic!("injected fault: panic at {kernel}"),
+        _ => {}
     }
 }
 

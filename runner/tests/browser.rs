@@ -1,0 +1,189 @@
+//! The page in real headless browsers, driven by `accelbench run` through WebDriver: the quick
+//! catalogue in Chromium (SwiftShader) and Firefox ESR (wgpu on lavapipe), the WASM CPU path, and
+//! a hung page costing one `failed` case while the suite goes on.
+//!
+//! Needs the built page (`trunk build --release`) and the browsers with their drivers; without
+//! them the tests say so and pass, unless ACCELBENCH_REQUIRE_BROWSERS=1 (set by `./x test`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use harness::schema::{Record, Status};
+
+/// One browser at a time: two would share 2 cores and the tests would crawl.
+static BROWSERS: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Whether the browser tests can run here; panics when they must but cannot.
+fn ready(driver: &str) -> bool {
+    let dist = root().join("dist/index.html");
+    let has_driver = Command::new(driver).arg("--version").output().is_ok_and(|o| o.status.success());
+    let missing = match (dist.exists(), has_driver) {
+        (true, true) => return true,
+        (false, _) => format!("{} (run `trunk build --release`)", dist.display()),
+        (true, false) => format!("{driver} (see `accelbench doctor`)"),
+    };
+    if std::env::var("ACCELBENCH_REQUIRE_BROWSERS").is_ok_and(|v| v == "1") {
+        panic!("browser tests required but {missing} is missing");
+    }
+    eprintln!("skipping: {missing} is missing");
+    false
+}
+
+fn run(args: &[&str]) -> (Output, Vec<Record>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run.jsonl");
+    let db = tmp.path().join("run.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_accelbench"))
+        .arg("run")
+        .args(args)
+        .args(["--out", out.to_str().unwrap(), "--db", db.to_str().unwrap()])
+        .current_dir(root())
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("accelbench runs");
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let records = harness::schema::parse_jsonl(&text).expect("--out holds schema v1 records");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("stored as run"), "the run was not stored: {err}");
+    (output, records)
+}
+
+fn quick_cases() -> Vec<(&'static str, &'static str)> {
+    harness::catalogue::KERNELS.iter().flat_map(|k| k.quick.iter().map(move |p| (k.id, p.case))).collect()
+}
+
+/// Every quick case has exactly one record on `backend`, measured or skipped with a reason.
+fn assert_whole_catalogue(records: &[Record], backend: &str) {
+    for (kernel, case) in quick_cases() {
+        let found: Vec<&Record> =
+            records.iter().filter(|r| r.kernel == kernel && r.case == case && r.backend == backend).collect();
+        assert_eq!(found.len(), 1, "{kernel} {case} on {backend}: {} records", found.len());
+        let r = found[0];
+        match &r.status {
+            Status::Measured => {
+                let t = r.timing.as_ref().expect("measured records carry timing");
+                assert!(t.summary.median_ns > 0.0 && t.summary.n >= 2);
+                assert!(r.check.as_ref().is_some_and(|c| c.passed) || backend.ends_with("-wasm"));
+            }
+            Status::Skipped { reason } => assert!(!reason.is_empty()),
+            other => panic!("{kernel} {case} on {backend}: {other:?}"),
+        }
+        let b = r.provenance.browser.as_ref().expect("browser provenance");
+        assert!(!b.version.is_empty() && !b.user_agent.is_empty() && !b.flags.is_empty());
+        assert!(b.cross_origin_isolated, "the companion server isolates the page");
+        assert!(!r.provenance.commit.is_empty() && r.provenance.commit != "unknown");
+    }
+}
+
+#[test]
+fn chromium_runs_the_quick_catalogue_on_swiftshader() {
+    if !ready("chromedriver") {
+        return;
+    }
+    let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, records) = run(&["--quick", "--browsers", "chrome"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_whole_catalogue(&records, "chrome-webgpu");
+    for r in &records {
+        let a = r.adapter.as_ref().expect("WebGPU records name their adapter");
+        assert!(a.name.to_lowercase().contains("swiftshader") || a.driver.contains("swiftshader"), "{a:?}");
+        assert_eq!(a.is_fallback_adapter, Some(true), "SwiftShader is a fallback adapter");
+        assert!(a.fallback);
+        if let Some(t) = &r.timing {
+            assert_eq!(t.timer.kind, "gpu-timestamp");
+        }
+    }
+    // SwiftShader has no shader-f16: the f16 matmul is skipped, naming the feature.
+    let f16 = records.iter().find(|r| r.kernel == "matmul-f16").unwrap();
+    assert!(f16.status.reason().is_some_and(|s| s.contains("shader-f16")), "{:?}", f16.status);
+    // The report names every backend and status.
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("chrome-webgpu") && table.contains("skipped"), "{table}");
+}
+
+#[test]
+fn firefox_runs_the_quick_catalogue_on_webgpu_or_says_it_is_wasm() {
+    if !ready("geckodriver") {
+        return;
+    }
+    let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, records) = run(&["--quick", "--browsers", "firefox"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let backend = records.first().map(|r| r.backend.clone()).expect("records");
+    assert!(backend == "firefox-webgpu" || backend == "firefox-wasm", "{backend}");
+    assert_whole_catalogue(&records, &backend);
+    if backend == "firefox-webgpu" {
+        // Firefox's WebGPU is wgpu on lavapipe here: a fallback adapter with shader-f16.
+        let a = records[0].adapter.as_ref().unwrap();
+        assert_eq!(a.is_fallback_adapter, Some(true));
+        let f16 = records.iter().find(|r| r.kernel == "matmul-f16").unwrap();
+        assert_eq!(f16.status, Status::Measured, "lavapipe has shader-f16");
+    }
+}
+
+#[test]
+fn the_wasm_cpu_path_is_labelled_and_host_timed() {
+    if !ready("chromedriver") {
+        return;
+    }
+    let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, records) =
+        run(&["--quick", "--browsers", "chrome", "--page-backends", "wasm", "--kernels", "gelu-tanh,layernorm"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        assert_eq!(r.backend, "chrome-wasm");
+        assert_eq!(r.status, Status::Measured);
+        assert!(r.adapter.is_none(), "CPU records name no GPU adapter");
+        let t = r.timing.as_ref().unwrap();
+        assert_eq!(t.timer.kind, "host-clock");
+        // Cross-origin isolated: performance.now() is far finer than the 100 us of a plain page.
+        assert!(t.timer.resolution_ns < 100_000.0, "{}", t.timer.resolution_ns);
+    }
+}
+
+#[test]
+fn a_hung_page_costs_one_failed_case_and_the_suite_goes_on() {
+    if !ready("chromedriver") {
+        return;
+    }
+    let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, records) = run(&[
+        "--quick",
+        "--browsers",
+        "chrome",
+        "--kernels",
+        "gelu-tanh,softmax,rmsnorm",
+        "--kernel-timeout",
+        "10s",
+        "--inject-fault",
+        "hang:softmax",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let by = |k: &str| records.iter().filter(|r| r.kernel == k).collect::<Vec<_>>();
+    assert!(by("gelu-tanh").iter().all(|r| r.status == Status::Measured));
+    let softmax = by("softmax");
+    assert_eq!(softmax.len(), 2, "one record per softmax case");
+    let failed = softmax.iter().filter(|r| matches!(r.status, Status::Failed { .. })).count();
+    assert_eq!(failed, 1, "the hung case fails: {softmax:?}");
+    let reason = softmax.iter().find_map(|r| r.status.reason().filter(|_| matches!(r.status, Status::Failed { .. }))).unwrap();
+    assert!(reason.contains("did not answer") || reason.contains("no progress"), "{reason}");
+    // After the restart the rest ran: the other softmax case and rmsnorm.
+    assert_eq!(softmax.iter().filter(|r| r.status == Status::Measured).count(), 1);
+    assert!(!by("rmsnorm").is_empty() && by("rmsnorm").iter().all(|r| r.status == Status::Measured));
+}
+
+#[test]
+fn a_missing_page_is_an_error_that_names_the_build_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_accelbench"))
+        .args(["run", "--quick", "--browsers", "chrome", "--dist", "/nonexistent/dist"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trunk build --release"));
+}
