@@ -30,7 +30,7 @@ pub struct NativeArgs {
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
     /// Backends to run, comma-separated: `wgpu` (every native adapter), `cpu` (native-cpu),
-    /// `reference` (the CPU reference, timed), `cuda`, `rocm`, `mps`
+    /// `reference` (the CPU reference, timed), `openvino`, `cuda`, `rocm`, `mps`
     #[arg(long, value_delimiter = ',', default_values_t = vec!["wgpu".to_owned(), "cpu".to_owned(), "reference".to_owned()])]
     backends: Vec<String>,
     /// Only wgpu adapters whose name or backend contains this (case-insensitive), e.g. `vulkan`
@@ -59,7 +59,7 @@ pub struct NativeArgs {
     threshold: f64,
 }
 
-pub const KNOWN_BACKENDS: [&str; 6] = ["wgpu", "cpu", "reference", "cuda", "rocm", "mps"];
+pub const KNOWN_BACKENDS: [&str; 7] = ["wgpu", "cpu", "reference", "openvino", "cuda", "rocm", "mps"];
 
 /// A validated native run: what `accelbench native` and the server's native endpoint execute.
 #[derive(Debug, Clone)]
@@ -256,12 +256,13 @@ fn open_devices(filter: Option<&str>) -> anyhow::Result<Vec<(String, GpuDevice)>
 /// kernel gets a `skipped` record naming why.
 fn host_backends(names: &[String]) -> Vec<Box<dyn Backend>> {
     let mut out: Vec<Box<dyn Backend>> = Vec::new();
-    for name in ["cpu", "cuda", "rocm", "mps"] {
+    for name in ["cpu", "openvino", "cuda", "rocm", "mps"] {
         if !names.iter().any(|n| n == name) {
             continue;
         }
         let b: Box<dyn Backend> = match name {
             "cpu" => Box::new(backends::Cpu),
+            "openvino" => Box::new(backends::OpenVino),
             "cuda" => Box::new(backends::Cuda::default()),
             "rocm" => Box::new(backends::Rocm),
             _ => Box::new(backends::Mps),
@@ -295,7 +296,7 @@ pub fn describe_backends() -> serde_json::Value {
             "fix": "on Debian: apt-get install mesa-vulkan-drivers (lavapipe), or a GPU driver",
         }));
     }
-    let all = ["cpu", "cuda", "rocm", "mps"].map(str::to_owned);
+    let all = ["cpu", "openvino", "cuda", "rocm", "mps"].map(str::to_owned);
     for b in host_backends(&all) {
         list.push(match b.probe() {
             Probe::Available { device } => {

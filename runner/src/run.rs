@@ -394,7 +394,11 @@ impl BrowserRun<'_> {
     /// With both requested, cases are tracked under the WebGPU label.
     fn label(&self, env: Option<&PageEnvironment>) -> String {
         let asked = |b: &str| self.args.page_backends.iter().any(|x| x == b);
-        let kind = if asked("webgpu") || (asked("auto") && env.is_none_or(|e| e.webgpu.is_some())) { "webgpu" } else { "wasm" };
+        let kind = if asked("webgpu") || (asked("auto") && env.is_none_or(|e| e.webgpu.is_some())) {
+            "webgpu"
+        } else {
+            "wasm"
+        };
         format!("{}-{kind}", self.browser.name())
     }
 
@@ -417,5 +421,3 @@ impl BrowserRun<'_> {
         r
     }
 }
-
-

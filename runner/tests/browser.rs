@@ -171,7 +171,8 @@ fn a_hung_page_costs_one_failed_case_and_the_suite_goes_on() {
     assert_eq!(softmax.len(), 2, "one record per softmax case");
     let failed = softmax.iter().filter(|r| matches!(r.status, Status::Failed { .. })).count();
     assert_eq!(failed, 1, "the hung case fails: {softmax:?}");
-    let reason = softmax.iter().find_map(|r| r.status.reason().filter(|_| matches!(r.status, Status::Failed { .. }))).unwrap();
+    let reason =
+        softmax.iter().find_map(|r| r.status.reason().filter(|_| matches!(r.status, Status::Failed { .. }))).unwrap();
     assert!(reason.contains("did not answer") || reason.contains("no progress"), "{reason}");
     // After the restart the rest ran: the other softmax case and rmsnorm.
     assert_eq!(softmax.iter().filter(|r| r.status == Status::Measured).count(), 1);

@@ -4,8 +4,11 @@
 
 pub mod cpu;
 pub mod cuda;
+mod ir;
+pub mod openvino;
 
 pub use cuda::Cuda;
+pub use openvino::OpenVino;
 
 use harness::catalogue::{Kernel, Params};
 use harness::kernels::Inputs;
