@@ -5,6 +5,7 @@ mod backends;
 mod browser;
 mod doctor;
 mod facts;
+mod icd;
 mod native;
 mod report;
 mod results;
@@ -61,6 +62,21 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let icd = match &cli.command {
+        Command::Native(a) => a.icd.clone(),
+        Command::Run(a) => a.icd.clone(),
+        _ => None,
+    };
+    if let Some(icd) = icd {
+        match icd::reexec(&icd) {
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let result = match cli.command {
         Command::Kernels { json } => report::print_catalogue(json).map(|()| Outcome::Ok),
         Command::Native(args) => native::run(&args),

@@ -54,6 +54,10 @@ pub struct NativeArgs {
     /// Compare this run against a base run (JSON Lines file) at the end; exit 1 on a regression
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// Native wgpu on this Vulkan driver only: `swiftshader` (Chromium's), `lavapipe`, or an ICD
+    /// JSON path; with `swiftshader`, native and Chrome run on the same Vulkan implementation
+    #[arg(long)]
+    pub icd: Option<String>,
     /// Threshold for --baseline, e.g. `5%`
     #[arg(long, default_value = "5%", value_parser = crate::results::parse_threshold)]
     threshold: f64,
@@ -174,8 +178,14 @@ impl NativePlan {
 }
 
 pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
-    let mut plan =
-        NativePlan::new(&args.kernels, args.quick, &args.backends, args.adapter.clone(), args.seed, args.budget)?;
+    let mut plan = NativePlan::new(
+        &args.kernels,
+        args.quick,
+        &args.backends,
+        adapter_filter(args.adapter.as_ref(), args.icd.as_ref()),
+        args.seed,
+        args.budget,
+    )?;
     plan.use_timestamps = !args.no_timestamps;
     let mut out_file = match &args.out {
         Some(p) => Some(
@@ -224,6 +234,11 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         regressions = cmp.iter().filter(|c| c.is_regression()).count();
     }
     Ok(if mismatches + regressions > 0 { Outcome::Failed } else { Outcome::Ok })
+}
+
+/// An ICD choice is a Vulkan choice: GL adapters are left out unless asked for by name.
+pub fn adapter_filter(adapter: Option<&String>, icd: Option<&String>) -> Option<String> {
+    adapter.cloned().or_else(|| icd.map(|_| "vulkan".to_owned()))
 }
 
 /// Opens every native adapter, labelled `native-wgpu-<backend>`.

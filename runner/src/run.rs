@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// Only native wgpu adapters whose name or backend contains this, e.g. `vulkan`
     #[arg(long)]
     adapter: Option<String>,
+    /// Native wgpu on this Vulkan driver only: `swiftshader` (Chromium's), `lavapipe`, or an ICD
+    /// JSON path; with `swiftshader`, native and Chrome run on the same Vulkan implementation
+    #[arg(long)]
+    pub icd: Option<String>,
     /// What the page runs on: `auto` (WebGPU, else the WASM CPU path), `webgpu`, `wasm`
     #[arg(long, value_delimiter = ',', default_values_t = vec!["auto".to_owned()])]
     page_backends: Vec<String>,
@@ -119,7 +123,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         &args.kernels,
         args.quick,
         &args.native_backends,
-        args.adapter.clone(),
+        crate::native::adapter_filter(args.adapter.as_ref(), args.icd.as_ref()),
         args.seed,
         args.budget,
     )?;

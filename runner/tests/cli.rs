@@ -197,3 +197,35 @@ fn native_cpu_is_measured_and_absent_runtimes_are_skipped_with_the_reason() {
     }
     assert_eq!(of("native-cuda").len(), 4);
 }
+
+#[test]
+fn icd_selection_runs_native_wgpu_on_chromiums_swiftshader() {
+    let out = accelbench(&["native", "--quick", "--icd", "/nonexistent/icd.json", "--kernels", "gelu"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("swiftshader"));
+
+    if !std::path::Path::new("/usr/lib/chromium/vk_swiftshader_icd.json").exists() {
+        assert!(std::env::var("ACCELBENCH_REQUIRE_BROWSERS").is_err(), "Chromium's SwiftShader ICD is missing");
+        eprintln!("skipping: no Chromium SwiftShader ICD");
+        return;
+    }
+    let out = accelbench(&[
+        "native",
+        "--quick",
+        "--backends",
+        "wgpu",
+        "--icd",
+        "swiftshader",
+        "--kernels",
+        "gelu-tanh",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rs = records(&out);
+    assert!(!rs.is_empty());
+    for r in rs {
+        assert_eq!(r["backend"], "native-wgpu-vulkan");
+        assert!(r["adapter"]["name"].as_str().unwrap().contains("SwiftShader"), "{}", r["adapter"]);
+        assert_eq!(r["status"], "measured");
+    }
+}
