@@ -444,4 +444,8 @@ pub struct PageEnvironment {
     /// Served by the companion server (results can be stored there).
     pub server: bool,
     pub commit: String,
+    /// Milliseconds from navigation start until the environment was known (wasm downloaded,
+    /// compiled, adapter requested): the page's first-load time in this browser.
+    #[serde(default)]
+    pub ready_ms: f64,
 }

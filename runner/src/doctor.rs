@@ -137,11 +137,12 @@ pub fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
                         what,
                         ok: true,
                         detail: format!(
-                            "{} (fallback: {}, timestamps: {}, shader-f16: {})",
+                            "{} (fallback: {}, timestamps: {}, shader-f16: {}; page ready in {:.0} ms)",
                             a.name,
                             a.fallback,
                             a.features.iter().any(|f| f == "timestamp-query"),
-                            a.features.iter().any(|f| f == "shader-f16")
+                            a.features.iter().any(|f| f == "shader-f16"),
+                            env.ready_ms
                         ),
                         fix: String::new(),
                     },

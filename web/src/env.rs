@@ -108,6 +108,8 @@ pub async fn detect(flags: Vec<String>) -> (PageEnvironment, Option<wgpu::Adapte
         host_clock_resolution_ns: clock_resolution_ns(),
         server,
         commit: BUILD_COMMIT.to_owned(),
+        // performance.now() counts from navigation start.
+        ready_ms: js::now_ms(),
     };
     (env, adapter)
 }
