@@ -188,3 +188,23 @@ fn a_missing_page_is_an_error_that_names_the_build_command() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("trunk build --release"));
 }
+
+#[test]
+fn a_remote_webdriver_endpoint_is_driven_as_given() {
+    if !ready("chromedriver") {
+        return;
+    }
+    let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+    // Stand-in for a grid: a chromedriver we start ourselves on a port we choose.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut driver = Command::new("chromedriver").arg(format!("--port={port}")).spawn().expect("chromedriver starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let url = format!("http://127.0.0.1:{port}");
+    let (out, records) = run(&["--quick", "--browsers", "chrome", "--kernels", "gelu-tanh", "--webdriver-url", &url]);
+    let _ = driver.kill();
+    let _ = driver.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].status, Status::Measured);
+    assert_eq!(records[0].backend, "chrome-webgpu");
+}

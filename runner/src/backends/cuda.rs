@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cudarc::cublas::{CudaBlas, Gemm as _, GemmConfig};
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg as _};
 use harness::catalogue::{Kernel, Params};
-use harness::kernels::Inputs;
+use harness::kernels::{Inputs, MelSetup};
 use harness::schema::AdapterReport;
 
 use super::{Backend, Prepared, Probe};
@@ -17,7 +17,18 @@ use super::{Backend, Prepared, Probe};
 static KERNELS_CU: &str = include_str!("cuda_kernels.cu");
 
 /// Kernels this backend implements; the rest are skipped with that said.
-const IMPLEMENTED: [&str; 6] = ["matmul-f32", "softmax", "gelu-tanh", "gelu-erf", "layernorm", "rmsnorm"];
+const IMPLEMENTED: [&str; 10] = [
+    "matmul-f32",
+    "softmax",
+    "gelu-tanh",
+    "gelu-erf",
+    "layernorm",
+    "rmsnorm",
+    "attention-causal",
+    "attention-sliding",
+    "attention-flash",
+    "logmel",
+];
 
 #[derive(Default)]
 pub struct Cuda {
@@ -65,7 +76,7 @@ fn open() -> Result<Device, String> {
     let ptx = cudarc::nvrtc::compile_ptx(KERNELS_CU).map_err(|e| format!("NVRTC: {e}"))?;
     let module = ctx.load_module(ptx).map_err(|e| e.to_string())?;
     let mut funcs = std::collections::HashMap::new();
-    for f in ["gelu_tanh", "gelu_erf", "softmax", "rownorm"] {
+    for f in ["gelu_tanh", "gelu_erf", "softmax", "rownorm", "attention", "logmel"] {
         funcs.insert(f, module.load_function(f).map_err(|e| e.to_string())?);
     }
     Ok(Device { name, stream, blas, funcs })
@@ -134,6 +145,28 @@ impl Backend for Cuda {
                 };
                 Job::Rows { x, g, b, y, rows, cols, op: kernel.id }
             }
+            "attention-causal" | "attention-sliding" | "attention-flash" => {
+                let (bh, seq, d) = (p.usize("batch") * p.usize("heads"), p.usize("seq_len"), p.usize("head_dim"));
+                let window = if kernel.id == "attention-sliding" { p.usize("window") } else { seq };
+                let (k, v) = (up(&inputs.f32s[1])?, up(&inputs.f32s[2])?);
+                let o = s.alloc_zeros::<f32>(bh * seq * d).map_err(|e| e.to_string())?;
+                if (d + window.min(seq)) * 4 > 48 * 1024 {
+                    return Err(format!(
+                        "native-cuda attention keeps a score row in shared memory; {window} keys exceed 48 KiB"
+                    ));
+                }
+                Job::Attention { q: x, k, v, o, dims: [bh, seq, d, window.min(seq)] }
+            }
+            "logmel" => {
+                let m = MelSetup::new(p, inputs.f32s[0].len());
+                let ranges: Vec<u32> = m.ranges.iter().flat_map(|&(a, b)| [a as u32, b as u32]).collect();
+                let window = up(&m.window)?;
+                let fb = up(&m.weights)?;
+                let ranges = s.clone_htod(&ranges).map_err(|e| e.to_string())?;
+                let out = s.alloc_zeros::<f32>(m.n_mels * m.n_frames).map_err(|e| e.to_string())?;
+                let dims = [inputs.f32s[0].len(), m.n_fft, m.hop, m.n_mels, m.n_frames];
+                Job::LogMel { pcm: x, window, fb, ranges, out, dims }
+            }
             _ => {
                 let y = s.alloc_zeros::<f32>(inputs.f32s[0].len()).map_err(|e| e.to_string())?;
                 Job::Gelu { x, y, erf: kernel.id == "gelu-erf" }
@@ -163,6 +196,23 @@ enum Job {
         x: CudaSlice<f32>,
         y: CudaSlice<f32>,
         erf: bool,
+    },
+    Attention {
+        q: CudaSlice<f32>,
+        k: CudaSlice<f32>,
+        v: CudaSlice<f32>,
+        o: CudaSlice<f32>,
+        /// batch*heads, seq_len, head_dim, window (<= seq_len).
+        dims: [usize; 4],
+    },
+    LogMel {
+        pcm: CudaSlice<f32>,
+        window: CudaSlice<f32>,
+        fb: CudaSlice<f32>,
+        ranges: CudaSlice<u32>,
+        out: CudaSlice<f32>,
+        /// samples, n_fft, hop, n_mels, n_frames.
+        dims: [usize; 5],
     },
 }
 
@@ -242,6 +292,55 @@ impl Prepared for CudaRun {
                 unsafe { self.stream.launch_builder(f).arg(&*x).arg(&mut *y).arg(&n).launch(cfg) }
                     .expect("gelu launch");
             }
+            Job::Attention { q, k, v, o, dims } => {
+                let [bh, seq, d, window] = dims.map(|x| x as u32);
+                let scale = 1.0 / (d as f32).sqrt();
+                let cfg =
+                    LaunchConfig { grid_dim: (seq, bh, 1), block_dim: (128, 1, 1), shared_mem_bytes: (d + window) * 4 };
+                // SAFETY: block (i, bh) reads row i of q and rows lo..=i of k and v of head bh, and
+                // writes row i of o; all inside bh*seq*d; shared memory is d + window floats.
+                unsafe {
+                    self.stream
+                        .launch_builder(&self.funcs["attention"])
+                        .arg(&*q)
+                        .arg(&*k)
+                        .arg(&*v)
+                        .arg(&mut *o)
+                        .arg(&seq)
+                        .arg(&d)
+                        .arg(&window)
+                        .arg(&scale)
+                        .launch(cfg)
+                }
+                .expect("attention launch");
+            }
+            Job::LogMel { pcm, window, fb, ranges, out, dims } => {
+                let [n, n_fft, hop, n_mels, n_frames] = dims.map(|x| x as u32);
+                let cfg = LaunchConfig {
+                    grid_dim: (n_frames, 1, 1),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: (n_fft + n_fft / 2 + 1) * 4,
+                };
+                // SAFETY: block f reads n_fft reflect-clamped samples below n, the window (n_fft),
+                // the filterbank (n_mels x bins) within each mel's range, and writes column f of
+                // the (n_mels, n_frames) output.
+                unsafe {
+                    self.stream
+                        .launch_builder(&self.funcs["logmel"])
+                        .arg(&*pcm)
+                        .arg(&n)
+                        .arg(&*window)
+                        .arg(&*fb)
+                        .arg(&*ranges)
+                        .arg(&mut *out)
+                        .arg(&n_fft)
+                        .arg(&hop)
+                        .arg(&n_mels)
+                        .arg(&n_frames)
+                        .launch(cfg)
+                }
+                .expect("logmel launch");
+            }
         }
         self.stream.synchronize().expect("CUDA stream synchronize");
     }
@@ -250,6 +349,8 @@ impl Prepared for CudaRun {
         let out = match &self.job {
             Job::Matmul { c, .. } => c,
             Job::Rows { y, .. } | Job::Gelu { y, .. } => y,
+            Job::Attention { o, .. } => o,
+            Job::LogMel { out, .. } => out,
         };
         self.stream.clone_dtoh(out).expect("CUDA readback")
     }
