@@ -182,6 +182,12 @@ pub fn comparison_markdown(cmp: &[Comparison], threshold: f64) -> String {
     out
 }
 
+/// A ratio with two significant digits at least, so 0.0046x does not print as 0.00x.
+pub fn fmt_ratio(x: f64) -> String {
+    let decimals = if x > 0.0 && x.is_finite() { (1 - x.log10().floor() as i32).max(2) as usize } else { 2 };
+    format!("{x:.decimals$}x")
+}
+
 /// `accelbench run`'s browser-versus-native comparison as a Markdown table.
 pub fn cross_backend_markdown(records: &[Record]) -> String {
     let mut s = String::from(
@@ -206,10 +212,22 @@ pub fn cross_backend_markdown(records: &[Record]) -> String {
             r.backend,
             median.unwrap_or_default(),
             th.unwrap_or_default(),
-            row.vs_native_gpu.map_or(String::new(), |x| format!("{x:.2}x")),
-            row.speedup_vs_cpu.map_or(String::new(), |x| format!("{x:.2}x")),
+            row.vs_native_gpu.map_or(String::new(), fmt_ratio),
+            row.speedup_vs_cpu.map_or(String::new(), fmt_ratio),
             status
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ratios_keep_two_significant_digits() {
+        assert_eq!(super::fmt_ratio(4.5612), "4.56x");
+        assert_eq!(super::fmt_ratio(0.5), "0.50x");
+        assert_eq!(super::fmt_ratio(0.0462), "0.046x");
+        assert_eq!(super::fmt_ratio(0.00462), "0.0046x");
+        assert_eq!(super::fmt_ratio(25.0), "25.00x");
+    }
 }

@@ -128,8 +128,8 @@ pub fn run_comparison(records: &[Record]) -> Table {
             Cell::new(&r.backend),
             right(median),
             right(th),
-            right(row.vs_native_gpu.map_or(String::new(), |x| format!("{x:.2}x"))),
-            right(row.speedup_vs_cpu.map_or(String::new(), |x| format!("{x:.2}x"))),
+            right(row.vs_native_gpu.map_or(String::new(), harness::format::fmt_ratio)),
+            right(row.speedup_vs_cpu.map_or(String::new(), harness::format::fmt_ratio)),
             Cell::new(status),
         ]);
     }
