@@ -118,8 +118,10 @@ impl NativePlan {
         let facts = facts::host_facts();
         let host_backends = host_backends(&self.backends);
         for b in &host_backends {
-            if let Probe::Unavailable { .. } = b.probe() {
-                eprintln!("warning: {}: {}", b.name(), backends::probe_reason(&b.probe()));
+            // Probe once: for OpenVINO and CUDA a probe loads the runtime and opens a device.
+            let probe = b.probe();
+            if let Probe::Unavailable { .. } = probe {
+                eprintln!("warning: {}: {}", b.name(), backends::probe_reason(&probe));
             }
         }
         let devices =
