@@ -86,6 +86,7 @@ pub fn adapter_report(adapter: &wgpu::Adapter) -> AdapterReport {
         is_fallback_adapter: (info.backend == wgpu::Backend::BrowserWebGpu)
             .then_some(info.device_type == wgpu::DeviceType::Cpu),
         features,
+        browser_features: vec![],
         limits,
     }
 }

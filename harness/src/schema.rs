@@ -215,7 +215,12 @@ pub struct AdapterReport {
     /// The browser's own `GPUAdapter.info.isFallbackAdapter`; absent outside browsers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_fallback_adapter: Option<bool>,
+    /// The features the executing API can request (wgpu's names, lower-kebab-case).
     pub features: Vec<String>,
+    /// In a browser: the browser's own `GPUAdapter.features`, which wgpu's WebGPU backend maps
+    /// only partly (e.g. `subgroups` is offered by Chrome but cannot be requested through wgpu).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub browser_features: Vec<String>,
     pub limits: BTreeMap<String, u64>,
 }
 

@@ -1,20 +1,10 @@
 //! `accelbench`: the native command line. Parses arguments, runs the subcommand, and maps the
 //! outcome to the exit code: 0 ok, 1 a mismatch or regression, 2 an error.
 
-mod backends;
-mod browser;
-mod doctor;
-mod facts;
-mod icd;
-mod native;
-mod report;
-mod results;
-mod run;
-mod server;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use runner::{Outcome, doctor, icd, native, report, results, run, server};
 
 #[derive(Parser, Debug)]
 #[command(name = "accelbench", version, about = "ML compute kernels, measured in browsers and natively")]
@@ -45,13 +35,6 @@ enum Command {
     Serve(server::ServeArgs),
     /// Compare two runs: ratio of medians with its 95% CI and a verdict per kernel (exit 1 on a regression)
     Compare(results::CompareArgs),
-}
-
-/// Outcome of a subcommand that ran to the end.
-pub enum Outcome {
-    Ok,
-    /// A wrong answer or a regression: exit 1.
-    Failed,
 }
 
 fn main() -> ExitCode {

@@ -31,14 +31,14 @@ pub fn throughput(records: &[Record]) -> Html {
     let max_of = |unit: &str| rows.iter().filter(|(_, _, u)| *u == unit).map(|(_, v, _)| *v).fold(0.0, f64::max);
     let h = ROW_H * rows.len() as f64 + 10.0;
     html! {
-        <svg class="chart" viewBox={format!("0 0 {W} {h}")} role="img" aria-label="throughput per kernel">
+        <svg class="chart" id="throughput-chart" viewBox={format!("0 0 {W} {h}")} role="img" aria-label="throughput per kernel">
             { for rows.iter().enumerate().map(|(i, (r, v, unit))| {
                 let y = i as f64 * ROW_H + 5.0;
                 let max = max_of(unit);
                 let bw = if max > 0.0 { (W - LABEL_W - 110.0) * v / max } else { 0.0 };
                 let class = if r.backend.ends_with("-wasm") || r.backend.starts_with("native-cpu") || r.backend == "native-reference" { "bar cpu" } else { "bar gpu" };
                 html! {
-                    <g>
+                    <g class="mark">
                         <text x={format!("{}", LABEL_W - 6.0)} y={format!("{}", y + 13.0)} text-anchor="end" class="label">
                             { format!("{} {} · {}", r.kernel, r.case, r.backend) }
                         </text>
@@ -64,7 +64,7 @@ pub fn latency(records: &[Record]) -> Html {
     let x = |ratio: f64| LABEL_W + plot_w * ((ratio.clamp(0.5, 2.0).log2() + 1.0) / 2.0);
     let h = ROW_H * rows.len() as f64 + 30.0;
     html! {
-        <svg class="chart" viewBox={format!("0 0 {W} {h}")} role="img" aria-label="latency distribution">
+        <svg class="chart" id="latency-chart" viewBox={format!("0 0 {W} {h}")} role="img" aria-label="latency distribution">
             { for [0.5, 0.8, 1.0, 1.25, 2.0].iter().map(|&t| html! {
                 <g>
                     <line class="grid" x1={format!("{:.1}", x(t))} x2={format!("{:.1}", x(t))} y1="0" y2={format!("{}", h - 18.0)} />
@@ -77,9 +77,11 @@ pub fn latency(records: &[Record]) -> Html {
                 let y = i as f64 * ROW_H + 5.0;
                 let cy = y + ROW_H / 2.0 - 2.0;
                 html! {
-                    <g>
+                    <g class="mark">
                         <text x={format!("{}", LABEL_W - 6.0)} y={format!("{}", y + 13.0)} text-anchor="end" class="label">
-                            { format!("{} {} · {} ({})", r.kernel, r.case, r.backend, fmt_ns(m)) }
+                            // The median is in the table and the tooltip; the label must fit its column.
+                            <title>{ format!("median {}", fmt_ns(m)) }</title>
+                            { format!("{} {} · {}", r.kernel, r.case, r.backend) }
                         </text>
                         <rect class="band" x={format!("{:.1}", x(t.summary.p10_ns / m))} y={format!("{y}")}
                             width={format!("{:.1}", (x(t.summary.p90_ns / m) - x(t.summary.p10_ns / m)).max(1.0))} height={format!("{}", ROW_H - 4.0)}>

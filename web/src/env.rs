@@ -77,8 +77,9 @@ pub async fn detect(flags: Vec<String>) -> (PageEnvironment, Option<wgpu::Adapte
     let server = matches!(js::fetch_text("GET", "/api/v1/health", None).await, Ok((200, _)));
 
     let (webgpu, adapter, missing) = match request_adapter(&nav, &name, secure).await {
-        Ok((adapter, js_info)) => {
+        Ok((adapter, js_info, browser_features)) => {
             let mut report = harness::gpu::adapter_report(&adapter);
+            report.browser_features = browser_features;
             // wgpu fills only the description from GPUAdapterInfo; the rest comes from JS.
             let vendor = js::get_string(&js_info, "vendor");
             let arch = js::get_string(&js_info, "architecture");
@@ -119,7 +120,7 @@ async fn request_adapter(
     nav: &web_sys::Navigator,
     browser: &str,
     secure: bool,
-) -> Result<(wgpu::Adapter, JsValue), String> {
+) -> Result<(wgpu::Adapter, JsValue, Vec<String>), String> {
     let gpu = js::get(nav.as_ref(), "gpu");
     if gpu.is_undefined() || gpu.is_null() {
         return Err(format!("navigator.gpu is undefined: {}", webgpu_hint(browser, secure)));
@@ -134,6 +135,7 @@ async fn request_adapter(
     if js_adapter.is_null() || js_adapter.is_undefined() {
         return Err(format!("navigator.gpu.requestAdapter() returned null: {}", webgpu_hint(browser, secure)));
     }
+    let browser_features = setlike_strings(&js::get(&js_adapter, "features"));
     let mut info = js::get(&js_adapter, "info");
     if info.is_undefined() {
         info = js_sys::Object::new().into();
@@ -158,7 +160,21 @@ async fn request_adapter(
         })
         .await
         .map_err(|e| format!("wgpu found no WebGPU adapter ({e}): {}", webgpu_hint(browser, secure)))?;
-    Ok((adapter, info))
+    Ok((adapter, info, browser_features))
+}
+
+/// The entries of a JS set-like of strings (`GPUSupportedFeatures`), sorted.
+fn setlike_strings(set: &JsValue) -> Vec<String> {
+    let values = js_sys::Reflect::get(set, &"values".into())
+        .ok()
+        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok())
+        .and_then(|f| f.call0(set).ok());
+    let mut out: Vec<String> = values
+        .and_then(|it| js_sys::try_iter(&it).ok().flatten())
+        .map(|it| it.filter_map(|v| v.ok()?.as_string()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
 }
 
 #[cfg(test)]

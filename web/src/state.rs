@@ -1,9 +1,12 @@
 //! The page's one shared state: the environment found on load, the run in progress, its records
 //! and the page's errors. The UI and the WebDriver bridge read it; `suite` writes progress and
-//! records; listeners (the UI) are told after each change.
+//! records; listeners (the UI) are told after each change, and every component that shows any
+//! of it subscribes itself through [`use_shared`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+
+use yew::prelude::*;
 
 use harness::schema::{PageEnvironment, PageProgress, PageRunConfig, PageState, Record};
 
@@ -48,7 +51,8 @@ pub struct Shared {
     pub error: Option<String>,
     pub posted: Option<bool>,
     pub cancel_requested: bool,
-    listeners: Vec<Rc<dyn Fn()>>,
+    listeners: Vec<(u64, Rc<dyn Fn()>)>,
+    next_listener: u64,
 }
 
 impl Shared {
@@ -85,13 +89,57 @@ pub fn update(f: impl FnOnce(&mut Shared)) {
     let listeners = SHARED.with(|s| {
         let mut s = s.borrow_mut();
         f(&mut s);
-        s.listeners.clone()
+        s.listeners.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>()
     });
     for l in listeners {
         l();
     }
 }
 
-pub fn subscribe(l: Rc<dyn Fn()>) {
-    SHARED.with(|s| s.borrow_mut().listeners.push(l));
+/// Calls `l` after every change until [`unsubscribe`]d with the returned id.
+pub fn subscribe(l: Rc<dyn Fn()>) -> u64 {
+    SHARED.with(|s| {
+        let mut s = s.borrow_mut();
+        s.next_listener += 1;
+        let id = s.next_listener;
+        s.listeners.push((id, l));
+        id
+    })
+}
+
+pub fn unsubscribe(id: u64) {
+    SHARED.with(|s| s.borrow_mut().listeners.retain(|(i, _)| *i != id));
+}
+
+/// Re-renders the calling component after changes of the shared state, at most every 100 ms
+/// however often samples arrive. Each component that reads the state must call it: Yew skips a
+/// child whose props did not change when its parent re-renders, so a parent's update never
+/// reaches a child that reads the state on its own.
+#[hook]
+pub fn use_shared() {
+    let update = use_force_update();
+    use_effect_with((), move |_| {
+        let pending = Rc::new(Cell::new(false));
+        let alive = Rc::new(Cell::new(true));
+        let id = {
+            let alive = alive.clone();
+            subscribe(Rc::new(move || {
+                if pending.replace(true) {
+                    return;
+                }
+                let (pending, update, alive) = (pending.clone(), update.clone(), alive.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    crate::js::sleep_ms(100).await;
+                    pending.set(false);
+                    if alive.get() {
+                        update.force_update();
+                    }
+                });
+            }))
+        };
+        move || {
+            alive.set(false);
+            unsubscribe(id);
+        }
+    });
 }

@@ -3,7 +3,6 @@
 //! read from the shared state or fetched from the server; nothing here measures.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use harness::catalogue::KERNELS;
 use harness::format::fmt_ns;
@@ -18,22 +17,7 @@ use crate::suite;
 
 #[function_component(App)]
 pub fn app() -> Html {
-    let update = use_force_update();
-    // Re-render at most every 100 ms, however often samples arrive.
-    use_effect_with((), move |_| {
-        let pending = Rc::new(std::cell::Cell::new(false));
-        state::subscribe(Rc::new(move || {
-            if pending.replace(true) {
-                return;
-            }
-            let (pending, update) = (pending.clone(), update.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                js::sleep_ms(100).await;
-                pending.set(false);
-                update.force_update();
-            });
-        }));
-    });
+    state::use_shared();
     let phase = state::read(|s| s.phase());
     html! {
         <main>
@@ -55,6 +39,7 @@ pub fn app() -> Html {
 
 #[function_component(AdapterPanel)]
 fn adapter_panel() -> Html {
+    state::use_shared();
     let Some(env) = state::read(|s| s.env.clone()) else { return html! {} };
     let b = &env.browser;
     html! {
@@ -76,7 +61,11 @@ fn adapter_panel() -> Html {
                         <dt>{ "Vendor / architecture" }</dt><dd>{ format!("{} / {}", a.vendor, a.driver) }</dd>
                         <dt>{ "isFallbackAdapter" }</dt><dd>{ a.is_fallback_adapter.map_or("not reported".to_owned(), |f| f.to_string()) }</dd>
                         <dt>{ "Timer" }</dt><dd>{ if a.features.iter().any(|f| f == "timestamp-query") { "GPU timestamp queries (timestampWrites per pass)" } else { "host fences (no timestamp-query)" } }</dd>
-                        <dt>{ "Features" }</dt><dd>{ a.features.join(", ") }</dd>
+                        <dt>{ "Features (the browser's adapter.features)" }</dt>
+                        <dd id="adapter-features">{ if a.browser_features.is_empty() { a.features.join(", ") } else { a.browser_features.join(", ") } }</dd>
+                        if !a.browser_features.is_empty() {
+                            <dt>{ "Usable through wgpu" }</dt><dd id="wgpu-features">{ a.features.join(", ") }</dd>
+                        }
                     </dl>
                     if a.fallback {
                         <p class="warn">{ "This is a software (CPU) adapter: its numbers show correctness and ratios on this machine, not GPU speed." }</p>
@@ -103,8 +92,41 @@ fn input_value(e: &Event) -> String {
     })
 }
 
+#[derive(Properties, PartialEq)]
+struct ChoiceProps {
+    id: AttrValue,
+    /// The value in effect; the select always shows it.
+    value: String,
+    options: Vec<(&'static str, &'static str)>,
+    onchange: Callback<Event>,
+}
+
+/// A controlled `<select>`: it shows the value in effect, whatever order the browser inserted
+/// the options in (an uncontrolled select shows whichever option it saw first, which under
+/// Yew's insertion order is the last one).
+#[function_component(Choice)]
+fn choice(p: &ChoiceProps) -> Html {
+    let node = use_node_ref();
+    {
+        let (node, value) = (node.clone(), p.value.clone());
+        use_effect(move || {
+            if let Some(select) = node.cast::<web_sys::HtmlSelectElement>() {
+                select.set_value(&value);
+            }
+        });
+    }
+    html! {
+        <select id={p.id.clone()} ref={node} onchange={p.onchange.clone()}>
+            { for p.options.iter().map(|(v, label)| html! {
+                <option value={*v} selected={p.value == *v}>{ *label }</option>
+            }) }
+        </select>
+    }
+}
+
 #[function_component(Controls)]
 fn controls() -> Html {
+    state::use_shared();
     let chosen = use_state(|| KERNELS.iter().map(|k| k.id.to_owned()).collect::<Vec<_>>());
     let size = use_state(|| "quick".to_owned());
     let dtype = use_state(|| "all".to_owned());
@@ -185,28 +207,21 @@ fn controls() -> Html {
         <section class="panel" id="controls">
             <h2>{ "Run" }</h2>
             <fieldset class="kernels" disabled={running}>
-                <legend>{ "Kernels " }<button onclick={all}>{ "all" }</button><button onclick={none}>{ "none" }</button></legend>
+                <legend>{ "Kernels " }<button id="kernels-all" onclick={all}>{ "all" }</button><button id="kernels-none" onclick={none}>{ "none" }</button></legend>
                 { for KERNELS.iter().map(|k| html! {
                     <label title={k.summary}>
-                        <input type="checkbox" checked={chosen.contains(&k.id.to_owned())} onchange={toggle(k.id)} />
+                        <input type="checkbox" value={k.id} checked={chosen.contains(&k.id.to_owned())} onchange={toggle(k.id)} />
                         { k.id }
                     </label>
                 }) }
             </fieldset>
             <fieldset disabled={running}>
-                <label>{ "Sizes " }<select onchange={set(&size)}>
-                    <option value="quick" selected={*size == "quick"}>{ "quick" }</option>
-                    <option value="full" selected={*size == "full"}>{ "full" }</option>
-                </select></label>
-                <label>{ "dtype " }<select onchange={set(&dtype)}>
-                    <option value="all">{ "all" }</option><option value="f32">{ "f32" }</option><option value="f16">{ "f16" }</option>
-                </select></label>
-                <label>{ "Backend " }<select onchange={set(&backend)}>
-                    <option value="auto">{ "auto (WebGPU, else WASM)" }</option>
-                    <option value="webgpu">{ "WebGPU" }</option>
-                    <option value="wasm">{ "WASM CPU" }</option>
-                    <option value="both">{ "both" }</option>
-                </select></label>
+                <label>{ "Sizes " }<Choice id="size" value={(*size).clone()} onchange={set(&size)}
+                    options={vec![("quick", "quick"), ("full", "full")]} /></label>
+                <label>{ "dtype " }<Choice id="dtype" value={(*dtype).clone()} onchange={set(&dtype)}
+                    options={vec![("all", "all"), ("f32", "f32"), ("f16", "f16")]} /></label>
+                <label>{ "Backend " }<Choice id="backend" value={(*backend).clone()} onchange={set(&backend)}
+                    options={vec![("auto", "auto (WebGPU, else WASM)"), ("webgpu", "WebGPU"), ("wasm", "WASM CPU"), ("both", "both")]} /></label>
                 <label>{ "Min samples " }<input type="number" min="2" placeholder="size default" value={(*min_samples).clone()} onchange={set(&min_samples)} /></label>
                 <label>{ "Budget (s) " }<input type="number" min="0.1" step="0.1" placeholder="size default" value={(*budget).clone()} onchange={set(&budget)} /></label>
             </fieldset>
@@ -220,6 +235,7 @@ fn controls() -> Html {
 
 #[function_component(ProgressView)]
 fn progress_view() -> Html {
+    state::use_shared();
     let st = state::read(|s| s.page_state(js::now_ms()));
     if st.phase == "idle" {
         return html! {};
@@ -228,13 +244,17 @@ fn progress_view() -> Html {
     html! {
         <section class="panel" id="progress">
             <p>
-                <strong>{ st.phase.clone() }</strong>
-                { format!(" · {} of {} cases · {:.1} s", st.done, st.total, st.elapsed_ms / 1e3) }
+                <strong id="phase">{ st.phase.clone() }</strong>
+                <span id="progress-count">{ format!(" · {} of {} cases", st.done, st.total) }</span>
+                { format!(" · {:.1} s", st.elapsed_ms / 1e3) }
                 { st.posted.map_or(String::new(), |p| if p { " · stored on the server".into() } else { " · the server did not store it (see the console)".into() }) }
             </p>
-            <progress max="100" value={format!("{pct:.0}")}></progress>
+            <progress id="progress-bar" max="100" value={format!("{pct:.0}")}></progress>
             if let Some(c) = &st.current {
                 <p class="muted">{ format!("{} {} on {}: {} samples, {:.1} s", c.kernel, c.case, c.backend, c.samples, c.elapsed_ms / 1e3) }</p>
+            }
+            if st.phase == "cancelled" {
+                <p class="warn" id="cancelled">{ format!("Cancelled after {} of {} cases; the records measured so far are kept below.", st.done, st.total) }</p>
             }
             if let Some(e) = &st.error { <p class="error">{ e.clone() }</p> }
         </section>
@@ -260,6 +280,7 @@ fn spread(r: &Record) -> f64 {
 
 #[function_component(Results)]
 fn results() -> Html {
+    state::use_shared();
     let sort = use_state(|| (SortKey::Order, false));
     let records = state::read(|s| s.records.clone());
     if records.is_empty() {
@@ -343,6 +364,7 @@ fn results() -> Html {
 /// This page's records beside the latest native run on the companion server.
 #[function_component(NativeComparison)]
 fn native_comparison() -> Html {
+    state::use_shared();
     let native = use_state(|| None::<Result<(String, Vec<Record>), String>>);
     let server = state::read(|s| s.env.as_ref().is_some_and(|e| e.server));
     if !server {

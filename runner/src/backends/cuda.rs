@@ -116,6 +116,7 @@ impl Backend for Cuda {
             fallback: false,
             is_fallback_adapter: None,
             features: vec![],
+            browser_features: vec![],
             limits: Default::default(),
         })
     }

@@ -113,6 +113,7 @@ impl Backend for OpenVino {
             fallback: false,
             is_fallback_adapter: None,
             features: vec![],
+            browser_features: vec![],
             limits: Default::default(),
         })
     }

@@ -169,6 +169,16 @@ impl PageSession {
         Ok(Poll { state, records, errors })
     }
 
+    /// The WebDriver client, for driving the page as a person does (clicks, the DOM, screenshots).
+    pub fn client(&self) -> &fantoccini::Client {
+        &self.client
+    }
+
+    /// Runs `script` in the page with the session's deadline.
+    pub async fn script(&self, what: &str, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
+        self.exec(what, script, args).await
+    }
+
     /// Ends the session and stops the driver and browser.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.client.close()).await;

@@ -1,0 +1,367 @@
+//! The page as a person uses it, in headless Chromium and Firefox: tick kernels, click Run, and
+//! look at what the page shows (progress, the results table, the charts, Download, Cancel, the
+//! selects), asserting on the DOM against the records the bridge reports. Screenshots before,
+//! during and after the run land in `$CARGO_TARGET_TMPDIR/page-screenshots/`.
+//!
+//! Needs the built page and the browsers with their drivers; without them the tests say so and
+//! pass, unless ACCELBENCH_REQUIRE_BROWSERS=1 (set by `./x test`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use fantoccini::Locator;
+use harness::format::fmt_ns;
+use harness::schema::{Record, Status};
+use runner::browser::Browser;
+use runner::browser::page::PageSession;
+use runner::server::InProcess;
+use serde_json::{Value, json};
+
+/// One browser at a time: two would share 2 cores and the tests would crawl.
+static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Whether the page tests can run here; panics when they must but cannot.
+fn ready(browser: Browser) -> bool {
+    let dist = root().join("dist/index.html");
+    let has_driver = Command::new(browser.driver()).arg("--version").output().is_ok_and(|o| o.status.success());
+    let missing = match (dist.exists(), has_driver, browser.binary().is_some()) {
+        (true, true, true) => return true,
+        (false, _, _) => format!("{} (run `trunk build --release`)", dist.display()),
+        (true, false, _) => format!("{} (see `accelbench doctor`)", browser.driver()),
+        (true, true, false) => format!("{} ({})", browser.name(), browser.install_hint()),
+    };
+    if std::env::var("ACCELBENCH_REQUIRE_BROWSERS").is_ok_and(|v| v == "1") {
+        panic!("browser tests required but {missing} is missing");
+    }
+    eprintln!("skipping: {missing} is missing");
+    false
+}
+
+struct Page {
+    session: PageSession,
+    shots: PathBuf,
+}
+
+impl Page {
+    async fn css(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+        self.session.client().find(Locator::Css(css)).await.with_context(|| format!("the page has no `{css}`"))
+    }
+
+    async fn count(&self, css: &str) -> anyhow::Result<usize> {
+        Ok(self.session.client().find_all(Locator::Css(css)).await?.len())
+    }
+
+    async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.css(css).await?.click().await.with_context(|| format!("clicking `{css}`"))
+    }
+
+    async fn text(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self.css(css).await?.text().await?.trim().to_owned())
+    }
+
+    async fn enabled(&self, css: &str) -> anyhow::Result<bool> {
+        Ok(self.css(css).await?.is_enabled().await?)
+    }
+
+    /// What a select shows: the value and text of its selected option.
+    async fn shown(&self, id: &str) -> anyhow::Result<(String, String)> {
+        let v = self
+            .session
+            .script(
+                "reading a select",
+                "const s = document.getElementById(arguments[0]); const o = s.selectedOptions[0]; \
+                 return [s.value, o ? o.textContent : null];",
+                vec![json!(id)],
+            )
+            .await?;
+        Ok((v[0].as_str().unwrap_or_default().to_owned(), v[1].as_str().unwrap_or_default().to_owned()))
+    }
+
+    async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
+        let png = self.session.client().screenshot().await.context("taking a screenshot")?;
+        std::fs::write(self.shots.join(format!("{}-{name}.png", self.session.browser.name())), png)?;
+        Ok(())
+    }
+
+    /// The bridge's records, serialised in the page: Firefox's WebDriver re-prints numbers
+    /// through its own serialiser, which can move the last digit of an f64.
+    async fn records(&self) -> anyhow::Result<Vec<Record>> {
+        let v = self.session.script("records()", "return JSON.stringify(window.accelbench.records());", vec![]).await?;
+        let list: Vec<Value> = serde_json::from_str(v.as_str().context("records() did not serialise")?)?;
+        list.into_iter()
+            .enumerate()
+            .map(|(i, r)| harness::schema::record_from_value(r, i).map_err(anyhow::Error::from))
+            .collect()
+    }
+
+    /// Waits until the page shows `phase` in its progress panel.
+    async fn wait_phase(&self, phase: &str, within: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            if self.count("#phase").await? > 0 && self.text("#phase").await? == phase {
+                return Ok(());
+            }
+            ensure!(start.elapsed() < within, "the page did not show `{phase}` within {} s", within.as_secs());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Opens the page from an in-process companion server (as `accelbench run` does).
+async fn open(browser: Browser, db: &Path) -> anyhow::Result<(InProcess, Page)> {
+    let server = InProcess::start(db.to_str().unwrap(), root().join("dist"), root().join("static")).await?;
+    let session = PageSession::open(browser, None, Duration::from_secs(60)).await?;
+    session.client().set_window_size(1280, 2400).await.context("sizing the window")?;
+    session.load(&format!("{}/", server.url), Duration::from_secs(120)).await?;
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("page-screenshots");
+    std::fs::create_dir_all(&shots)?;
+    let page = Page { session, shots };
+    // The bridge knows the environment a re-render before the page shows it.
+    let start = Instant::now();
+    while page.count("#run").await? == 0 {
+        ensure!(start.elapsed() < Duration::from_secs(10), "the page shows no controls 10 s after loading");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((server, page))
+}
+
+/// One person's run: four kernels ticked, Run clicked, then everything the page shows checked.
+async fn a_run_as_a_person_sees_it(browser: Browser) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (server, page) = open(browser, &tmp.path().join("page.db")).await?;
+    let result = async {
+        // The selects show the values a run would use.
+        assert_eq!(page.shown("size").await?, ("quick".into(), "quick".into()));
+        assert_eq!(page.shown("dtype").await?, ("all".into(), "all".into()));
+        assert_eq!(page.shown("backend").await?, ("auto".into(), "auto (WebGPU, else WASM)".into()));
+        // The environment lists the browser's own adapter features, not only wgpu's mapping.
+        let env = page.session.script("environment()", "return window.accelbench.environment();", vec![]).await?;
+        let browser_features: Vec<String> = serde_json::from_value(env["webgpu"]["browser_features"].clone())?;
+        ensure!(!browser_features.is_empty(), "environment() lists no browser features: {env}");
+        let shown = page.text("#adapter-features").await?;
+        for f in &browser_features {
+            ensure!(shown.contains(f.as_str()), "the features list misses {f}: {shown}");
+        }
+        if browser == Browser::Chrome {
+            ensure!(
+                browser_features.iter().any(|f| f == "subgroups"),
+                "Chromium offers subgroups: {browser_features:?}"
+            );
+        }
+        // A changed select shows the new value.
+        page.session
+            .script(
+                "choosing dtype f32",
+                "const s = document.getElementById('dtype'); s.value = 'f32'; \
+                 s.dispatchEvent(new Event('change', { bubbles: true }));",
+                vec![],
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(page.shown("dtype").await?.0, "f32");
+        page.session
+            .script(
+                "choosing dtype all",
+                "const s = document.getElementById('dtype'); s.value = 'all'; \
+                 s.dispatchEvent(new Event('change', { bubbles: true }));",
+                vec![],
+            )
+            .await?;
+        page.screenshot("before").await?;
+
+        page.click("#kernels-none").await?;
+        for k in ["matmul-f32", "softmax", "attention-flash", "kvcache-stream"] {
+            page.click(&format!("input[type=checkbox][value='{k}']")).await?;
+        }
+        let ticked = page
+            .session
+            .script(
+                "reading the ticked kernels",
+                "return [...document.querySelectorAll('#controls input[type=checkbox]:checked')].map(i => i.value);",
+                vec![],
+            )
+            .await?;
+        assert_eq!(ticked, json!(["matmul-f32", "softmax", "attention-flash", "kvcache-stream"]));
+        ensure!(page.enabled("#run").await? && !page.enabled("#cancel").await?);
+        page.click("#run").await?;
+
+        // While running: the progress panel shows the phase and advances; Cancel is the way out.
+        page.wait_phase("running", Duration::from_secs(10)).await?;
+        ensure!(!page.enabled("#run").await? && page.enabled("#cancel").await?, "while running, Run is disabled");
+        let mut seen = Vec::new();
+        let mut shot = false;
+        let start = Instant::now();
+        loop {
+            let phase = page.text("#phase").await?;
+            let count = page.text("#progress-count").await?;
+            if seen.last() != Some(&count) {
+                seen.push(count.clone());
+            }
+            if !shot && phase == "running" && seen.len() >= 2 {
+                page.screenshot("during").await?;
+                shot = true;
+            }
+            if phase != "running" {
+                ensure!(phase == "done", "the run ended as {phase}");
+                break;
+            }
+            ensure!(start.elapsed() < Duration::from_secs(600), "the run took over 10 minutes; seen {seen:?}");
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        ensure!(seen.len() >= 3, "the progress panel did not advance while running: {seen:?}");
+        // Wait for the throttled re-render after `done`.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        page.screenshot("after").await?;
+
+        let records = page.records().await?;
+        ensure!(records.len() >= 7, "expected the 7 quick cases, got {}", records.len());
+        let last = seen.last().unwrap();
+        ensure!(last.contains(&format!("{0} of {0}", records.len())), "the panel ends at {last}");
+        ensure!(page.enabled("#run").await? && !page.enabled("#cancel").await?, "after done, Run is enabled again");
+
+        // One table row per record, with the record's median.
+        let rows = page.session.client().find_all(Locator::Css("#results tbody tr")).await?;
+        ensure!(rows.len() == records.len(), "{} rows for {} records", rows.len(), records.len());
+        for (row, r) in rows.iter().zip(&records) {
+            let cells: Vec<String> = {
+                let mut v = Vec::new();
+                for c in row.find_all(Locator::Css("td")).await? {
+                    v.push(c.text().await?.trim().to_owned());
+                }
+                v
+            };
+            ensure!(cells[1] == format!("{} {}", r.kernel, r.case), "row {cells:?} for {} {}", r.kernel, r.case);
+            ensure!(cells[3] == r.backend, "row {cells:?} backend");
+            let median = r.timing.as_ref().map_or(String::new(), |t| fmt_ns(t.summary.median_ns));
+            ensure!(cells[4] == median, "row {cells:?}: median {median}");
+            ensure!(cells[8].starts_with(r.status.label()), "row {cells:?}: status {}", r.status.label());
+        }
+        // One chart mark per measured record.
+        let measured = records.iter().filter(|r| r.status == Status::Measured && r.timing.is_some()).count();
+        ensure!(measured >= 5, "most quick cases measure here: {measured} of {}", records.len());
+        let with_throughput = records
+            .iter()
+            .filter(|r| r.status == Status::Measured && r.timing.is_some() && r.throughput.is_some())
+            .count();
+        ensure!(page.count("#throughput-chart g.mark").await? == with_throughput, "throughput marks");
+        ensure!(page.count("#latency-chart g.mark").await? == measured, "latency marks");
+        ensure!(page.count("svg.chart").await? >= 2, "the charts are drawn");
+        // The KV-cache replay is there when the stream measured per-step phases.
+        if records
+            .iter()
+            .any(|r| r.kernel == "kvcache-stream" && r.timing.as_ref().is_some_and(|t| !t.phases.is_empty()))
+        {
+            ensure!(page.count(".kv .tok").await? > 0, "the KV-cache stream is replayed");
+        }
+
+        // Download: enabled, and its file holds the same records.
+        ensure!(page.enabled("#download").await?, "Download is enabled after a run");
+        page.session
+            .script(
+                "capturing the download",
+                "window.__downloaded = null; const orig = URL.createObjectURL; \
+                 URL.createObjectURL = (b) => { b.text().then(t => { window.__downloaded = t; }); return orig(b); };",
+                vec![],
+            )
+            .await?;
+        page.click("#download").await?;
+        let text = poll_value(&page, "return window.__downloaded;").await?;
+        let downloaded = harness::schema::parse_jsonl(text.as_str().unwrap_or_default())?;
+        ensure!(downloaded.len() == records.len(), "{} downloaded records for {}", downloaded.len(), records.len());
+        for (d, r) in downloaded.iter().zip(&records) {
+            ensure!(
+                d == r,
+                "the downloaded record differs from records():\n{}\n{}",
+                serde_json::to_string(d)?,
+                serde_json::to_string(r)?
+            );
+        }
+        Ok(())
+    }
+    .await;
+    page.session.close().await;
+    server.stop().await?;
+    result
+}
+
+async fn poll_value(page: &Page, script: &str) -> anyhow::Result<Value> {
+    for _ in 0..50 {
+        let v = page.session.script("polling", script, vec![]).await?;
+        if !v.is_null() {
+            return Ok(v);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("`{script}` stayed null for 5 s")
+}
+
+/// Cancel during a long run: the page stops, says so, keeps the records and lets you run again.
+async fn cancel_stops_a_long_run(browser: Browser) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (server, page) = open(browser, &tmp.path().join("page.db")).await?;
+    let result = async {
+        page.click("#kernels-all").await?;
+        page.click("#run").await?;
+        page.wait_phase("running", Duration::from_secs(10)).await?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        page.click("#cancel").await?;
+        page.wait_phase("cancelled", Duration::from_secs(120)).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let note = page.text("#cancelled").await?;
+        ensure!(note.starts_with("Cancelled after"), "{note}");
+        let state = page.session.script("state()", "return window.accelbench.state();", vec![]).await?;
+        let (done, total) = (state["done"].as_u64().unwrap_or(0), state["total"].as_u64().unwrap_or(0));
+        ensure!(done < total, "cancel stopped the run early: {done} of {total}");
+        ensure!(note.contains(&format!("{done} of {total}")), "{note} vs {state}");
+        let rows = page.count("#results tbody tr").await?;
+        ensure!(rows == page.records().await?.len(), "the table keeps the records measured so far");
+        ensure!(page.enabled("#run").await? && !page.enabled("#cancel").await?, "after cancel, Run is enabled");
+        Ok(())
+    }
+    .await;
+    page.session.close().await;
+    server.stop().await?;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_page_shows_progress_results_charts_and_download() {
+    if !ready(Browser::Chrome) {
+        return;
+    }
+    let _g = BROWSERS.lock().await;
+    a_run_as_a_person_sees_it(Browser::Chrome).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firefox_page_shows_progress_results_charts_and_download() {
+    if !ready(Browser::Firefox) {
+        return;
+    }
+    let _g = BROWSERS.lock().await;
+    a_run_as_a_person_sees_it(Browser::Firefox).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_cancel_stops_a_long_run_and_says_so() {
+    if !ready(Browser::Chrome) {
+        return;
+    }
+    let _g = BROWSERS.lock().await;
+    cancel_stops_a_long_run(Browser::Chrome).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firefox_cancel_stops_a_long_run_and_says_so() {
+    if !ready(Browser::Firefox) {
+        return;
+    }
+    let _g = BROWSERS.lock().await;
+    cancel_stops_a_long_run(Browser::Firefox).await.unwrap();
+}
