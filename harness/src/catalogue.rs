@@ -78,16 +78,25 @@ impl Size {
     }
 }
 
-/// One named parameter set; values are looked up by name by the kernel implementation.
+/// One named parameter set as written in the catalogue.
 #[derive(Debug)]
-pub struct Params {
+pub struct ParamSet {
     pub case: &'static str,
     pub values: &'static [(&'static str, u32)],
 }
 
+/// The parameters of one case to run: a catalogue set, or a user's `--case` / `--sweep` point
+/// (see [`crate::cases`]). Keys are the kernel's own (`KernelImpl::spec`), in spec order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params {
+    pub case: String,
+    pub values: Vec<(&'static str, u32)>,
+}
+
 impl Params {
     /// # Panics
-    /// If the catalogue entry lacks the parameter; `tests/cpu` builds every entry's every set.
+    /// If the parameters lack `key`; every `Params` is built from a catalogue set (checked by
+    /// `tests/cpu`) or by [`crate::cases`], which fills every key of the kernel's spec.
     pub fn get(&self, key: &str) -> u32 {
         self.values
             .iter()
@@ -105,6 +114,12 @@ impl Params {
     }
 }
 
+impl From<&ParamSet> for Params {
+    fn from(s: &ParamSet) -> Params {
+        Params { case: s.case.to_owned(), values: s.values.to_vec() }
+    }
+}
+
 #[derive(Debug)]
 pub struct Kernel {
     pub id: &'static str,
@@ -116,8 +131,8 @@ pub struct Kernel {
     /// WebGPU features the kernel needs beyond the core; must include the shader's `// requires:`.
     pub requires: &'static [&'static str],
     pub tolerance: Tolerance,
-    pub quick: &'static [Params],
-    pub full: &'static [Params],
+    pub quick: &'static [ParamSet],
+    pub full: &'static [ParamSet],
     pub imp: &'static dyn KernelImpl,
 }
 
@@ -140,7 +155,7 @@ impl Kernel {
             schema_version: SCHEMA_VERSION,
             kernel: self.id.to_owned(),
             family: self.family.name().to_owned(),
-            case: p.case.to_owned(),
+            case: p.case.clone(),
             params: p.to_map(),
             size: size.name().to_owned(),
             dtype: self.dtype.name().to_owned(),
@@ -156,17 +171,23 @@ impl Kernel {
         }
     }
 
-    pub fn params(&self, size: Size) -> &'static [Params] {
+    /// The catalogue's parameter sets of `size`.
+    pub fn sets(&self, size: Size) -> &'static [ParamSet] {
         match size {
             Size::Quick => self.quick,
             Size::Full => self.full,
         }
     }
+
+    /// The catalogue's cases of `size`, ready to run.
+    pub fn params(&self, size: Size) -> Vec<Params> {
+        self.sets(size).iter().map(Params::from).collect()
+    }
 }
 
 macro_rules! params {
     ($($case:literal: { $($k:ident = $v:expr),* $(,)? }),* $(,)?) => {
-        &[$(Params { case: $case, values: &[$((stringify!($k), $v)),*] }),*]
+        &[$(ParamSet { case: $case, values: &[$((stringify!($k), $v)),*] }),*]
     };
 }
 

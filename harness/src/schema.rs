@@ -332,9 +332,16 @@ pub fn record_from_value(v: serde_json::Value, index: usize) -> Result<Record, S
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageRunConfig {
-    /// Kernel ids or family names; empty means the whole catalogue.
+    /// Kernel ids or family names; empty means the whole catalogue (unless cases or sweeps are
+    /// given, which then run alone).
     #[serde(default)]
     pub kernels: Vec<String>,
+    /// User-defined cases, `KERNEL:key=value,...` (see `harness::cases`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<String>,
+    /// Sweeps, `KERNEL:key=v1,v2,...` or ranges (see `harness::cases`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweeps: Vec<String>,
     /// `quick` or `full`.
     #[serde(default = "default_size")]
     pub size: String,
@@ -392,6 +399,8 @@ impl Default for PageRunConfig {
     fn default() -> Self {
         PageRunConfig {
             kernels: vec![],
+            cases: vec![],
+            sweeps: vec![],
             size: default_size(),
             backends: default_page_backends(),
             seed: default_seed(),

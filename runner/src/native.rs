@@ -7,7 +7,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use harness::catalogue::{self, Kernel, Size};
+use harness::cases::{self, Case};
+use harness::catalogue::Size;
 use harness::gpu::{self, GpuDevice, RunOptions};
 use harness::measure::SamplingConfig;
 use harness::schema::{Record, Status};
@@ -29,6 +30,14 @@ pub struct NativeArgs {
     /// Kernel ids or family names, comma-separated (see `accelbench kernels`)
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
+    /// Your own case, `KERNEL:key=value,...` (repeatable), e.g. `matmul-f32:m=4096,n=11008,k=4096`;
+    /// unset keys come from the kernel's first parameter set. Without --kernels only these run
+    #[arg(long = "case", value_name = "KERNEL:KEY=VALUE,...")]
+    cases: Vec<String>,
+    /// A sweep, one case per point (repeatable): `KERNEL:key=v1,v2,...`, `key=LO..HIxFACTOR` or
+    /// `key=LO..HI+STEP`, e.g. `matmul-f32:batch=1..16x2` or `attention-flash:seq_len=128..1024x2`
+    #[arg(long = "sweep", value_name = "KERNEL:KEY=V1,V2,...")]
+    sweeps: Vec<String>,
     /// Backends to run, comma-separated: `wgpu` (every native adapter), `cpu` (native-cpu),
     /// `reference` (the CPU reference, timed), `openvino`, `cuda`, `rocm`, `mps`
     #[arg(long, value_delimiter = ',', default_values_t = vec!["wgpu".to_owned(), "cpu".to_owned(), "reference".to_owned()])]
@@ -63,12 +72,28 @@ pub struct NativeArgs {
     threshold: f64,
 }
 
+/// What to measure, as the user wrote it: kernels or families, `--case`s and `--sweep`s.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub kernels: Vec<String>,
+    pub cases: Vec<String>,
+    pub sweeps: Vec<String>,
+}
+
+impl Selection {
+    pub fn cases(&self, size: Size) -> anyhow::Result<Vec<Case>> {
+        cases::select(&self.kernels, &self.cases, &self.sweeps, size).context(
+            "choose kernels with --kernels, or write cases as --case KERNEL:key=value,... (see `accelbench kernels`)",
+        )
+    }
+}
+
 pub const KNOWN_BACKENDS: [&str; 7] = ["wgpu", "cpu", "reference", "openvino", "cuda", "rocm", "mps"];
 
 /// A validated native run: what `accelbench native` and the server's native endpoint execute.
 #[derive(Debug, Clone)]
 pub struct NativePlan {
-    pub kernels: Vec<&'static Kernel>,
+    pub cases: Vec<Case>,
     pub size: Size,
     pub backends: Vec<String>,
     pub adapter: Option<String>,
@@ -80,7 +105,7 @@ pub struct NativePlan {
 impl NativePlan {
     /// Checks names and numbers, so a bad request fails before any measuring starts.
     pub fn new(
-        kernels: &[String],
+        selection: &Selection,
         quick: bool,
         backends: &[String],
         adapter: Option<String>,
@@ -92,7 +117,8 @@ impl NativePlan {
                 bail!("unknown backend `{b}`; choose from: {}", KNOWN_BACKENDS.join(", "));
             }
         }
-        let kernels = catalogue::select(kernels).context("choose kernels with --kernels (see `accelbench kernels`)")?;
+        let size = if quick { Size::Quick } else { Size::Full };
+        let cases = selection.cases(size)?;
         let mut sampling = if quick { SamplingConfig::quick() } else { SamplingConfig::full() };
         if let Some(b) = budget_s {
             if !(b.is_finite() && b > 0.0) {
@@ -100,15 +126,7 @@ impl NativePlan {
             }
             sampling.time_budget_ns = b * 1e9;
         }
-        Ok(NativePlan {
-            kernels,
-            size: if quick { Size::Quick } else { Size::Full },
-            backends: backends.to_vec(),
-            adapter,
-            seed,
-            sampling,
-            use_timestamps: true,
-        })
+        Ok(NativePlan { cases, size, backends: backends.to_vec(), adapter, seed, sampling, use_timestamps: true })
     }
 
     /// Runs every kernel on every requested backend, handing each record to `emit` as soon as
@@ -126,11 +144,12 @@ impl NativePlan {
         }
         let devices =
             if self.backends.iter().any(|b| b == "wgpu") { open_devices(self.adapter.as_deref())? } else { vec![] };
-        for &kernel in &self.kernels {
-            for params in kernel.params(size) {
+        for Case { kernel, params } in &self.cases {
+            let kernel = *kernel;
+            {
                 let inputs = match kernel.imp.inputs(params, self.seed) {
                     Ok(i) => i,
-                    Err(e) => bail!("catalogue entry {} / {} has invalid parameters: {e}", kernel.id, params.case),
+                    Err(e) => bail!("{} / {} has invalid parameters: {e}", kernel.id, params.case),
                 };
                 let t0 = Instant::now();
                 let expected = kernel.imp.reference(params, &inputs);
@@ -180,8 +199,9 @@ impl NativePlan {
 }
 
 pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
+    let selection = Selection { kernels: args.kernels.clone(), cases: args.cases.clone(), sweeps: args.sweeps.clone() };
     let mut plan = NativePlan::new(
-        &args.kernels,
+        &selection,
         args.quick,
         &args.backends,
         adapter_filter(args.adapter.as_ref(), args.icd.as_ref()),

@@ -1,16 +1,27 @@
 //! Human-readable output: the catalogue listing and the results table.
 
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
-use harness::catalogue::KERNELS;
+use std::io::Write as _;
+
+use harness::catalogue::{KERNELS, ParamSet, Params};
 use harness::format::fmt_ns;
 use harness::schema::{Record, Status};
 
 pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
+    // Written with `writeln!`, not `println!`: a closed stdout (`| head`) must end us quietly,
+    // which `main` does for a broken pipe, where `println!` would panic.
+    let mut out = std::io::stdout().lock();
     if json {
         for k in KERNELS {
-            let sets = |ps: &[harness::catalogue::Params]| -> Vec<serde_json::Value> {
-                ps.iter().map(|p| serde_json::json!({ "case": p.case, "params": p.to_map() })).collect()
+            let sets = |ps: &[ParamSet]| -> Vec<serde_json::Value> {
+                ps.iter().map(|p| serde_json::json!({ "case": p.case, "params": Params::from(p).to_map() })).collect()
             };
+            let spec: Vec<serde_json::Value> = k
+                .imp
+                .spec()
+                .iter()
+                .map(|s| serde_json::json!({ "name": s.name, "min": s.min, "max": s.max, "doc": s.doc }))
+                .collect();
             let v = serde_json::json!({
                 "id": k.id,
                 "family": k.family.name(),
@@ -22,29 +33,42 @@ pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
                 "tolerance": k.tolerance.name(),
                 "quick": sets(k.quick),
                 "full": sets(k.full),
+                "parameters": spec,
                 "summary": k.summary,
             });
-            println!("{v}");
+            writeln!(out, "{v}")?;
         }
         return Ok(());
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(["kernel", "family", "dtype", "requires", "quick", "full", "shader", "what"]);
+    t.set_header([
+        "kernel",
+        "family",
+        "dtype",
+        "requires",
+        "parameters (--case KERNEL:key=value)",
+        "quick",
+        "full",
+        "shader",
+        "what",
+    ]);
     for k in KERNELS {
-        let cases = |ps: &[harness::catalogue::Params]| ps.iter().map(|p| p.case).collect::<Vec<_>>().join(" ");
+        let cases = |ps: &[ParamSet]| ps.iter().map(|p| p.case).collect::<Vec<_>>().join(" ");
+        let keys = k.imp.spec().iter().map(|s| format!("{} {}..={}", s.name, s.min, s.max)).collect::<Vec<_>>();
         t.add_row([
             k.id.to_owned(),
             k.family.name().to_owned(),
             k.dtype.name().to_owned(),
             if k.requires.is_empty() { "-".to_owned() } else { k.requires.join(",") },
+            keys.join("\n"),
             cases(k.quick),
             cases(k.full),
             k.shader.to_owned(),
             k.summary.to_owned(),
         ]);
     }
-    println!("{t}");
+    writeln!(out, "{t}")?;
     Ok(())
 }
 

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use harness::catalogue::{Kernel, Params, Size};
+use harness::cases::Case;
+use harness::catalogue::{Kernel, Params};
 use harness::schema::{BrowserInfo, PageEnvironment, PageRunConfig, Record, Status, case_key};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -33,6 +34,13 @@ pub struct RunArgs {
     /// Kernel ids or family names, comma-separated (default: all)
     #[arg(long, value_delimiter = ',')]
     kernels: Vec<String>,
+    /// Your own case, `KERNEL:key=value,...` (repeatable), run in every browser and natively;
+    /// without --kernels only these run (see `accelbench native --case`)
+    #[arg(long = "case", value_name = "KERNEL:KEY=VALUE,...")]
+    cases: Vec<String>,
+    /// A sweep, one case per point (repeatable), as `accelbench native --sweep`
+    #[arg(long = "sweep", value_name = "KERNEL:KEY=V1,V2,...")]
+    sweeps: Vec<String>,
     /// Small parameter sets (seconds on CPU adapters); the default is `full`
     #[arg(long, conflicts_with = "full")]
     quick: bool,
@@ -119,8 +127,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         bail!("nothing to run: choose --browsers chrome,firefox and/or --native");
     }
     // The native plan also validates kernels, size and budget before anything starts.
+    let selection = crate::native::Selection {
+        kernels: args.kernels.clone(),
+        cases: args.cases.clone(),
+        sweeps: args.sweeps.clone(),
+    };
     let plan = NativePlan::new(
-        &args.kernels,
+        &selection,
         args.quick,
         &args.native_backends,
         crate::native::adapter_filter(args.adapter.as_ref(), args.icd.as_ref()),
@@ -168,15 +181,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
 
     let result = (|| -> anyhow::Result<()> {
         for &browser in &browsers {
-            let cases = planned(&plan.kernels, plan.size);
+            let cases = &plan.cases;
             sink.bar.inc_length(cases.len() as u64);
             sink.bar.set_message(format!("{} (starting)", browser.name()));
             let driver = BrowserRun { browser, args, plan: &plan, commit: &commit, run_id: &run_id, base: &base };
-            rt.block_on(driver.run(&cases, &mut sink))?;
+            rt.block_on(driver.run(cases, &mut sink))?;
         }
         if args.native {
             sink.bar.set_message("native");
-            let per_kernel: usize = planned(&plan.kernels, plan.size).len();
+            let per_kernel: usize = plan.cases.len();
             sink.bar.inc_length((per_kernel * native_backend_count(&plan)) as u64);
             plan.collect(|r| sink.emit(r))?;
         }
@@ -207,11 +220,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         eprintln!("MISMATCH {} {} on {}: {}", r.kernel, r.case, r.backend, r.status.reason().unwrap_or_default());
     }
     Ok(if mismatches.is_empty() { Outcome::Ok } else { Outcome::Failed })
-}
-
-/// Every (kernel, parameter set) of the selection, in catalogue order.
-fn planned(kernels: &[&'static Kernel], size: Size) -> Vec<(&'static Kernel, &'static Params)> {
-    kernels.iter().flat_map(|&k| k.params(size).iter().map(move |p| (k, p))).collect()
 }
 
 fn native_backend_count(plan: &NativePlan) -> usize {
@@ -251,6 +259,10 @@ fn store_run(base: &str, id: &str, records: &[Record]) -> anyhow::Result<String>
     }
 }
 
+fn key(c: &Case, label: &str) -> String {
+    case_key(c.kernel.id, &c.params.case, label)
+}
+
 /// One browser's part of the run, with restarts.
 struct BrowserRun<'a> {
     browser: Browser,
@@ -262,7 +274,7 @@ struct BrowserRun<'a> {
 }
 
 impl BrowserRun<'_> {
-    async fn run(&self, cases: &[(&'static Kernel, &'static Params)], sink: &mut Sink) -> anyhow::Result<()> {
+    async fn run(&self, cases: &[Case], sink: &mut Sink) -> anyhow::Result<()> {
         let name = self.browser.name();
         let mut done: HashSet<String> = HashSet::new();
         let mut env: Option<PageEnvironment> = None;
@@ -270,8 +282,7 @@ impl BrowserRun<'_> {
         let mut attempt = 0;
         loop {
             let label = self.label(env.as_ref());
-            let remaining: Vec<_> =
-                cases.iter().filter(|(k, p)| !done.contains(&case_key(k.id, p.case, &label))).collect();
+            let remaining: Vec<_> = cases.iter().filter(|c| !done.contains(&key(c, &label))).collect();
             if remaining.is_empty() {
                 return Ok(());
             }
@@ -286,9 +297,8 @@ impl BrowserRun<'_> {
             let reason = match outcome {
                 Ok(()) => {
                     // The page finished; anything it did not report must not vanish.
-                    let missing: Vec<_> =
-                        cases.iter().filter(|(k, p)| !done.contains(&case_key(k.id, p.case, &label))).collect();
-                    for (k, p) in missing {
+                    let missing: Vec<_> = cases.iter().filter(|c| !done.contains(&key(c, &label))).collect();
+                    for Case { kernel: k, params: p } in missing {
                         let r = self.failed(
                             k,
                             p,
@@ -304,15 +314,15 @@ impl BrowserRun<'_> {
             };
             failures += 1;
             // The case in progress when it broke is the first one not reported.
-            let current = cases.iter().find(|(k, p)| !done.contains(&case_key(k.id, p.case, &label)));
-            if let Some((k, p)) = current {
+            let current = cases.iter().find(|c| !done.contains(&key(c, &label)));
+            if let Some(Case { kernel: k, params: p }) = current {
                 let why = format!("{name} failed during this case (attempt {attempt}): {reason}");
                 sink.emit(self.failed(k, p, &label, env.as_ref(), why))?;
-                done.insert(case_key(k.id, p.case, &label));
+                done.insert(case_key(k.id, &p.case, &label));
             }
             sink.bar.println(format!("warning: {name}: {reason}; restarting the browser"));
             if failures >= MAX_RESTARTS {
-                for (k, p) in cases.iter().filter(|(k, p)| !done.contains(&case_key(k.id, p.case, &label))) {
+                for Case { kernel: k, params: p } in cases.iter().filter(|c| !done.contains(&key(c, &label))) {
                     let why = format!("not run: {name} failed {failures} times in a row; last: {reason}");
                     sink.emit(self.failed(k, p, &label, env.as_ref(), why))?;
                 }
@@ -340,7 +350,9 @@ impl BrowserRun<'_> {
             }
             *env = Some(found);
             let config = PageRunConfig {
-                kernels: self.plan.kernels.iter().map(|k| k.id.to_owned()).collect(),
+                kernels: self.args.kernels.clone(),
+                cases: self.args.cases.clone(),
+                sweeps: self.args.sweeps.clone(),
                 size: self.plan.size.name().to_owned(),
                 seed: self.plan.seed,
                 budget_s: self.args.budget,

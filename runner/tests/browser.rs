@@ -208,3 +208,39 @@ fn a_remote_webdriver_endpoint_is_driven_as_given() {
     assert_eq!(records[0].status, Status::Measured);
     assert_eq!(records[0].backend, "chrome-webgpu");
 }
+
+#[test]
+fn user_cases_and_sweeps_run_in_both_browsers_with_their_parameters() {
+    if !ready("chromedriver") || !ready("geckodriver") {
+        return;
+    }
+    let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, records) = run(&[
+        "--quick",
+        "--browsers",
+        "chrome,firefox",
+        "--case",
+        "matmul-f32:m=96,n=80,k=64",
+        "--sweep",
+        "softmax:cols=256,512",
+        "--budget",
+        "0.2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for browser in ["chrome", "firefox"] {
+        let mine: Vec<&Record> = records.iter().filter(|r| r.backend.starts_with(browser)).collect();
+        let cases: Vec<(&str, &str)> = mine.iter().map(|r| (r.kernel.as_str(), r.case.as_str())).collect();
+        assert_eq!(
+            cases,
+            [("matmul-f32", "m=96,n=80,k=64"), ("softmax", "cols=256"), ("softmax", "cols=512")],
+            "{browser}"
+        );
+        let m = mine[0];
+        assert_eq!(m.status, Status::Measured, "{browser}: {:?}", m.status);
+        let want: std::collections::BTreeMap<String, u64> =
+            [("m", 96), ("n", 80), ("k", 64), ("batch", 1)].iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        assert_eq!(m.params, want);
+        assert_eq!(mine[2].params["cols"], 512);
+        assert_eq!(mine[2].params["rows"], 64, "unset keys come from the first quick set");
+    }
+}

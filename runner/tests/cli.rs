@@ -229,3 +229,108 @@ fn icd_selection_runs_native_wgpu_on_chromiums_swiftshader() {
         assert_eq!(r["status"], "measured");
     }
 }
+
+#[test]
+fn a_user_case_is_measured_with_exactly_its_parameters() {
+    let out = accelbench(&[
+        "native",
+        "--quick",
+        "--case",
+        "matmul-f32:m=96,n=80,k=64",
+        "--backends",
+        "wgpu,cpu,reference",
+        "--adapter",
+        "vulkan",
+        "--json",
+        "--budget",
+        "0.2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rs = records(&out);
+    let backends: Vec<&str> = rs.iter().map(|r| r["backend"].as_str().unwrap()).collect();
+    assert!(backends.contains(&"native-cpu") && backends.contains(&"native-reference"), "{backends:?}");
+    if accelbench_gpu_required() {
+        assert!(backends.contains(&"native-wgpu-vulkan"), "{backends:?}");
+    }
+    for r in &rs {
+        assert_eq!(r["kernel"], "matmul-f32");
+        assert_eq!(r["case"], "m=96,n=80,k=64");
+        assert_eq!(r["params"], serde_json::json!({ "m": 96, "n": 80, "k": 64, "batch": 1 }));
+        assert_eq!(r["status"], "measured", "{r}");
+        // 2 m n k multiply-adds: the work follows the user's shape, not a catalogue one.
+        assert_eq!(r["work"]["flops"].as_f64().unwrap(), 2.0 * 96.0 * 80.0 * 64.0);
+    }
+}
+
+fn accelbench_gpu_required() -> bool {
+    std::env::var("ACCELBENCH_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+#[test]
+fn a_sweep_gives_one_record_per_point() {
+    let out = accelbench(&[
+        "native",
+        "--quick",
+        "--sweep",
+        "softmax:cols=256..1024x2",
+        "--sweep",
+        "matmul-f32:batch=1,2,4,m=32,n=32,k=32",
+        "--backends",
+        "cpu",
+        "--json",
+        "--budget",
+        "0.1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let cases: Vec<(String, String)> = records(&out)
+        .iter()
+        .map(|r| (r["kernel"].as_str().unwrap().to_owned(), r["case"].as_str().unwrap().to_owned()))
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("softmax", "cols=256"),
+        ("softmax", "cols=512"),
+        ("softmax", "cols=1024"),
+        ("matmul-f32", "batch=1,m=32,n=32,k=32"),
+        ("matmul-f32", "batch=2,m=32,n=32,k=32"),
+        ("matmul-f32", "batch=4,m=32,n=32,k=32"),
+    ]
+    .iter()
+    .map(|(k, c)| ((*k).to_owned(), (*c).to_owned()))
+    .collect();
+    assert_eq!(cases, want);
+}
+
+#[test]
+fn a_bad_case_exits_2_naming_the_key_and_the_accepted_ones() {
+    let out = accelbench(&["native", "--case", "matmul-f32:m=96,rows=3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no parameter `rows`") && err.contains("m (1..=") && err.contains("batch (1..=65535"),
+        "{err}"
+    );
+
+    let out = accelbench(&["native", "--case", "attention-sliding:window=5000"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`window` = 5000 is outside 1..=1024"), "{err}");
+
+    let out = accelbench(&["run", "--browsers", "chrome", "--sweep", "softmax:cols=8..2x2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("starts above its end"));
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_exit_0() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accelbench"))
+        .args(["kernels", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the pipe before it writes, as `| true` does: its first write meets a closed pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

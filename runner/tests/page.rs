@@ -365,3 +365,52 @@ async fn firefox_cancel_stops_a_long_run_and_says_so() {
     let _g = BROWSERS.lock().await;
     cancel_stops_a_long_run(Browser::Firefox).await.unwrap();
 }
+
+/// The case editor: a bad key is an inline error naming it; a good case runs with its shape.
+async fn the_case_editor_runs_your_shape(browser: Browser) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (server, page) = open(browser, &tmp.path().join("page.db")).await?;
+    let result = async {
+        page.click("#kernels-none").await?;
+        let cases = page.css("#cases").await?;
+        cases.send_keys("matmul-f32:m=96,rows=3").await?;
+        page.click("#run").await?; // the click also blurs the field, which commits it
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let error = page.text("#controls .error").await?;
+        ensure!(error.contains("no parameter `rows`") && error.contains("batch (1..=65535"), "{error}");
+        cases.clear().await?;
+        cases.send_keys("matmul-f32:m=96,n=80,k=64").await?;
+        page.click("#run").await?;
+        page.wait_phase("done", Duration::from_secs(120)).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rows = page.session.client().find_all(Locator::Css("#results tbody tr")).await?;
+        ensure!(rows.len() == 1, "one case, one row: {}", rows.len());
+        let text = rows[0].text().await?;
+        ensure!(text.contains("matmul-f32 m=96,n=80,k=64") && text.contains("measured"), "{text}");
+        let records = page.records().await?;
+        ensure!(records[0].params.get("m") == Some(&96) && records[0].params.get("batch") == Some(&1));
+        Ok(())
+    }
+    .await;
+    page.session.close().await;
+    server.stop().await?;
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_case_editor_runs_your_shape_and_names_bad_keys() {
+    if !ready(Browser::Chrome) {
+        return;
+    }
+    let _g = BROWSERS.lock().await;
+    the_case_editor_runs_your_shape(Browser::Chrome).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firefox_case_editor_runs_your_shape_and_names_bad_keys() {
+    if !ready(Browser::Firefox) {
+        return;
+    }
+    let _g = BROWSERS.lock().await;
+    the_case_editor_runs_your_shape(Browser::Firefox).await.unwrap();
+}

@@ -49,8 +49,8 @@ fn every_parameter_set_builds_a_consistent_plan() {
     for k in KERNELS {
         for size in [Size::Quick, Size::Full] {
             let mut cases = BTreeSet::new();
-            for p in k.params(size) {
-                assert!(cases.insert(p.case), "{}: duplicate case {}", k.id, p.case);
+            for p in &k.params(size) {
+                assert!(cases.insert(p.case.clone()), "{}: duplicate case {}", k.id, p.case);
                 let w = k.imp.work(p);
                 assert!(w.flops > 0.0 && w.bytes > 0.0, "{} {}: work must be positive", k.id, p.case);
                 // Full-size inputs are large; building them checks the parameters for real.
@@ -100,7 +100,7 @@ fn kernels_are_selected_by_id_or_family_in_catalogue_order() {
 fn bad_parameters_are_refused_with_the_offending_value() {
     use harness::catalogue::Params;
     let flash = KERNELS.iter().find(|k| k.id == "attention-flash").unwrap();
-    let p = Params { case: "x", values: &[("batch", 1), ("heads", 1), ("seq_len", 8), ("head_dim", 256)] };
+    let p = Params { case: "x".into(), values: vec![("batch", 1), ("heads", 1), ("seq_len", 8), ("head_dim", 256)] };
     let e = flash.imp.inputs(&p, 1).unwrap_err().to_string();
     assert!(e.contains("head_dim") && e.contains("256"), "{e}");
 }

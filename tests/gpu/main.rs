@@ -3,7 +3,7 @@
 //! feature yields `skipped` naming it, and a wrong answer yields `mismatch`, never a timing.
 
 use accelbench_tests::{gpu_required, smoke_sampling, test_facts};
-use harness::catalogue::{KERNELS, Size};
+use harness::catalogue::{KERNELS, Params, Size};
 use harness::gpu::{self, GpuDevice, RunOptions};
 use harness::schema::Status;
 
@@ -45,7 +45,7 @@ fn opts(seed: u64) -> RunOptions {
 fn run_all(dev: &GpuDevice, seeds: &[u64], kernels: &[&str]) {
     let mut failures = Vec::new();
     for k in KERNELS.iter().filter(|k| kernels.is_empty() || kernels.contains(&k.id)) {
-        for p in k.quick {
+        for p in &k.params(Size::Quick) {
             for &seed in seeds {
                 let inputs = k.imp.inputs(p, seed).unwrap();
                 let expected = k.imp.reference(p, &inputs);
@@ -93,7 +93,7 @@ fn a_missing_feature_is_skipped_with_the_feature_named() {
     };
     let dev = pollster::block_on(GpuDevice::open_with(&a, wgpu_features_without_f16())).unwrap();
     let k = KERNELS.iter().find(|k| k.id == "matmul-f16").unwrap();
-    let p = &k.quick[0];
+    let p = &Params::from(&k.quick[0]);
     let inputs = k.imp.inputs(p, 1).unwrap();
     let r = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &[], &opts(1)));
     match r.status {
@@ -112,7 +112,7 @@ fn a_wrong_answer_is_a_mismatch_naming_the_element_not_a_timing() {
     let _gpu = exclusive();
     let Some(dev) = device("vulkan") else { return };
     let k = KERNELS.iter().find(|k| k.id == "softmax").unwrap();
-    let p = &k.quick[0];
+    let p = &Params::from(&k.quick[0]);
     let inputs = k.imp.inputs(p, 1).unwrap();
     let mut expected = k.imp.reference(p, &inputs);
     expected[5] += 0.5;
@@ -128,7 +128,7 @@ fn timestamps_and_host_fences_both_time_the_same_kernel() {
     let _gpu = exclusive();
     let Some(dev) = device("vulkan") else { return };
     let k = KERNELS.iter().find(|k| k.id == "kvcache-stream").unwrap();
-    let p = &k.quick[0];
+    let p = &Params::from(&k.quick[0]);
     let inputs = k.imp.inputs(p, 1).unwrap();
     let expected = k.imp.reference(p, &inputs);
     let ts = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, &opts(1)));
@@ -150,7 +150,7 @@ mod verdicts {
     //! a variant doing 20% more work is.
 
     use super::*;
-    use harness::catalogue::Params;
+    use harness::catalogue::ParamSet;
     use harness::compare::{Outcome, compare_runs};
     use harness::measure::SamplingConfig;
     use harness::schema::Record;
@@ -190,17 +190,17 @@ mod verdicts {
         }
     }
 
-    const BASE: Params = Params { case: "planted", values: &[("m", 192), ("n", 192), ("k", 192), ("batch", 1)] };
+    const BASE: ParamSet = ParamSet { case: "planted", values: &[("m", 192), ("n", 192), ("k", 192), ("batch", 1)] };
     /// 20% more multiply-adds (k 192 -> 230) under the same name: what a regression looks like to
     /// the verdict.
-    const HEAVIER: Params = Params { case: "planted", values: &[("m", 192), ("n", 192), ("k", 230), ("batch", 1)] };
+    const HEAVIER: ParamSet = ParamSet { case: "planted", values: &[("m", 192), ("n", 192), ("k", 230), ("batch", 1)] };
 
     #[test]
     fn the_same_kernel_twice_is_never_slower() {
         let _gpu = exclusive();
         let Some(dev) = device("vulkan") else { return };
         for trial in 0..3 {
-            let (a, b) = measure_pair(&dev, &BASE, &BASE);
+            let (a, b) = measure_pair(&dev, &(&BASE).into(), &(&BASE).into());
             let v = verdict(&a, &b);
             assert!(matches!(v, Verdict::Unchanged | Verdict::Inconclusive), "A/A trial {trial}: {v:?}");
         }
@@ -213,7 +213,7 @@ mod verdicts {
         // Noise may leave a trial inconclusive (the verdict is conservative by design), but a
         // heavier kernel must never look unchanged or faster, and must be caught within three.
         for trial in 0..3 {
-            let (base, cand) = measure_pair(&dev, &BASE, &HEAVIER);
+            let (base, cand) = measure_pair(&dev, &(&BASE).into(), &(&HEAVIER).into());
             match verdict(&base, &cand) {
                 Verdict::Slower => {
                     assert_eq!(verdict(&cand, &base), Verdict::Faster);

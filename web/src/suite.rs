@@ -3,7 +3,8 @@
 //! compiled to WASM on the CPU (`<browser>-wasm`, never passed off as GPU). Writes progress and
 //! records into the shared state as they happen, yielding to the event loop between samples.
 
-use harness::catalogue::{self, Kernel, Size};
+use harness::cases::{self, Case};
+use harness::catalogue::{Kernel, Size};
 use harness::env::HostFacts;
 use harness::gpu::{self, GpuDevice, Job, RunOptions};
 use harness::host::{HostBench, HostRun, RefRun};
@@ -22,7 +23,7 @@ pub enum PageBackend {
 /// A checked run request.
 #[derive(Debug, Clone)]
 pub struct SuitePlan {
-    pub kernels: Vec<&'static Kernel>,
+    pub cases: Vec<Case>,
     pub size: Size,
     pub backends: Vec<PageBackend>,
     pub sampling: SamplingConfig,
@@ -44,18 +45,17 @@ impl SuitePlan {
             "full" => Size::Full,
             other => return Err(format!("size {other:?} is not `quick` or `full`")),
         };
-        let mut kernels = catalogue::select(&config.kernels).map_err(|e| {
-            format!("{e}; the kernels are: {}", catalogue::KERNELS.iter().map(|k| k.id).collect::<Vec<_>>().join(", "))
-        })?;
+        let mut cases =
+            cases::select(&config.kernels, &config.cases, &config.sweeps, size).map_err(|e| e.to_string())?;
         if !config.dtypes.is_empty() {
             for d in &config.dtypes {
                 if d != "f32" && d != "f16" {
                     return Err(format!("dtype {d:?} is not `f32` or `f16`"));
                 }
             }
-            kernels.retain(|k| config.dtypes.iter().any(|d| d == k.dtype.name()));
+            cases.retain(|c| config.dtypes.iter().any(|d| d == c.kernel.dtype.name()));
         }
-        if kernels.is_empty() {
+        if cases.is_empty() {
             return Err("no kernel matches the chosen kernels and dtypes".into());
         }
         let mut backends = Vec::new();
@@ -94,7 +94,7 @@ impl SuitePlan {
             None => format!("{}-{}", env.browser.name, js_sys::Date::now() as u64),
         };
         Ok(SuitePlan {
-            kernels,
+            cases,
             size,
             backends,
             sampling,
@@ -120,15 +120,10 @@ impl SuitePlan {
         self.config.skip.contains(&key)
     }
 
-    /// Cases in the run: one per kernel, parameter set and backend, less those to skip.
+    /// Cases in the run: one per case and backend, less those to skip.
     pub fn total(&self) -> usize {
-        let mut n = 0;
-        for &k in &self.kernels {
-            for p in k.params(self.size) {
-                n += self.backends.iter().filter(|&&b| !self.skipped(k, p.case, b)).count();
-            }
-        }
-        n
+        let per = |c: &Case| self.backends.iter().filter(|&&b| !self.skipped(c.kernel, &c.params.case, b)).count();
+        self.cases.iter().map(per).sum()
     }
 }
 
@@ -202,29 +197,30 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         device = open_device(adapter.as_ref(), &env).await;
     }
 
-    'kernels: for &kernel in &plan.kernels {
-        for params in kernel.params(plan.size) {
+    for Case { kernel, params } in &plan.cases {
+        let kernel = *kernel;
+        {
             if cancelled() {
-                break 'kernels;
+                break;
             }
-            if plan.backends.iter().all(|&b| plan.skipped(kernel, params.case, b)) {
+            if plan.backends.iter().all(|&b| plan.skipped(kernel, &params.case, b)) {
                 continue;
             }
             inject_fault(plan.config.fault.as_deref(), kernel.id);
             let case_start = js::now_ms();
-            set_progress(kernel, params.case, "reference", 0, case_start);
+            set_progress(kernel, &params.case, "reference", 0, case_start);
             js::yield_now().await;
             let inputs = match kernel.imp.inputs(params, plan.seed) {
                 Ok(i) => i,
                 Err(e) => {
-                    finish(&plan, &env, format!("catalogue entry {} / {} is invalid: {e}", kernel.id, params.case));
+                    finish(&plan, &env, format!("{} / {} is invalid: {e}", kernel.id, params.case));
                     return;
                 }
             };
             // The ground truth, computed here in WASM on the same inputs.
             let expected = kernel.imp.reference(params, &inputs);
             for &backend in &plan.backends {
-                if plan.skipped(kernel, params.case, backend) {
+                if plan.skipped(kernel, &params.case, backend) {
                     continue;
                 }
                 let case_start = js::now_ms();
@@ -241,10 +237,10 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                         };
                         match &device {
                             Ok(dev) => {
-                                set_progress(kernel, params.case, &webgpu_label, 0, case_start);
+                                set_progress(kernel, &params.case, &webgpu_label, 0, case_start);
                                 let job = Job { kernel, params, inputs: &inputs, expected: &expected };
                                 let mut on_sample = |_: usize, n: usize| {
-                                    set_progress(kernel, params.case, &webgpu_label, n, case_start);
+                                    set_progress(kernel, &params.case, &webgpu_label, n, case_start);
                                 };
                                 let r = gpu::run_observed(dev, &[job], &opts, &mut on_sample).await.pop();
                                 r.expect("one record per job")
@@ -276,7 +272,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                         match HostBench::start(&mut prepared, kernel, params, None, &run) {
                             Ok(mut bench) => loop {
                                 let stop = bench.step();
-                                set_progress(kernel, params.case, &wasm_label, bench.samples_taken(), case_start);
+                                set_progress(kernel, &params.case, &wasm_label, bench.samples_taken(), case_start);
                                 js::yield_now().await;
                                 if stop || cancelled() {
                                     break bench.finish();

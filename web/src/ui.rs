@@ -88,7 +88,11 @@ fn adapter_panel() -> Html {
 
 fn input_value(e: &Event) -> String {
     e.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).map(|i| i.value()).unwrap_or_else(|| {
-        e.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()).map(|s| s.value()).unwrap_or_default()
+        e.target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+            .map(|s| s.value())
+            .or_else(|| e.target().and_then(|t| t.dyn_into::<web_sys::HtmlTextAreaElement>().ok()).map(|t| t.value()))
+            .unwrap_or_default()
     })
 }
 
@@ -124,6 +128,11 @@ fn choice(p: &ChoiceProps) -> Html {
     }
 }
 
+/// The non-empty lines of a text field.
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
 #[function_component(Controls)]
 fn controls() -> Html {
     state::use_shared();
@@ -133,11 +142,14 @@ fn controls() -> Html {
     let backend = use_state(|| "auto".to_owned());
     let min_samples = use_state(String::new);
     let budget = use_state(String::new);
+    let cases = use_state(String::new);
+    let sweeps = use_state(String::new);
     let error = use_state(|| None::<String>);
     let phase = state::read(|s| s.phase());
     let has_records = state::read(|s| !s.records.is_empty());
 
     let run = {
+        let (cases, sweeps) = (cases.clone(), sweeps.clone());
         let (chosen, size, dtype, backend, min_samples, budget, error) = (
             chosen.clone(),
             size.clone(),
@@ -159,10 +171,12 @@ fn controls() -> Html {
                 dtypes: if *dtype == "all" { vec![] } else { vec![(*dtype).clone()] },
                 min_samples: min_samples.parse().ok(),
                 budget_s: budget.parse().ok(),
+                cases: lines(&cases),
+                sweeps: lines(&sweeps),
                 ..PageRunConfig::default()
             };
-            error.set(if config.kernels.is_empty() {
-                Some("choose at least one kernel".into())
+            error.set(if config.kernels.is_empty() && config.cases.is_empty() && config.sweeps.is_empty() {
+                Some("choose at least one kernel, or write a case or sweep".into())
             } else {
                 suite::start(&config).err()
             });
@@ -209,7 +223,7 @@ fn controls() -> Html {
             <fieldset class="kernels" disabled={running}>
                 <legend>{ "Kernels " }<button id="kernels-all" onclick={all}>{ "all" }</button><button id="kernels-none" onclick={none}>{ "none" }</button></legend>
                 { for KERNELS.iter().map(|k| html! {
-                    <label title={k.summary}>
+                    <label title={format!("{}\nparameters: {}", k.summary, harness::cases::accepted(k))}>
                         <input type="checkbox" value={k.id} checked={chosen.contains(&k.id.to_owned())} onchange={toggle(k.id)} />
                         { k.id }
                     </label>
@@ -224,6 +238,14 @@ fn controls() -> Html {
                     options={vec![("auto", "auto (WebGPU, else WASM)"), ("webgpu", "WebGPU"), ("wasm", "WASM CPU"), ("both", "both")]} /></label>
                 <label>{ "Min samples " }<input type="number" min="2" placeholder="size default" value={(*min_samples).clone()} onchange={set(&min_samples)} /></label>
                 <label>{ "Budget (s) " }<input type="number" min="0.1" step="0.1" placeholder="size default" value={(*budget).clone()} onchange={set(&budget)} /></label>
+            </fieldset>
+            <fieldset disabled={running} class="cases">
+                <legend>{ "Your own shapes (one per line; without ticked kernels only these run)" }</legend>
+                <label>{ "Cases " }<textarea id="cases" rows="2" cols="48" placeholder="matmul-f32:m=4096,n=11008,k=4096"
+                    value={(*cases).clone()} onchange={set(&cases)} /></label>
+                <label>{ "Sweeps " }<textarea id="sweeps" rows="2" cols="48" placeholder="attention-flash:seq_len=128..1024x2"
+                    value={(*sweeps).clone()} onchange={set(&sweeps)} /></label>
+                <p class="muted">{ "Keys left out take the kernel's first parameter set; hover a kernel for its keys and limits." }</p>
             </fieldset>
             <button id="run" onclick={run} disabled={running}>{ "Run" }</button>
             <button id="cancel" onclick={cancel} disabled={!running}>{ "Cancel" }</button>

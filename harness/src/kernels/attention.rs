@@ -2,7 +2,7 @@
 //! (materialised scores), sliding-window (fused, window-bounded) and flash-style (tiled, online
 //! softmax).
 
-use super::{Inputs, KernelImpl, ParamError, check};
+use super::{Inputs, KernelImpl, ParamError, ParamSpec, check};
 use crate::catalogue::Params;
 use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
 use crate::reference::{self, AttentionShape};
@@ -42,28 +42,40 @@ impl Attention {
     }
 }
 
+const SPEC: &[ParamSpec] = &[
+    ParamSpec::new("batch", 1, 65535, "sequences"),
+    ParamSpec::new("heads", 1, 65535, "attention heads"),
+    ParamSpec::new("seq_len", 1, 65535, "tokens per sequence (one workgroup row each)"),
+    ParamSpec::new("head_dim", 4, 1024, "features per head, a multiple of 4 (vec4 loads)"),
+];
+
+const WINDOW_SPEC: &[ParamSpec] = &[
+    ParamSpec::new("batch", 1, 65535, "sequences"),
+    ParamSpec::new("heads", 1, 65535, "attention heads"),
+    ParamSpec::new("seq_len", 1, 65535, "tokens per sequence (one workgroup row each)"),
+    ParamSpec::new("head_dim", 4, 1024, "features per head, a multiple of 4 (vec4 loads)"),
+    ParamSpec::new("window", 1, MAX_WINDOW, "keys each query attends to, itself included"),
+];
+
 impl KernelImpl for Attention {
-    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
-        for key in ["batch", "heads", "seq_len", "head_dim"] {
-            check("batch/heads/seq_len/head_dim", p.get(key), p.get(key) > 0, "must be positive")?;
-        }
+    fn spec(&self) -> &'static [ParamSpec] {
+        if self.variant == AttentionVariant::Window { WINDOW_SPEC } else { SPEC }
+    }
+
+    fn validate(&self, p: &Params) -> Result<(), ParamError> {
         let hd = p.get("head_dim");
         check("head_dim", hd, hd.is_multiple_of(4), "must be a multiple of 4 (vec4 loads)")?;
-        check("seq_len", p.get("seq_len"), p.get("seq_len") <= 65535, "at most 65535 (one workgroup row each)")?;
-        match self.variant {
-            AttentionVariant::Window => {
-                let w = p.get("window");
-                check("window", w, (1..=MAX_WINDOW).contains(&w), "must be in 1..=1024")?;
-            }
-            AttentionVariant::Flash => {
-                check("head_dim", hd, hd <= MAX_FLASH_HEAD_DIM, "at most 128 for the flash kernel")?;
-            }
-            AttentionVariant::Unfused => {}
+        if self.variant == AttentionVariant::Flash {
+            check("head_dim", hd, hd <= MAX_FLASH_HEAD_DIM, "at most 128 for the flash kernel")?;
         }
+        Ok(())
+    }
+
+    fn generate(&self, p: &Params, seed: u64) -> Inputs {
         let s = self.shape(p);
         let n = s.batch * s.heads * s.seq_len * s.head_dim;
         let mut rng = InputRng::new(seed);
-        Ok(Inputs { f32s: vec![rng.vec(n, -1.0, 1.0), rng.vec(n, -1.0, 1.0), rng.vec(n, -1.0, 1.0)], u32s: vec![] })
+        Inputs { f32s: vec![rng.vec(n, -1.0, 1.0), rng.vec(n, -1.0, 1.0), rng.vec(n, -1.0, 1.0)], u32s: vec![] }
     }
 
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {

@@ -1,6 +1,6 @@
 //! Row-wise and elementwise kernels: softmax, GELU (tanh, erf), LayerNorm and RMSNorm.
 
-use super::{Inputs, KernelImpl, ParamError, check};
+use super::{Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
 use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter, rows_grid};
 use crate::reference;
@@ -8,10 +8,16 @@ use crate::rng::InputRng;
 use crate::schema::Work;
 use crate::shaders::Shader;
 
-fn rows_cols(p: &Params) -> Result<(usize, usize), ParamError> {
-    check("rows", p.get("rows"), p.get("rows") > 0, "must be positive")?;
-    check("cols", p.get("cols"), p.get("cols") > 0, "must be positive")?;
-    Ok((p.usize("rows"), p.usize("cols")))
+/// Row-wise kernels: one workgroup per row, rows spread over x and y of the grid.
+const ROWS_SPEC: &[ParamSpec] = &[
+    ParamSpec::new("rows", 1, 1 << 26, "independent rows, one workgroup each"),
+    ParamSpec::new("cols", 1, 1 << 24, "elements per row (the reduced dimension)"),
+];
+
+const LEN_SPEC: &[ParamSpec] = &[ParamSpec::new("len", 1, 1 << 30, "elements")];
+
+fn rows_cols(p: &Params) -> (usize, usize) {
+    (p.usize("rows"), p.usize("cols"))
 }
 
 fn single_pass(label: &str, entry_point: &'static str, bindings: Vec<(u32, usize)>, workgroups: [u32; 3]) -> Pass {
@@ -22,12 +28,16 @@ fn single_pass(label: &str, entry_point: &'static str, bindings: Vec<(u32, usize
 pub struct Softmax;
 
 impl KernelImpl for Softmax {
-    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
-        let (rows, cols) = rows_cols(p)?;
+    fn spec(&self) -> &'static [ParamSpec] {
+        ROWS_SPEC
+    }
+
+    fn generate(&self, p: &Params, seed: u64) -> Inputs {
+        let (rows, cols) = rows_cols(p);
         // Logit-like spread, with an offset that would overflow exp() without the max subtraction.
         let mut rng = InputRng::new(seed);
         let x = (0..rows * cols).map(|_| 40.0 + rng.uniform(-8.0, 8.0)).collect();
-        Ok(Inputs { f32s: vec![x], u32s: vec![] })
+        Inputs { f32s: vec![x], u32s: vec![] }
     }
 
     fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32> {
@@ -57,10 +67,13 @@ pub struct Gelu {
 }
 
 impl KernelImpl for Gelu {
-    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
-        check("len", p.get("len"), p.get("len") > 0, "must be positive")?;
+    fn spec(&self) -> &'static [ParamSpec] {
+        LEN_SPEC
+    }
+
+    fn generate(&self, p: &Params, seed: u64) -> Inputs {
         let mut rng = InputRng::new(seed);
-        Ok(Inputs { f32s: vec![rng.vec(p.usize("len"), -6.0, 6.0)], u32s: vec![] })
+        Inputs { f32s: vec![rng.vec(p.usize("len"), -6.0, 6.0)], u32s: vec![] }
     }
 
     fn reference(&self, _p: &Params, inputs: &Inputs) -> Vec<f32> {
@@ -101,8 +114,12 @@ pub struct Norm {
 const NORM_EPS: f32 = 1e-5;
 
 impl KernelImpl for Norm {
-    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
-        let (rows, cols) = rows_cols(p)?;
+    fn spec(&self) -> &'static [ParamSpec] {
+        ROWS_SPEC
+    }
+
+    fn generate(&self, p: &Params, seed: u64) -> Inputs {
+        let (rows, cols) = rows_cols(p);
         let mut rng = InputRng::new(seed);
         // A per-row offset exercises the two-pass variance (E[x^2] - E[x]^2 would cancel).
         let mut x = Vec::with_capacity(rows * cols);
@@ -112,7 +129,7 @@ impl KernelImpl for Norm {
         }
         let gamma = rng.vec(cols, 0.5, 1.5);
         let beta = rng.vec(cols, -0.5, 0.5);
-        Ok(Inputs { f32s: vec![x, gamma, beta], u32s: vec![] })
+        Inputs { f32s: vec![x, gamma, beta], u32s: vec![] }
     }
 
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {

@@ -1,7 +1,7 @@
 //! Paged KV-cache decode: a single decode step at a given context, and the streaming scenario
 //! (prefill, then decode steps back to back, each its own timed pass so per-token latency shows).
 
-use super::{Inputs, KernelImpl, ParamError, check};
+use super::{Inputs, KernelImpl, ParamError, ParamSpec, check};
 use crate::catalogue::Params;
 use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
 use crate::reference;
@@ -50,18 +50,30 @@ impl Shape {
     }
 }
 
+const SPEC: &[ParamSpec] = &[
+    ParamSpec::new("layers", 1, 1024, "transformer layers, each with its own cache"),
+    ParamSpec::new("heads", 1, 1024, "KV heads per layer"),
+    ParamSpec::new("head_dim", 1, MAX_HEAD_DIM, "features per head (workgroup query buffer)"),
+    ParamSpec::new("page_size", 1, 4096, "tokens per cache page"),
+    ParamSpec::new("context", 1, 1 << 20, "tokens already in the cache"),
+    ParamSpec::new("steps", 1, 4096, "decode steps (1 for kvcache-decode)"),
+];
+
 impl KernelImpl for KvCache {
-    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
-        for key in ["layers", "heads", "head_dim", "page_size", "context", "steps"] {
-            check("layers/heads/head_dim/page_size/context/steps", p.get(key), p.get(key) > 0, "must be positive")?;
-        }
-        let hd = p.get("head_dim");
-        check("head_dim", hd, hd <= MAX_HEAD_DIM, "at most 128 (workgroup query buffer)")?;
+    fn spec(&self) -> &'static [ParamSpec] {
+        SPEC
+    }
+
+    fn validate(&self, p: &Params) -> Result<(), ParamError> {
         if !self.stream {
             check("steps", p.get("steps"), p.get("steps") == 1, "a single decode step has steps = 1")?;
         }
         let s = Shape::of(p);
-        check("layers*heads", s.lh as u32, s.lh <= 65535, "at most 65535 (one workgroup row each)")?;
+        check("layers*heads", s.lh as u32, s.lh <= 65535, "at most 65535 (one workgroup row each)")
+    }
+
+    fn generate(&self, p: &Params, seed: u64) -> Inputs {
+        let s = Shape::of(p);
         let mut rng = InputRng::new(seed);
         let pre = s.lh * s.context * s.d;
         let per_step = s.steps * s.lh * s.d;
@@ -74,7 +86,7 @@ impl KernelImpl for KvCache {
         ];
         // Pages scattered at random through the pool: the indirection is exercised for real.
         let page_table = rng.permutation((s.lh * s.max_pages()) as u32);
-        Ok(Inputs { f32s, u32s: vec![page_table] })
+        Inputs { f32s, u32s: vec![page_table] }
     }
 
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {

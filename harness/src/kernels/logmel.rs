@@ -1,6 +1,6 @@
 //! Whisper-style log-mel spectrogram of the speech clip in `static/speech.wav`.
 
-use super::{Inputs, KernelImpl, ParamError, check};
+use super::{Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
 use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
 use crate::reference::{self, MelConfig};
@@ -71,15 +71,22 @@ impl MelSetup {
 #[derive(Debug)]
 pub struct LogMel;
 
+const SPEC: &[ParamSpec] = &[
+    // Reflect padding needs more than n_fft / 2 samples.
+    ParamSpec::new("millis", 100, 3_600_000, "milliseconds of 16 kHz audio"),
+    ParamSpec::new("n_mels", 1, 128, "mel bands"),
+];
+
 impl KernelImpl for LogMel {
+    fn spec(&self) -> &'static [ParamSpec] {
+        SPEC
+    }
+
     /// The clip, repeated to `millis` of audio. The seed is unused: the input is real speech.
-    fn inputs(&self, p: &Params, _seed: u64) -> Result<Inputs, ParamError> {
-        let ms = p.get("millis");
-        check("millis", ms, ms >= 100, "at least 100 ms (reflect padding needs > n_fft / 2 samples)")?;
-        check("n_mels", p.get("n_mels"), (1..=128).contains(&p.get("n_mels")), "must be in 1..=128")?;
-        let n = (ms as usize) * 16;
+    fn generate(&self, p: &Params, _seed: u64) -> Inputs {
+        let n = p.usize("millis") * 16;
         let clip = speech_clip();
-        Ok(Inputs { f32s: vec![clip.iter().copied().cycle().take(n).collect()], u32s: vec![] })
+        Inputs { f32s: vec![clip.iter().copied().cycle().take(n).collect()], u32s: vec![] }
     }
 
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {

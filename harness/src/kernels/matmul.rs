@@ -1,6 +1,6 @@
 //! Batched GEMM (fp32, and fp16 storage with f32 accumulation).
 
-use super::{Inputs, KernelImpl, ParamError, check};
+use super::{Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
 use crate::plan::{OutputType, Plan, UniformWriter};
 use crate::reference;
@@ -24,12 +24,19 @@ fn dims(p: &Params) -> Dims {
     Dims { m: p.usize("m"), n: p.usize("n"), k: p.usize("k"), batch: p.usize("batch") }
 }
 
+const SPEC: &[ParamSpec] = &[
+    ParamSpec::new("m", 1, 1 << 20, "rows of A and C"),
+    ParamSpec::new("n", 1, 1 << 20, "columns of B and C"),
+    ParamSpec::new("k", 1, 1 << 20, "columns of A, rows of B"),
+    ParamSpec::new("batch", 1, 65535, "independent products, one workgroup layer each"),
+];
+
 impl KernelImpl for Matmul {
-    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
-        for key in ["m", "n", "k", "batch"] {
-            check("m/n/k/batch", p.get(key), p.get(key) > 0, "must be positive")?;
-        }
-        check("batch", p.get("batch"), p.get("batch") <= 65535, "at most 65535 (one workgroup layer each)")?;
+    fn spec(&self) -> &'static [ParamSpec] {
+        SPEC
+    }
+
+    fn generate(&self, p: &Params, seed: u64) -> Inputs {
         let d = dims(p);
         let mut rng = InputRng::new(seed);
         let mut a = rng.vec(d.batch * d.m * d.k, -1.0, 1.0);
@@ -40,7 +47,7 @@ impl KernelImpl for Matmul {
                 *v = half::f16::from_f32(*v).to_f32();
             }
         }
-        Ok(Inputs { f32s: vec![a, b], u32s: vec![] })
+        Inputs { f32s: vec![a, b], u32s: vec![] }
     }
 
     fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32> {

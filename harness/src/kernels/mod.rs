@@ -32,11 +32,65 @@ pub struct Inputs {
 pub enum ParamError {
     #[error("`{name}` = {value}: {why}")]
     Invalid { name: &'static str, value: u32, why: &'static str },
+    #[error("`{name}` = {value} is outside {min}..={max}")]
+    OutOfRange { name: &'static str, value: u32, min: u32, max: u32 },
+    #[error("`{name}` is missing")]
+    Missing { name: &'static str },
+}
+
+/// One parameter a kernel accepts: its name, inclusive range and meaning. The ranges are the
+/// kernel's own limits (index widths, workgroup buffers); what fits a device is checked against
+/// its limits when the case runs (a `skipped` record names the limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub min: u32,
+    pub max: u32,
+    pub doc: &'static str,
+}
+
+impl ParamSpec {
+    pub const fn new(name: &'static str, min: u32, max: u32, doc: &'static str) -> ParamSpec {
+        ParamSpec { name, min, max, doc }
+    }
+}
+
+impl std::fmt::Display for ParamSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}..={}: {})", self.name, self.min, self.max, self.doc)
+    }
+}
+
+/// Every key of `spec` present in `p` and within its range.
+pub fn check_spec(spec: &[ParamSpec], p: &Params) -> Result<(), ParamError> {
+    for s in spec {
+        let Some(&(_, value)) = p.values.iter().find(|(k, _)| *k == s.name) else {
+            return Err(ParamError::Missing { name: s.name });
+        };
+        if !(s.min..=s.max).contains(&value) {
+            return Err(ParamError::OutOfRange { name: s.name, value, min: s.min, max: s.max });
+        }
+    }
+    Ok(())
 }
 
 pub trait KernelImpl: Sync + std::fmt::Debug {
-    /// Checks the parameters and generates random inputs from `seed`.
-    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError>;
+    /// The parameters this kernel takes, in the order records and case names list them.
+    fn spec(&self) -> &'static [ParamSpec];
+    /// Everything about `p` the kernel needs beyond [`check_spec`]: relations between parameters
+    /// and the shaders' own limits.
+    fn validate(&self, _p: &Params) -> Result<(), ParamError> {
+        Ok(())
+    }
+    /// Random inputs from `seed` for parameters that passed [`KernelImpl::inputs`]' checks.
+    fn generate(&self, p: &Params, seed: u64) -> Inputs;
+    /// Checks the parameters ([`check_spec`], [`KernelImpl::validate`]) and generates random
+    /// inputs from `seed`.
+    fn inputs(&self, p: &Params, seed: u64) -> Result<Inputs, ParamError> {
+        check_spec(self.spec(), p)?;
+        self.validate(p)?;
+        Ok(self.generate(p, seed))
+    }
     /// The expected output, as f32, in the layout of the plan's output buffer.
     fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32>;
     fn work(&self, p: &Params) -> Work;

@@ -491,7 +491,7 @@ mod tests {
     #[test]
     fn every_kernel_matches_the_reference_on_several_seeds() {
         for k in KERNELS {
-            for p in k.quick {
+            for p in &k.params(harness::catalogue::Size::Quick) {
                 for seed in [1, 2, 3] {
                     let inputs = k.imp.inputs(p, seed).unwrap();
                     let mut run = super::prepare(k, p, &inputs).unwrap_or_else(|| panic!("{} has no CPU path", k.id));

@@ -356,7 +356,7 @@ mod tests {
             return;
         }
         for k in KERNELS {
-            for p in k.quick {
+            for p in &k.params(harness::catalogue::Size::Quick) {
                 for seed in [1, 2] {
                     let inputs = k.imp.inputs(p, seed).unwrap();
                     match OpenVino.prepare(k, p, &inputs) {

@@ -274,6 +274,12 @@ async fn get_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult
 struct NativeRequest {
     #[serde(default)]
     kernels: Vec<String>,
+    /// `KERNEL:key=value,...`, as `accelbench native --case`.
+    #[serde(default)]
+    cases: Vec<String>,
+    /// As `accelbench native --sweep`.
+    #[serde(default)]
+    sweeps: Vec<String>,
     #[serde(default)]
     quick: bool,
     #[serde(default = "default_native_backends")]
@@ -297,7 +303,8 @@ fn one() -> u64 {
 async fn post_native_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
     let req: NativeRequest = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad native run request: {e}")))?;
-    let plan = NativePlan::new(&req.kernels, req.quick, &req.backends, req.adapter, req.seed, req.budget)
+    let selection = crate::native::Selection { kernels: req.kernels, cases: req.cases, sweeps: req.sweeps };
+    let plan = NativePlan::new(&selection, req.quick, &req.backends, req.adapter, req.seed, req.budget)
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let id = format!("native-{}-{:08x}", now.as_millis(), std::process::id() ^ now.subsec_nanos());
