@@ -384,6 +384,25 @@ struct Sample {
     wall_ns: f64,
     /// Mean ns per pass over the repetitions (timestamps only).
     per_pass_ns: Vec<f64>,
+    /// The greatest common divisor of the timestamps' offsets from the first, in ticks (0 without
+    /// timestamps): a browser that quantises timestamps (Chrome: 100 us unless started with
+    /// `--enable-webgpu-developer-features`) shows it here, whatever it claims.
+    tick_gcd: u64,
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Below this a detected timestamp granularity is the counter's own; at or above it the values
+/// were coarsened (no GPU counter ticks in microseconds).
+const QUANTIZED_NS: f64 = 1000.0;
+
+/// The timer as the samples show it: the timestamp period, or the coarser granularity the
+/// timestamps actually had.
+fn timestamp_timer(period: f64, tick_gcd: u64) -> TimerInfo {
+    let step = if tick_gcd > 0 { tick_gcd as f64 * period } else { period };
+    TimerInfo { kind: "gpu-timestamp".into(), resolution_ns: step.max(period), quantized: step >= QUANTIZED_NS }
 }
 
 async fn sample(dev: &GpuDevice, prep: &Prepared, reps: u32, ts: Option<&Timestamps>) -> Result<Sample, GpuError> {
@@ -400,7 +419,7 @@ async fn sample(dev: &GpuDevice, prep: &Prepared, reps: u32, ts: Option<&Timesta
     dev.wait_idle().await?;
     let wall_ns = t0.elapsed().as_secs_f64() * 1e9;
     match ts {
-        None => Ok(Sample { per_exec_ns: wall_ns / f64::from(reps), wall_ns, per_pass_ns: vec![] }),
+        None => Ok(Sample { per_exec_ns: wall_ns / f64::from(reps), wall_ns, per_pass_ns: vec![], tick_gcd: 0 }),
         Some((_, _, readback)) => {
             let raw = dev.read(readback, u64::from(nq) * 8).await?;
             let ticks: &[u64] = bytemuck::cast_slice(&raw);
@@ -413,7 +432,8 @@ async fn sample(dev: &GpuDevice, prep: &Prepared, reps: u32, ts: Option<&Timesta
                     *acc += ticks[i + 1].saturating_sub(ticks[i]) as f64 * period / f64::from(reps);
                 }
             }
-            Ok(Sample { per_exec_ns: total / f64::from(reps), wall_ns, per_pass_ns: per_pass })
+            let tick_gcd = ticks[..nq as usize].iter().fold(0, |g, &t| gcd(g, t.saturating_sub(ticks[0])));
+            Ok(Sample { per_exec_ns: total / f64::from(reps), wall_ns, per_pass_ns: per_pass, tick_gcd })
         }
     }
 }
@@ -427,7 +447,8 @@ pub struct RunOptions {
     pub sampling: SamplingConfig,
     /// Use timestamp queries when the device has them (off: host fences, for comparison).
     pub use_timestamps: bool,
-    /// Resolution of the host clock, ns (1000 natively; 5000 or 100000 in a page).
+    /// Resolution of the host clock as measured ([`crate::clock::resolution_ns`]; in a page
+    /// 5 us when cross-origin isolated, else 100 us or coarser).
     pub host_resolution_ns: f64,
     pub facts: HostFacts,
 }
@@ -525,6 +546,8 @@ struct Bench<'a> {
     warmup: u32,
     sampler: Sampler,
     phase_samples: Vec<Vec<f64>>,
+    /// Timestamp granularity over every execution so far (see [`Sample::tick_gcd`]).
+    tick_gcd: u64,
     cold: ColdTiming,
     record: Record,
     stopped_by: Option<&'static str>,
@@ -615,14 +638,17 @@ impl<'a> Bench<'a> {
 
         // Warm-up, then calibrate the batch from one more execution.
         let ts1 = use_ts.then(|| make_timestamps(dev, 1, npass));
+        let mut tick_gcd = 0;
         for _ in 0..cfg.warmup {
-            sample(dev, &prep, 1, ts1.as_ref()).await?;
+            tick_gcd = gcd(tick_gcd, sample(dev, &prep, 1, ts1.as_ref()).await?.tick_gcd);
         }
         let probe = sample(dev, &prep, 1, ts1.as_ref()).await?;
+        tick_gcd = gcd(tick_gcd, probe.tick_gcd);
         let (timer, min_ns) = if use_ts {
-            let period = f64::from(dev.queue.get_timestamp_period());
-            let t = TimerInfo { kind: "gpu-timestamp".into(), resolution_ns: period, quantized: false };
-            (t, cfg.min_resolutions_per_sample * period)
+            // The batch spans 20 resolutions of the timer as measured, not as advertised.
+            let t = timestamp_timer(f64::from(dev.queue.get_timestamp_period()), tick_gcd);
+            let min_ns = cfg.min_resolutions_per_sample * t.resolution_ns;
+            (t, min_ns)
         } else {
             let t = TimerInfo { kind: "host-fence".into(), resolution_ns: opts.host_resolution_ns, quantized: false };
             // A fence sample also carries a fixed submit-and-wait cost; 1 ms keeps it to a few percent.
@@ -644,6 +670,7 @@ impl<'a> Bench<'a> {
             warmup: cfg.warmup,
             sampler: Sampler::new(cfg.clone()),
             phase_samples: vec![Vec::new(); npass as usize],
+            tick_gcd,
             cold: ColdTiming { pipeline_ns: Some(pipeline_ns), first_run_ns: Some(first_run_ns) },
             record: record.clone(),
             stopped_by: None,
@@ -658,6 +685,7 @@ impl<'a> Bench<'a> {
             return Err(GpuError::Wgpu { during: "timing the kernel", message: e.to_string() });
         }
         self.sampler.push(s.per_exec_ns, s.wall_ns);
+        self.tick_gcd = gcd(self.tick_gcd, s.tick_gcd);
         for (acc, v) in self.phase_samples.iter_mut().zip(&s.per_pass_ns) {
             acc.push(*v);
         }
@@ -689,8 +717,13 @@ impl<'a> Bench<'a> {
             vec![]
         };
         record.throughput = Some(Throughput::from_median(&record.work, summary.median_ns));
+        let timer = if self.ts.is_some() {
+            timestamp_timer(f64::from(self.dev.queue.get_timestamp_period()), self.tick_gcd)
+        } else {
+            self.timer
+        };
         record.timing = Some(Timing {
-            timer: self.timer,
+            timer,
             batch: self.reps,
             warmup: self.warmup,
             samples_ns: self.sampler.samples().to_vec(),
@@ -722,4 +755,25 @@ fn make_timestamps(dev: &GpuDevice, reps: u32, npass: u32) -> Timestamps {
     let resolve = buffer("ts-resolve", wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
     let read = buffer("ts-read", wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
     (qs, resolve, read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gcd, timestamp_timer};
+
+    #[test]
+    fn quantised_timestamps_are_detected_from_their_granularity() {
+        // Chrome without developer features: every timestamp a multiple of 100 us.
+        let ticks = [1_700_000_000u64, 1_700_100_000, 1_700_300_000, 1_700_400_000];
+        let g = ticks.iter().fold(0, |g, &t| gcd(g, t - ticks[0]));
+        let t = timestamp_timer(1.0, g);
+        assert!(t.quantized && t.resolution_ns == 100_000.0, "{t:?}");
+        // Nanosecond timestamps: the granularity is the counter's.
+        let ticks = [1_000_000_017u64, 1_000_412_345, 1_000_981_002];
+        let g = ticks.iter().fold(0, |g, &t| gcd(g, t - ticks[0]));
+        let t = timestamp_timer(1.0, g);
+        assert!(!t.quantized && t.resolution_ns < 1000.0, "{t:?}");
+        // No timestamps seen yet: the advertised period.
+        assert_eq!(timestamp_timer(52.08, 0).resolution_ns, 52.08);
+    }
 }

@@ -134,6 +134,8 @@ impl NativePlan {
     pub fn collect(&self, mut emit: impl FnMut(Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
         let (size, sampling) = (self.size, &self.sampling);
         let facts = facts::host_facts();
+        // Measured, not assumed: the batch of a host-timed sample spans 20 of these.
+        let host_resolution_ns = harness::clock::resolution_ns();
         let host_backends = host_backends(&self.backends);
         for b in &host_backends {
             // Probe once: for OpenVINO and CUDA a probe loads the runtime and opens a device.
@@ -161,7 +163,7 @@ impl NativePlan {
                         seed: self.seed,
                         sampling: sampling.clone(),
                         use_timestamps: self.use_timestamps,
-                        host_resolution_ns: 1000.0,
+                        host_resolution_ns,
                         facts: facts.clone(),
                     };
                     emit(pollster::block_on(gpu::run_kernel(dev, kernel, params, &inputs, &expected, &opts)))?;
@@ -173,7 +175,7 @@ impl NativePlan {
                     seed: self.seed,
                     sampling,
                     facts: &facts,
-                    resolution_ns: 1000.0,
+                    resolution_ns: host_resolution_ns,
                 };
                 for b in &host_backends {
                     let run = run(b.name(), b.adapter());

@@ -96,7 +96,12 @@ fn chromium_runs_the_quick_catalogue_on_swiftshader() {
         assert!(a.fallback);
         if let Some(t) = &r.timing {
             assert_eq!(t.timer.kind, "gpu-timestamp");
+            // With --enable-webgpu-developer-features Chrome's timestamps are not quantised, and
+            // the record says so from the samples' own granularity.
+            assert!(!t.timer.quantized && t.timer.resolution_ns < 1000.0, "{:?}", t.timer);
         }
+        let flags = &r.provenance.browser.as_ref().unwrap().flags;
+        assert!(flags.iter().any(|f| f == "--enable-webgpu-developer-features"), "{flags:?}");
     }
     // SwiftShader has no shader-f16: the f16 matmul is skipped, naming the feature.
     let f16 = records.iter().find(|r| r.kernel == "matmul-f16").unwrap();

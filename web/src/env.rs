@@ -27,25 +27,6 @@ pub fn parse_user_agent(ua: &str) -> (String, String) {
     ("unknown".into(), String::new())
 }
 
-/// `performance.now()`'s resolution, measured: the smallest step it takes over a few hundred
-/// reads. Browsers coarsen it (100 us or 1 ms) unless the page is cross-origin isolated.
-fn clock_resolution_ns() -> f64 {
-    let mut best = f64::INFINITY;
-    let mut last = js::now_ms();
-    let mut steps = 0;
-    let mut spins = 0;
-    while steps < 50 && spins < 2_000_000 {
-        spins += 1;
-        let t = js::now_ms();
-        if t > last {
-            best = best.min(t - last);
-            last = t;
-            steps += 1;
-        }
-    }
-    if best.is_finite() { best * 1e6 } else { 1e6 }
-}
-
 /// Why the browser gives no WebGPU, and the fix for this browser.
 fn webgpu_hint(browser: &str, secure: bool) -> &'static str {
     if !secure {
@@ -106,7 +87,7 @@ pub async fn detect(flags: Vec<String>) -> (PageEnvironment, Option<wgpu::Adapte
         browser,
         webgpu,
         webgpu_missing: missing,
-        host_clock_resolution_ns: clock_resolution_ns(),
+        host_clock_resolution_ns: harness::clock::resolution_ns(),
         server,
         commit: BUILD_COMMIT.to_owned(),
         // performance.now() counts from navigation start.

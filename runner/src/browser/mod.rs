@@ -16,11 +16,14 @@ pub enum Browser {
 }
 
 /// Chromium's flags: `--enable-unsafe-webgpu` is what gives an adapter without a GPU (SwiftShader);
-/// the rest keep a headless root session quiet and deterministic.
+/// `--enable-webgpu-developer-features` turns off the 100 us quantisation of timestamp queries
+/// (the page detects quantisation from the samples anyway); the rest keep a headless root session
+/// quiet and deterministic.
 const CHROME_FLAGS: &[&str] = &[
     "--headless",
     "--no-sandbox",
     "--enable-unsafe-webgpu",
+    "--enable-webgpu-developer-features",
     "--disable-dev-shm-usage",
     "--disable-quic",
     "--no-first-run",
