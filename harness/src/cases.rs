@@ -24,12 +24,12 @@ pub enum CaseError {
     Syntax { spec: String, why: String },
     #[error("`{spec}`: unknown kernel `{name}`; kernels: {kernels}")]
     UnknownKernel { spec: String, name: String, kernels: String },
-    #[error("`{spec}`: {kernel} has no parameter `{key}`; it takes {accepted}")]
-    UnknownKey { spec: String, kernel: &'static str, key: String, accepted: String },
-    #[error("`{spec}`: {kernel} `{key}` = `{value}`: {why}; it takes {accepted}")]
-    BadValue { spec: String, kernel: &'static str, key: String, value: String, why: String, accepted: String },
-    #[error("`{spec}`: {kernel} {source}; it takes {accepted}")]
-    Invalid { spec: String, kernel: &'static str, source: ParamError, accepted: String },
+    #[error("`{spec}`: {kernel} has no parameter `{key}`; it takes {}", accepted_by_id(kernel))]
+    UnknownKey { spec: String, kernel: &'static str, key: String },
+    #[error("`{spec}`: {kernel} `{key}`: {why}; it takes {}", accepted_by_id(kernel))]
+    BadValue { spec: String, kernel: &'static str, key: String, why: String },
+    #[error("`{spec}`: {kernel} {source}; it takes {}", accepted_by_id(kernel))]
+    Invalid { spec: String, kernel: &'static str, source: ParamError },
     #[error("`{spec}` lists several values for `{key}`: that is a sweep (--sweep), not one case")]
     NotOneCase { spec: String, key: String },
     #[error("`{spec}` expands to {points} cases, more than {max}; narrow the ranges")]
@@ -39,6 +39,10 @@ pub enum CaseError {
 /// The parameters a kernel takes, with their ranges, for error messages and `accelbench kernels`.
 pub fn accepted(kernel: &Kernel) -> String {
     kernel.imp.spec().iter().map(ParamSpec::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn accepted_by_id(id: &str) -> String {
+    kernel_by_id(id).map(accepted).unwrap_or_default()
 }
 
 /// Catalogue entries by id (not family: a case's keys belong to one kernel).
@@ -123,20 +127,13 @@ fn split(spec: &str) -> Result<(&'static Kernel, Keys), CaseError> {
             },
         };
         if !kernel.imp.spec().iter().any(|s| s.name == key) {
-            return Err(CaseError::UnknownKey {
-                spec: spec.to_owned(),
-                kernel: kernel.id,
-                key,
-                accepted: accepted(kernel),
-            });
+            return Err(CaseError::UnknownKey { spec: spec.to_owned(), kernel: kernel.id, key });
         }
         let values = parse_values(value).map_err(|why| CaseError::BadValue {
             spec: spec.to_owned(),
             kernel: kernel.id,
             key: key.clone(),
-            value: value.to_owned(),
             why,
-            accepted: accepted(kernel),
         })?;
         match keys.iter_mut().find(|(k, _)| *k == key) {
             Some((_, vs)) if token.contains('=') => {
@@ -208,8 +205,7 @@ fn build(spec: &str, kernel: &'static Kernel, size: Size, point: &[(String, u32)
         .collect();
     let case = point.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
     let params = Params { case, values };
-    let invalid =
-        |source| CaseError::Invalid { spec: spec.to_owned(), kernel: kernel.id, source, accepted: accepted(kernel) };
+    let invalid = |source| CaseError::Invalid { spec: spec.to_owned(), kernel: kernel.id, source };
     crate::kernels::check_spec(imp_spec, &params).map_err(invalid)?;
     kernel.imp.validate(&params).map_err(invalid)?;
     Ok(Case { kernel, params })

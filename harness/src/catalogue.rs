@@ -15,6 +15,8 @@ pub enum Family {
     Matmul,
     Softmax,
     Gelu,
+    Silu,
+    Swiglu,
     Layernorm,
     Rmsnorm,
     Attention,
@@ -23,10 +25,12 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 10] = [
         Family::Matmul,
         Family::Softmax,
         Family::Gelu,
+        Family::Silu,
+        Family::Swiglu,
         Family::Layernorm,
         Family::Rmsnorm,
         Family::Attention,
@@ -39,6 +43,8 @@ impl Family {
             Family::Matmul => "matmul",
             Family::Softmax => "softmax",
             Family::Gelu => "gelu",
+            Family::Silu => "silu",
+            Family::Swiglu => "swiglu",
             Family::Layernorm => "layernorm",
             Family::Rmsnorm => "rmsnorm",
             Family::Attention => "attention",
@@ -284,6 +290,38 @@ pub static KERNELS: &[Kernel] = &[
             "8x512x4096": { len = 8 * 512 * 4096 },
         },
         imp: &kernels::Gelu { erf: true },
+    },
+    Kernel {
+        id: "silu",
+        family: Family::Silu,
+        dtype: DType::F32,
+        summary: "SiLU (swish), x * sigmoid(x), elementwise vec4 (LLaMA-family MLP activation)",
+        shader: "silu.wgsl",
+        entry_points: &["silu"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! { "65537": { len = 65537 } },
+        full: params! {
+            "1M": { len = 1 << 20 },
+            "4x512x11008": { len = 4 * 512 * 11008 },
+        },
+        imp: &kernels::Glu { gated: false },
+    },
+    Kernel {
+        id: "swiglu",
+        family: Family::Swiglu,
+        dtype: DType::F32,
+        summary: "SwiGLU, silu(gate) * up, elementwise vec4 (the LLaMA MLP's gate)",
+        shader: "silu.wgsl",
+        entry_points: &["swiglu"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! { "65537": { len = 65537 } },
+        full: params! {
+            "1M": { len = 1 << 20 },
+            "4x512x11008": { len = 4 * 512 * 11008 },
+        },
+        imp: &kernels::Glu { gated: true },
     },
     Kernel {
         id: "layernorm",

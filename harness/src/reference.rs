@@ -51,6 +51,20 @@ pub fn gelu_tanh(x: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// `x * sigmoid(x)`, in f64.
+pub fn silu(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|&v| silu_f64(f64::from(v)) as f32).collect()
+}
+
+/// `silu(gate) * up`, elementwise, in f64.
+pub fn swiglu(gate: &[f32], up: &[f32]) -> Vec<f32> {
+    gate.iter().zip(up).map(|(&g, &u)| (silu_f64(f64::from(g)) * f64::from(u)) as f32).collect()
+}
+
+fn silu_f64(v: f64) -> f64 {
+    v / (1.0 + (-v).exp())
+}
+
 pub fn gelu_erf(x: &[f32]) -> Vec<f32> {
     x.iter()
         .map(|&v| {

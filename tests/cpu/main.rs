@@ -163,3 +163,37 @@ fn a_broken_shader_fails_the_build_with_file_and_line() {
     assert!(stderr.contains(&format!("softmax.wgsl:{line}:")), "no file:line in:\n{stderr}");
     assert!(stderr.contains("undefined_name"), "no naga message in:\n{stderr}");
 }
+
+/// Backends match on `harness::op::Op`, never on kernel ids: a new family must be a compile
+/// error in each backend, not a string that silently falls into another arm.
+#[test]
+fn no_kernel_id_comparisons_outside_the_catalogue() {
+    let root = repo_root();
+    // Comparisons, not mentions: entry points and CUDA functions may share a kernel's name.
+    let patterns = [".id ==", ".id !=", "match kernel.id", "match k.id", "kernel == \"", "kernel != \""];
+    let mut offenders = Vec::new();
+    let mut stack = vec![root.join("runner/src"), root.join("web/src"), root.join("harness/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            // The catalogue defines the ids; `cases` parses them from the user's words.
+            if !name.ends_with(".rs") || ["catalogue.rs", "cases.rs"].contains(&name.as_str()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Unit tests may pick a kernel by id; the code they test may not.
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for (n, line) in code.lines().enumerate() {
+                if patterns.iter().any(|p| line.contains(p)) {
+                    offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "kernel ids compared outside the catalogue:\n{}", offenders.join("\n"));
+}

@@ -151,7 +151,8 @@ pub fn batch_scaling(records: &[Record]) -> Html {
 /// measured step latency (a replay of the GPU timestamps, scaled so the slowest run takes ~6 s).
 pub fn kv_stream(records: &[Record]) -> Html {
     let streams: Vec<&Record> = measured(records)
-        .filter(|r| r.kernel == "kvcache-stream" && r.timing.as_ref().is_some_and(|t| !t.phases.is_empty()))
+        // A stream is whatever was timed as decode steps (`step N` phases), whichever kernel.
+        .filter(|r| r.timing.as_ref().is_some_and(|t| t.phases.iter().any(|p| p.label.starts_with("step"))))
         .collect();
     if streams.is_empty() {
         return html! { <p class="muted">{ "The KV-cache stream shows here once kvcache-stream is measured on WebGPU (per-step timestamps)." }</p> };

@@ -4,6 +4,7 @@
 
 use super::{Inputs, KernelImpl, ParamError, ParamSpec, check};
 use crate::catalogue::Params;
+use crate::op::{AttentionDims, Op};
 use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
 use crate::reference::{self, AttentionShape};
 use crate::rng::InputRng;
@@ -60,6 +61,18 @@ const WINDOW_SPEC: &[ParamSpec] = &[
 impl KernelImpl for Attention {
     fn spec(&self) -> &'static [ParamSpec] {
         if self.variant == AttentionVariant::Window { WINDOW_SPEC } else { SPEC }
+    }
+
+    fn op(&self, p: &Params) -> Op {
+        let s = self.shape(p);
+        let dims = AttentionDims {
+            batch: s.batch,
+            heads: s.heads,
+            seq_len: s.seq_len,
+            head_dim: s.head_dim,
+            window: s.window.min(s.seq_len),
+        };
+        Op::Attention { dims, variant: self.variant }
     }
 
     fn validate(&self, p: &Params) -> Result<(), ParamError> {

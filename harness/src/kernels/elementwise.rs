@@ -2,6 +2,7 @@
 
 use super::{Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
+use crate::op::{Op, RowsDims};
 use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter, rows_grid};
 use crate::reference;
 use crate::rng::InputRng;
@@ -15,6 +16,10 @@ const ROWS_SPEC: &[ParamSpec] = &[
 ];
 
 const LEN_SPEC: &[ParamSpec] = &[ParamSpec::new("len", 1, 1 << 30, "elements")];
+
+fn rows_dims(p: &Params) -> RowsDims {
+    RowsDims { rows: p.usize("rows"), cols: p.usize("cols") }
+}
 
 fn rows_cols(p: &Params) -> (usize, usize) {
     (p.usize("rows"), p.usize("cols"))
@@ -30,6 +35,10 @@ pub struct Softmax;
 impl KernelImpl for Softmax {
     fn spec(&self) -> &'static [ParamSpec] {
         ROWS_SPEC
+    }
+
+    fn op(&self, p: &Params) -> Op {
+        Op::Softmax(rows_dims(p))
     }
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {
@@ -69,6 +78,10 @@ pub struct Gelu {
 impl KernelImpl for Gelu {
     fn spec(&self) -> &'static [ParamSpec] {
         LEN_SPEC
+    }
+
+    fn op(&self, p: &Params) -> Op {
+        Op::Gelu { len: p.usize("len"), erf: self.erf }
     }
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {
@@ -116,6 +129,10 @@ const NORM_EPS: f32 = 1e-5;
 impl KernelImpl for Norm {
     fn spec(&self) -> &'static [ParamSpec] {
         ROWS_SPEC
+    }
+
+    fn op(&self, p: &Params) -> Op {
+        if self.rms { Op::RmsNorm(rows_dims(p)) } else { Op::LayerNorm(rows_dims(p)) }
     }
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {

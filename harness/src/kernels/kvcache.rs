@@ -3,6 +3,7 @@
 
 use super::{Inputs, KernelImpl, ParamError, ParamSpec, check};
 use crate::catalogue::Params;
+use crate::op::{KvDims, Op};
 use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
 use crate::reference;
 use crate::rng::InputRng;
@@ -62,6 +63,18 @@ const SPEC: &[ParamSpec] = &[
 impl KernelImpl for KvCache {
     fn spec(&self) -> &'static [ParamSpec] {
         SPEC
+    }
+
+    fn op(&self, p: &Params) -> Op {
+        let dims = KvDims {
+            layers: p.usize("layers"),
+            heads: p.usize("heads"),
+            head_dim: p.usize("head_dim"),
+            page_size: p.usize("page_size"),
+            context: p.usize("context"),
+            steps: p.usize("steps"),
+        };
+        Op::KvCache { dims, stream: self.stream }
     }
 
     fn validate(&self, p: &Params) -> Result<(), ParamError> {

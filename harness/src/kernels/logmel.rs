@@ -2,6 +2,7 @@
 
 use super::{Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
+use crate::op::{LogMelDims, Op};
 use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
 use crate::reference::{self, MelConfig};
 use crate::schema::Work;
@@ -43,8 +44,8 @@ pub struct MelSetup {
 }
 
 impl MelSetup {
-    pub fn new(p: &Params, n_samples: usize) -> MelSetup {
-        let cfg = config(p);
+    pub fn new(d: LogMelDims, n_samples: usize) -> MelSetup {
+        let cfg = MelConfig { n_mels: d.n_mels, ..CFG };
         let nb = cfg.n_bins();
         let fb = cfg.filterbank();
         let ranges = (0..cfg.n_mels)
@@ -80,6 +81,10 @@ const SPEC: &[ParamSpec] = &[
 impl KernelImpl for LogMel {
     fn spec(&self) -> &'static [ParamSpec] {
         SPEC
+    }
+
+    fn op(&self, p: &Params) -> Op {
+        Op::LogMel(LogMelDims { millis: p.usize("millis"), n_mels: p.usize("n_mels") })
     }
 
     /// The clip, repeated to `millis` of audio. The seed is unused: the input is real speech.
@@ -126,7 +131,7 @@ impl KernelImpl for LogMel {
                 .finish(),
         );
         let pcm_b = plan.storage_f32("pcm", pcm);
-        let setup = MelSetup::new(p, pcm.len());
+        let setup = MelSetup::new(LogMelDims { millis: p.usize("millis"), n_mels: cfg.n_mels }, pcm.len());
         let window = plan.storage_f32("window", &setup.window);
         let tw: Vec<f32> = (0..cfg.n_fft / 2)
             .flat_map(|k| {

@@ -1,7 +1,8 @@
 //! Batched GEMM (fp32, and fp16 storage with f32 accumulation).
 
 use super::{Inputs, KernelImpl, ParamSpec};
-use crate::catalogue::Params;
+use crate::catalogue::{DType, Params};
+use crate::op::{MatmulDims, Op};
 use crate::plan::{OutputType, Plan, UniformWriter};
 use crate::reference;
 use crate::rng::InputRng;
@@ -34,6 +35,12 @@ const SPEC: &[ParamSpec] = &[
 impl KernelImpl for Matmul {
     fn spec(&self) -> &'static [ParamSpec] {
         SPEC
+    }
+
+    fn op(&self, p: &Params) -> Op {
+        let d = dims(p);
+        let dims = MatmulDims { m: d.m, n: d.n, k: d.k, batch: d.batch };
+        Op::Matmul { dims, dtype: if self.half { DType::F16 } else { DType::F32 } }
     }
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {

@@ -4,6 +4,7 @@
 
 mod attention;
 mod elementwise;
+mod glu;
 mod kvcache;
 mod logmel;
 mod matmul;
@@ -11,6 +12,7 @@ mod matmul;
 pub use crate::reference::reflect as reflect_index;
 pub use attention::{Attention, AttentionVariant};
 pub use elementwise::{Gelu, Norm, Softmax};
+pub use glu::Glu;
 pub use kvcache::KvCache;
 pub use logmel::{LogMel, MelSetup, speech_clip};
 pub use matmul::Matmul;
@@ -75,6 +77,9 @@ pub fn check_spec(spec: &[ParamSpec], p: &Params) -> Result<(), ParamError> {
 }
 
 pub trait KernelImpl: Sync + std::fmt::Debug {
+    /// The typed operation for parameters that passed [`KernelImpl::inputs`]' checks: what
+    /// backends match on.
+    fn op(&self, p: &Params) -> crate::op::Op;
     /// The parameters this kernel takes, in the order records and case names list them.
     fn spec(&self) -> &'static [ParamSpec];
     /// Everything about `p` the kernel needs beyond [`check_spec`]: relations between parameters

@@ -3,26 +3,33 @@
 //! and f32 loops written so the compiler vectorises them. The plain references in
 //! `harness::reference` stay the ground truth; this backend is checked against them like any other.
 
-use harness::catalogue::{Family, Kernel, Params};
+use harness::catalogue::{DType, Kernel, Params};
 use harness::host::Prepared;
+use harness::kernels::AttentionVariant;
 use harness::kernels::{Inputs, MelSetup};
+use harness::op::{AttentionDims, KvDims, LogMelDims, MatmulDims, Op, RowsDims};
 use rayon::prelude::*;
 
 /// `None` when this backend has no implementation for the kernel (a `skipped` record says so).
 pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn Prepared>> {
-    Some(match (kernel.family, kernel.id) {
-        (Family::Matmul, "matmul-f16") => Box::new(MatmulF16::new(p, inputs)),
-        (Family::Matmul, _) => Box::new(MatmulF32::new(p, inputs)),
-        (Family::Softmax, _) => Box::new(Rowwise::new(p, inputs, RowOp::Softmax)),
-        (Family::Layernorm, _) => Box::new(Rowwise::new(p, inputs, RowOp::LayerNorm)),
-        (Family::Rmsnorm, _) => Box::new(Rowwise::new(p, inputs, RowOp::RmsNorm)),
-        (Family::Gelu, id) => {
-            Box::new(Gelu { x: inputs.f32s[0].clone(), y: vec![0.0; inputs.f32s[0].len()], erf: id == "gelu-erf" })
+    Some(match kernel.imp.op(p) {
+        Op::Matmul { dims, dtype: DType::F16 } => Box::new(MatmulF16::new(dims, inputs)),
+        Op::Matmul { dims, dtype: DType::F32 } => Box::new(MatmulF32::new(dims, inputs)),
+        Op::Softmax(d) => Box::new(Rowwise::new(d, inputs, RowOp::Softmax)),
+        Op::LayerNorm(d) => Box::new(Rowwise::new(d, inputs, RowOp::LayerNorm)),
+        Op::RmsNorm(d) => Box::new(Rowwise::new(d, inputs, RowOp::RmsNorm)),
+        Op::Gelu { len, erf } => Box::new(Gelu { x: inputs.f32s[0].clone(), y: vec![0.0; len], erf }),
+        Op::Silu { len } => Box::new(Swish { x: inputs.f32s[0].clone(), up: None, y: vec![0.0; len] }),
+        Op::SwiGlu { len } => {
+            Box::new(Swish { x: inputs.f32s[0].clone(), up: Some(inputs.f32s[1].clone()), y: vec![0.0; len] })
         }
-        (Family::Attention, "attention-sliding") => Box::new(WindowAttention::new(p, inputs)),
-        (Family::Attention, _) => Box::new(CausalAttention::new(p, inputs)),
-        (Family::Logmel, _) => Box::new(LogMel::new(p, inputs)),
-        (Family::Kvcache, id) => Box::new(KvDecode::new(p, inputs, id == "kvcache-stream")),
+        Op::Attention { dims, variant: AttentionVariant::Window } => Box::new(WindowAttention::new(dims, inputs)),
+        // Flash and unfused compute the same causal attention; native code has one best way.
+        Op::Attention { dims, variant: AttentionVariant::Unfused | AttentionVariant::Flash } => {
+            Box::new(CausalAttention::new(dims, inputs))
+        }
+        Op::LogMel(d) => Box::new(LogMel::new(d, inputs)),
+        Op::KvCache { dims, stream } => Box::new(KvDecode::new(dims, inputs, stream)),
     })
 }
 
@@ -79,8 +86,8 @@ struct MatmulF32 {
 }
 
 impl MatmulF32 {
-    fn new(p: &Params, i: &Inputs) -> Self {
-        let dims = [p.usize("m"), p.usize("n"), p.usize("k"), p.usize("batch")];
+    fn new(d: MatmulDims, i: &Inputs) -> Self {
+        let dims = [d.m, d.n, d.k, d.batch];
         MatmulF32 { a: i.f32s[0].clone(), b: i.f32s[1].clone(), c: vec![0.0; dims[0] * dims[1] * dims[3]], dims }
     }
 }
@@ -105,9 +112,9 @@ struct MatmulF16 {
 }
 
 impl MatmulF16 {
-    fn new(p: &Params, i: &Inputs) -> Self {
+    fn new(d: MatmulDims, i: &Inputs) -> Self {
         // The inputs already hold f16-representable values (the kernel's input generator rounds).
-        MatmulF16 { inner: MatmulF32::new(p, i) }
+        MatmulF16 { inner: MatmulF32::new(d, i) }
     }
 }
 
@@ -139,8 +146,8 @@ struct Rowwise {
 }
 
 impl Rowwise {
-    fn new(p: &Params, i: &Inputs, op: RowOp) -> Self {
-        let cols = p.usize("cols");
+    fn new(d: RowsDims, i: &Inputs, op: RowOp) -> Self {
+        let cols = d.cols;
         let (gamma, beta) = match op {
             RowOp::Softmax => (vec![], vec![]),
             _ => (i.f32s[1].clone(), i.f32s[2].clone()),
@@ -217,6 +224,39 @@ impl Prepared for Gelu {
     }
 }
 
+/// SiLU, or SwiGLU when `up` is there.
+struct Swish {
+    x: Vec<f32>,
+    up: Option<Vec<f32>>,
+    y: Vec<f32>,
+}
+
+impl Prepared for Swish {
+    fn run(&mut self) {
+        const CHUNK: usize = 1 << 14;
+        let silu = |v: f32| v / (1.0 + (-v).exp());
+        match &self.up {
+            None => self.y.par_chunks_mut(CHUNK).zip(self.x.par_chunks(CHUNK)).for_each(|(y, x)| {
+                for (o, &v) in y.iter_mut().zip(x) {
+                    *o = silu(v);
+                }
+            }),
+            Some(up) => {
+                self.y.par_chunks_mut(CHUNK).zip(self.x.par_chunks(CHUNK).zip(up.par_chunks(CHUNK))).for_each(
+                    |(y, (g, u))| {
+                        for ((o, &g), &u) in y.iter_mut().zip(g).zip(u) {
+                            *o = silu(g) * u;
+                        }
+                    },
+                );
+            }
+        }
+    }
+    fn output(&self) -> Vec<f32> {
+        self.y.clone()
+    }
+}
+
 struct Shape {
     bh: usize,
     s: usize,
@@ -224,9 +264,9 @@ struct Shape {
     scale: f32,
 }
 
-fn attn_shape(p: &Params) -> Shape {
-    let d = p.usize("head_dim");
-    Shape { bh: p.usize("batch") * p.usize("heads"), s: p.usize("seq_len"), d, scale: 1.0 / (d as f32).sqrt() }
+fn attn_shape(a: AttentionDims) -> Shape {
+    let d = a.head_dim;
+    Shape { bh: a.batch * a.heads, s: a.seq_len, d, scale: 1.0 / (d as f32).sqrt() }
 }
 
 /// Causal attention per head as two GEMMs around a masked softmax: S = Q K^T, P = softmax, O = P V.
@@ -241,8 +281,8 @@ struct CausalAttention {
 }
 
 impl CausalAttention {
-    fn new(p: &Params, i: &Inputs) -> Self {
-        let sh = attn_shape(p);
+    fn new(a: AttentionDims, i: &Inputs) -> Self {
+        let sh = attn_shape(a);
         CausalAttention {
             q: i.f32s[0].clone(),
             k: i.f32s[1].clone(),
@@ -290,14 +330,14 @@ struct WindowAttention {
 }
 
 impl WindowAttention {
-    fn new(p: &Params, i: &Inputs) -> Self {
+    fn new(a: AttentionDims, i: &Inputs) -> Self {
         WindowAttention {
             q: i.f32s[0].clone(),
             k: i.f32s[1].clone(),
             v: i.f32s[2].clone(),
             o: vec![0.0; i.f32s[0].len()],
-            sh: attn_shape(p),
-            window: p.usize("window"),
+            sh: attn_shape(a),
+            window: a.window,
         }
     }
 }
@@ -344,8 +384,8 @@ struct LogMel {
 }
 
 impl LogMel {
-    fn new(p: &Params, i: &Inputs) -> Self {
-        let setup = MelSetup::new(p, i.f32s[0].len());
+    fn new(d: LogMelDims, i: &Inputs) -> Self {
+        let setup = MelSetup::new(d, i.f32s[0].len());
         let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(setup.n_fft);
         let out = vec![0.0; setup.n_mels * setup.n_frames];
         LogMel { pcm: i.f32s[0].clone(), setup, fft, out }
@@ -404,9 +444,8 @@ struct KvDecode {
 }
 
 impl KvDecode {
-    fn new(p: &Params, i: &Inputs, stream: bool) -> Self {
-        let (lh, d, context, steps) =
-            (p.usize("layers") * p.usize("heads"), p.usize("head_dim"), p.usize("context"), p.usize("steps"));
+    fn new(k: KvDims, i: &Inputs, stream: bool) -> Self {
+        let (lh, d, context, steps) = (k.layers * k.heads, k.head_dim, k.context, k.steps);
         let cap = context + steps;
         let mut kv = KvDecode {
             inputs: i.clone(),

@@ -8,27 +8,14 @@ use std::sync::Arc;
 
 use cudarc::cublas::{CudaBlas, Gemm as _, GemmConfig};
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg as _};
-use harness::catalogue::{Kernel, Params};
+use harness::catalogue::{DType, Kernel, Params};
 use harness::kernels::{Inputs, MelSetup};
+use harness::op::{Op, RowsDims};
 use harness::schema::AdapterReport;
 
 use super::{Backend, Prepared, Probe};
 
 static KERNELS_CU: &str = include_str!("cuda_kernels.cu");
-
-/// Kernels this backend implements; the rest are skipped with that said.
-const IMPLEMENTED: [&str; 10] = [
-    "matmul-f32",
-    "softmax",
-    "gelu-tanh",
-    "gelu-erf",
-    "layernorm",
-    "rmsnorm",
-    "attention-causal",
-    "attention-sliding",
-    "attention-flash",
-    "logmel",
-];
 
 #[derive(Default)]
 pub struct Cuda {
@@ -76,7 +63,7 @@ fn open() -> Result<Device, String> {
     let ptx = cudarc::nvrtc::compile_ptx(KERNELS_CU).map_err(|e| format!("NVRTC: {e}"))?;
     let module = ctx.load_module(ptx).map_err(|e| e.to_string())?;
     let mut funcs = std::collections::HashMap::new();
-    for f in ["gelu_tanh", "gelu_erf", "softmax", "rownorm", "attention", "logmel"] {
+    for f in ["gelu_tanh", "gelu_erf", "silu", "swiglu", "softmax", "rownorm", "attention", "logmel"] {
         funcs.insert(f, module.load_function(f).map_err(|e| e.to_string())?);
     }
     Ok(Device { name, stream, blas, funcs })
@@ -123,32 +110,40 @@ impl Backend for Cuda {
 
     fn prepare(&self, kernel: &Kernel, p: &Params, inputs: &Inputs) -> Result<Box<dyn Prepared>, String> {
         let dev = self.device().map_err(|e| format!("CUDA unavailable: {e}"))?;
-        if !IMPLEMENTED.contains(&kernel.id) {
-            return Err(format!("native-cuda implements {} so far, not {}", IMPLEMENTED.join(", "), kernel.id));
+        let op = kernel.imp.op(p);
+        // Said before anything is uploaded: what this backend does not run yet.
+        match op {
+            Op::Matmul { dtype: DType::F16, .. } => {
+                return Err("native-cuda has no fp16 GEMM yet (cuBLAS Hgemm is the next step)".into());
+            }
+            Op::KvCache { .. } => return Err("native-cuda has no paged KV-cache kernels yet".into()),
+            _ => {}
         }
         let s = &dev.stream;
         let up = |v: &[f32]| s.clone_htod(v).map_err(|e| e.to_string());
         let x = up(&inputs.f32s[0])?;
-        let job = match kernel.id {
-            "matmul-f32" => {
-                let d = [p.usize("m"), p.usize("n"), p.usize("k"), p.usize("batch")];
+        let rows = |x: CudaSlice<f32>, d: RowsDims, kind: RowKind| -> Result<Job, String> {
+            let y = s.alloc_zeros::<f32>(d.rows * d.cols).map_err(|e| e.to_string())?;
+            let (g, b) = if kind == RowKind::Softmax {
+                (None, None)
+            } else {
+                (Some(up(&inputs.f32s[1])?), Some(up(&inputs.f32s[2])?))
+            };
+            Ok(Job::Rows { x, g, b, y, rows: d.rows, cols: d.cols, kind })
+        };
+        let job = match op {
+            Op::Matmul { dims, dtype: DType::F32 } => {
+                let d = [dims.m, dims.n, dims.k, dims.batch];
                 let b = up(&inputs.f32s[1])?;
                 let c = s.alloc_zeros::<f32>(d[0] * d[1] * d[3]).map_err(|e| e.to_string())?;
                 Job::Matmul { a: x, b, c, d }
             }
-            "softmax" | "layernorm" | "rmsnorm" => {
-                let (rows, cols) = (p.usize("rows"), p.usize("cols"));
-                let y = s.alloc_zeros::<f32>(rows * cols).map_err(|e| e.to_string())?;
-                let (g, b) = if kernel.id == "softmax" {
-                    (None, None)
-                } else {
-                    (Some(up(&inputs.f32s[1])?), Some(up(&inputs.f32s[2])?))
-                };
-                Job::Rows { x, g, b, y, rows, cols, op: kernel.id }
-            }
-            "attention-causal" | "attention-sliding" | "attention-flash" => {
-                let (bh, seq, d) = (p.usize("batch") * p.usize("heads"), p.usize("seq_len"), p.usize("head_dim"));
-                let window = if kernel.id == "attention-sliding" { p.usize("window") } else { seq };
+            Op::Softmax(d) => rows(x, d, RowKind::Softmax)?,
+            Op::LayerNorm(d) => rows(x, d, RowKind::LayerNorm)?,
+            Op::RmsNorm(d) => rows(x, d, RowKind::RmsNorm)?,
+            Op::Attention { dims: a, variant: _ } => {
+                // One kernel for all three: causal attention with a window (seq_len when unbounded).
+                let (bh, seq, d, window) = (a.batch * a.heads, a.seq_len, a.head_dim, a.window);
                 let (k, v) = (up(&inputs.f32s[1])?, up(&inputs.f32s[2])?);
                 let o = s.alloc_zeros::<f32>(bh * seq * d).map_err(|e| e.to_string())?;
                 if (d + window.min(seq)) * 4 > 48 * 1024 {
@@ -158,8 +153,8 @@ impl Backend for Cuda {
                 }
                 Job::Attention { q: x, k, v, o, dims: [bh, seq, d, window.min(seq)] }
             }
-            "logmel" => {
-                let m = MelSetup::new(p, inputs.f32s[0].len());
+            Op::LogMel(dims) => {
+                let m = MelSetup::new(dims, inputs.f32s[0].len());
                 let ranges: Vec<u32> = m.ranges.iter().flat_map(|&(a, b)| [a as u32, b as u32]).collect();
                 let window = up(&m.window)?;
                 let fb = up(&m.weights)?;
@@ -168,13 +163,26 @@ impl Backend for Cuda {
                 let dims = [inputs.f32s[0].len(), m.n_fft, m.hop, m.n_mels, m.n_frames];
                 Job::LogMel { pcm: x, window, fb, ranges, out, dims }
             }
-            _ => {
-                let y = s.alloc_zeros::<f32>(inputs.f32s[0].len()).map_err(|e| e.to_string())?;
-                Job::Gelu { x, y, erf: kernel.id == "gelu-erf" }
+            Op::Gelu { len, erf } => {
+                let y = s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())?;
+                Job::Gelu { x, y, erf }
             }
+            Op::Silu { len } => Job::Swish { x, up: None, y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())? },
+            Op::SwiGlu { len } => {
+                let up = Some(up(&inputs.f32s[1])?);
+                Job::Swish { x, up, y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())? }
+            }
+            Op::Matmul { dtype: DType::F16, .. } | Op::KvCache { .. } => unreachable!("refused above"),
         };
         Ok(Box::new(CudaRun { stream: s.clone(), blas: dev.blas.clone(), funcs: dev.funcs.clone(), job }))
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RowKind {
+    Softmax,
+    LayerNorm,
+    RmsNorm,
 }
 
 enum Job {
@@ -191,7 +199,13 @@ enum Job {
         y: CudaSlice<f32>,
         rows: usize,
         cols: usize,
-        op: &'static str,
+        kind: RowKind,
+    },
+    /// SiLU, or SwiGLU when `up` is there.
+    Swish {
+        x: CudaSlice<f32>,
+        up: Option<CudaSlice<f32>>,
+        y: CudaSlice<f32>,
     },
     Gelu {
         x: CudaSlice<f32>,
@@ -253,16 +267,16 @@ impl Prepared for CudaRun {
                     unsafe { self.blas.gemm(cfg, &bs, &as_, &mut cs) }.expect("cuBLAS sgemm");
                 }
             }
-            Job::Rows { x, g, b, y, rows, cols, op } => {
+            Job::Rows { x, g, b, y, rows, cols, kind } => {
                 let cols32 = *cols as u32;
-                if *op == "softmax" {
+                if *kind == RowKind::Softmax {
                     let f = &self.funcs["softmax"];
                     // SAFETY: softmax reads rows*cols of x and writes as many of y, one block per row.
                     unsafe { self.stream.launch_builder(f).arg(&*x).arg(&mut *y).arg(&cols32).launch(rows_cfg(*rows)) }
                         .expect("softmax launch");
                 } else {
                     let f = &self.funcs["rownorm"];
-                    let rms: i32 = i32::from(*op == "rmsnorm");
+                    let rms: i32 = i32::from(*kind == RowKind::RmsNorm);
                     let eps = 1e-5f32;
                     let (g, b) = (g.as_ref().expect("gamma"), b.as_ref().expect("beta"));
                     // SAFETY: norm reads rows*cols of x, cols of gamma and beta, writes rows*cols of y.
@@ -292,6 +306,30 @@ impl Prepared for CudaRun {
                 // SAFETY: the grid-stride loop touches indices below n = len of x and y.
                 unsafe { self.stream.launch_builder(f).arg(&*x).arg(&mut *y).arg(&n).launch(cfg) }
                     .expect("gelu launch");
+            }
+            Job::Swish { x, up, y } => {
+                let n = x.len() as u32;
+                let cfg = LaunchConfig {
+                    grid_dim: (n.div_ceil(256).min(65535), 1, 1),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                // SAFETY: the grid-stride loops touch indices below n = len of x, up and y.
+                match up {
+                    None => unsafe {
+                        self.stream.launch_builder(&self.funcs["silu"]).arg(&*x).arg(&mut *y).arg(&n).launch(cfg)
+                    },
+                    Some(u) => unsafe {
+                        self.stream
+                            .launch_builder(&self.funcs["swiglu"])
+                            .arg(&*x)
+                            .arg(&*u)
+                            .arg(&mut *y)
+                            .arg(&n)
+                            .launch(cfg)
+                    },
+                }
+                .expect("silu launch");
             }
             Job::Attention { q, k, v, o, dims } => {
                 let [bh, seq, d, window] = dims.map(|x| x as u32);
@@ -349,7 +387,7 @@ impl Prepared for CudaRun {
     fn output(&self) -> Vec<f32> {
         let out = match &self.job {
             Job::Matmul { c, .. } => c,
-            Job::Rows { y, .. } | Job::Gelu { y, .. } => y,
+            Job::Rows { y, .. } | Job::Gelu { y, .. } | Job::Swish { y, .. } => y,
             Job::Attention { o, .. } => o,
             Job::LogMel { out, .. } => out,
         };

@@ -15,6 +15,20 @@ extern "C" __global__ void gelu_erf(const float* x, float* y, unsigned int n) {
     }
 }
 
+extern "C" __global__ void silu(const float* x, float* y, unsigned int n) {
+    for (unsigned int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        float v = x[i];
+        y[i] = v / (1.0f + expf(-v));
+    }
+}
+
+extern "C" __global__ void swiglu(const float* gate, const float* up, float* y, unsigned int n) {
+    for (unsigned int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        float g = gate[i];
+        y[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
 // Block-wide reduction over 256 threads: warp shuffles, then one warp over the warp results.
 __device__ float block_reduce(float v, bool is_max) {
     __shared__ float warp_vals[8];

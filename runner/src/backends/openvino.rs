@@ -8,9 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use harness::catalogue::{Kernel, Params};
+use harness::catalogue::{DType, Kernel, Params};
 use harness::host::Prepared;
 use harness::kernels::{Inputs, MelSetup, reflect_index};
+use harness::op::{Op, RowsDims};
 use harness::schema::AdapterReport;
 use openvino::{Core, DeviceType, ElementType, InferRequest, RwPropertyKey, Shape, Tensor};
 
@@ -132,7 +133,8 @@ impl Backend for OpenVino {
         for (i, feed) in feeds.iter().enumerate() {
             request.set_input_tensor_by_index(i, feed).map_err(err)?;
         }
-        Ok(Box::new(OvRun { request, half: kernel.id == "matmul-f16", _core: core }))
+        let half = matches!(kernel.imp.op(p), Op::Matmul { dtype: DType::F16, .. });
+        Ok(Box::new(OvRun { request, half, _core: core }))
     }
 }
 
@@ -162,10 +164,10 @@ fn tensor_f16(dims: &[usize], v: &[f32]) -> Result<Tensor, String> {
 fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), String> {
     let mut ir = Ir::default();
     let x = &i.f32s;
-    let feeds = match kernel.id {
-        "matmul-f32" | "matmul-f16" => {
-            let (m, n, k, b) = (p.usize("m"), p.usize("n"), p.usize("k"), p.usize("batch"));
-            let half = kernel.id == "matmul-f16";
+    let feeds = match kernel.imp.op(p) {
+        Op::Matmul { dims, dtype } => {
+            let (m, n, k, b) = (dims.m, dims.n, dims.k, dims.batch);
+            let half = dtype == DType::F16;
             let e = if half { Elem::F16 } else { Elem::F32 };
             let a = ir.param(e, &[b, m, k]);
             let bb = ir.param(e, &[b, k, n]);
@@ -174,21 +176,34 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             let t = if half { tensor_f16 } else { tensor_f32 };
             vec![t(&[b, m, k], &x[0])?, t(&[b, k, n], &x[1])?]
         }
-        "softmax" => {
-            let (rows, cols) = (p.usize("rows"), p.usize("cols"));
+        Op::Softmax(RowsDims { rows, cols }) => {
             let a = ir.param(Elem::F32, &[rows, cols]);
             let y = ir.op("SoftMax", "opset8", "axis=\"-1\"", &[a], &[rows, cols]);
             ir.result(y);
             vec![tensor_f32(&[rows, cols], &x[0])?]
         }
-        "gelu-tanh" => {
+        Op::Gelu { erf: false, .. } => {
             let n = x[0].len();
             let a = ir.param(Elem::F32, &[n]);
             let y = ir.op("Gelu", "opset7", "approximation_mode=\"tanh\"", &[a], &[n]);
             ir.result(y);
             vec![tensor_f32(&[n], &x[0])?]
         }
-        "gelu-erf" => {
+        Op::Silu { len: n } => {
+            let a = ir.param(Elem::F32, &[n]);
+            let y = ir.op("Swish", "opset4", "", &[a], &[n]);
+            ir.result(y);
+            vec![tensor_f32(&[n], &x[0])?]
+        }
+        Op::SwiGlu { len: n } => {
+            let g = ir.param(Elem::F32, &[n]);
+            let u = ir.param(Elem::F32, &[n]);
+            let sg = ir.op("Swish", "opset4", "", &[g], &[n]);
+            let y = ir.binary("Multiply", sg, u);
+            ir.result(y);
+            vec![tensor_f32(&[n], &x[0])?, tensor_f32(&[n], &x[1])?]
+        }
+        Op::Gelu { erf: true, .. } => {
             // 0.5 x + 0.5 x erf(x / sqrt 2), spelled out in a form OpenVINO's GeluFusion does not
             // match: the fused Gelu(erf) approximates erf with a relative error near 0 of ~1e-3,
             // which fails the strict tolerance; the Erf op itself is accurate.
@@ -204,12 +219,11 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             ir.result(y);
             vec![tensor_f32(&[n], &x[0])?]
         }
-        "layernorm" | "rmsnorm" => {
-            let (rows, cols) = (p.usize("rows"), p.usize("cols"));
+        op @ (Op::LayerNorm(RowsDims { rows, cols }) | Op::RmsNorm(RowsDims { rows, cols })) => {
             let a = ir.param(Elem::F32, &[rows, cols]);
             let gamma = ir.const_f32(&[cols], &x[1]);
             let axes = ir.const_i64(&[1], &[-1]);
-            let y = if kernel.id == "layernorm" {
+            let y = if matches!(op, Op::LayerNorm(_)) {
                 let norm = ir.op(
                     "MVN",
                     "opset6",
@@ -232,9 +246,9 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             ir.result(y);
             vec![tensor_f32(&[rows, cols], &x[0])?]
         }
-        "attention-causal" | "attention-sliding" | "attention-flash" => {
-            let (b, h, s, d) = (p.usize("batch"), p.usize("heads"), p.usize("seq_len"), p.usize("head_dim"));
-            let window = if kernel.id == "attention-sliding" { p.usize("window") } else { s };
+        // One SDPA model for all three variants: they compute the same attention.
+        Op::Attention { dims: a, variant: _ } => {
+            let (b, h, s, d, window) = (a.batch, a.heads, a.seq_len, a.head_dim, a.window);
             let dims = [b, h, s, d];
             let q = ir.param(Elem::F32, &dims);
             let k = ir.param(Elem::F32, &dims);
@@ -254,9 +268,9 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             ir.result(o);
             vec![tensor_f32(&dims, &x[0])?, tensor_f32(&dims, &x[1])?, tensor_f32(&dims, &x[2])?]
         }
-        "logmel" => {
+        Op::LogMel(dims) => {
             let n = x[0].len();
-            let m = MelSetup::new(p, n);
+            let m = MelSetup::new(dims, n);
             let pcm = ir.param(Elem::F32, &[n]);
             // Centred, reflect-padded frames as one Gather.
             let mut idx = Vec::with_capacity(m.n_frames * m.n_fft);
@@ -290,10 +304,11 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             ir.result(y);
             vec![tensor_f32(&[n], &x[0])?]
         }
-        other => {
+        Op::KvCache { .. } => {
             return Err(format!(
-                "native-openvino has no model for {other} (the paged KV cache is a chain of dependent steps with \
-                 in-place updates, which an OpenVINO graph does not express)"
+                "native-openvino has no model for {} (the paged KV cache is a chain of dependent steps with \
+                 in-place updates, which an OpenVINO graph does not express)",
+                kernel.id
             ));
         }
     };

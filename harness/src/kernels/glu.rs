@@ -1,0 +1,81 @@
+//! SiLU and SwiGLU: the activations of LLaMA-family MLPs (`silu(x W_gate) * (x W_up)`).
+
+use super::{Inputs, KernelImpl, ParamSpec};
+use crate::catalogue::Params;
+use crate::op::Op;
+use crate::plan::{BufferInit, Dispatch, OutputType, Pass, Plan, UniformWriter};
+use crate::reference;
+use crate::rng::InputRng;
+use crate::schema::Work;
+use crate::shaders::Shader;
+
+const SPEC: &[ParamSpec] = &[ParamSpec::new("len", 1, 1 << 30, "elements (of each of gate and up for SwiGLU)")];
+
+/// `gated`: SwiGLU (`silu(gate) * up`); otherwise SiLU alone.
+#[derive(Debug)]
+pub struct Glu {
+    pub gated: bool,
+}
+
+impl KernelImpl for Glu {
+    fn op(&self, p: &Params) -> Op {
+        let len = p.usize("len");
+        if self.gated { Op::SwiGlu { len } } else { Op::Silu { len } }
+    }
+
+    fn spec(&self) -> &'static [ParamSpec] {
+        SPEC
+    }
+
+    fn generate(&self, p: &Params, seed: u64) -> Inputs {
+        let mut rng = InputRng::new(seed);
+        let n = p.usize("len");
+        // Past |x| = 8 sigmoid saturates; the range covers both tails and the curved middle.
+        let mut f32s = vec![rng.vec(n, -8.0, 8.0)];
+        if self.gated {
+            f32s.push(rng.vec(n, -2.0, 2.0));
+        }
+        Inputs { f32s, u32s: vec![] }
+    }
+
+    fn reference(&self, _p: &Params, i: &Inputs) -> Vec<f32> {
+        if self.gated { reference::swiglu(&i.f32s[0], &i.f32s[1]) } else { reference::silu(&i.f32s[0]) }
+    }
+
+    fn work(&self, p: &Params) -> Work {
+        let n = p.usize("len") as f64;
+        // negate, exp, add, divide (+ the gate's multiply); one or two f32 in, one out.
+        if self.gated { Work { flops: 5.0 * n, bytes: 12.0 * n } } else { Work { flops: 4.0 * n, bytes: 8.0 * n } }
+    }
+
+    fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
+        let len = p.usize("len");
+        let len4 = len.div_ceil(4) as u32;
+        let padded = |v: &[f32]| {
+            let mut v = v.to_vec();
+            v.resize(len4 as usize * 4, 0.0);
+            v
+        };
+        let mut plan = Plan::new(shader);
+        let u = plan.uniform("dims", UniformWriter::default().u32(len4).finish());
+        let x = plan.storage_f32("x", &padded(&inputs.f32s[0]));
+        let mut bindings = vec![(0, u), (1, x)];
+        if self.gated {
+            bindings.push((2, plan.storage_f32("up", &padded(&inputs.f32s[1]))));
+        }
+        let y = plan.output("y", len, OutputType::F32);
+        // The output buffer holds whole vec4s; the check reads only the first `len` elements.
+        if let BufferInit::Output { bytes } = &mut plan.buffers[y].init {
+            *bytes = u64::from(len4) * 16;
+        }
+        bindings.push((3, y));
+        let entry = if self.gated { "swiglu" } else { "silu" };
+        // Enough workgroups to fill a large GPU; the shader's grid-stride loop covers the rest.
+        let groups = len4.div_ceil(256).clamp(1, 4096);
+        plan.timed.push(Pass {
+            label: entry.into(),
+            dispatches: vec![Dispatch { entry_point: entry, bindings, workgroups: [groups, 1, 1] }],
+        });
+        plan
+    }
+}

@@ -1,0 +1,85 @@
+//! The typed operation each catalogue entry computes, with its parameters as one struct per
+//! family. Backends match on [`Op`] exhaustively (never on kernel ids), so a new family is a
+//! compile error in every backend until that backend runs it or says why it cannot.
+
+use crate::catalogue::DType;
+use crate::kernels::AttentionVariant;
+
+/// `C[b] = A[b] B[b]`, row-major, `A` m x k, `B` k x n.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatmulDims {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub batch: usize,
+}
+
+/// Row-wise kernels: `rows` independent rows of `cols` elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsDims {
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// Causal multi-head attention over `[batch, heads, seq_len, head_dim]` tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttentionDims {
+    pub batch: usize,
+    pub heads: usize,
+    pub seq_len: usize,
+    pub head_dim: usize,
+    /// Keys each query attends to, itself included: `seq_len` unless the variant is windowed.
+    pub window: usize,
+}
+
+/// Paged KV-cache decode: `layers * heads` caches of `context` tokens, then `steps` new ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvDims {
+    pub layers: usize,
+    pub heads: usize,
+    pub head_dim: usize,
+    pub page_size: usize,
+    pub context: usize,
+    pub steps: usize,
+}
+
+/// Log-mel spectrogram of `millis` ms of 16 kHz audio into `n_mels` bands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogMelDims {
+    pub millis: usize,
+    pub n_mels: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Matmul {
+        dims: MatmulDims,
+        dtype: DType,
+    },
+    Softmax(RowsDims),
+    /// `erf`: the exact form; otherwise the tanh approximation.
+    Gelu {
+        len: usize,
+        erf: bool,
+    },
+    /// `x * sigmoid(x)`.
+    Silu {
+        len: usize,
+    },
+    /// `silu(gate) * up`: inputs gate, then up.
+    SwiGlu {
+        len: usize,
+    },
+    LayerNorm(RowsDims),
+    RmsNorm(RowsDims),
+    Attention {
+        dims: AttentionDims,
+        variant: AttentionVariant,
+    },
+    LogMel(LogMelDims),
+    /// `stream`: prefill, then `steps` decode steps back to back; otherwise one decode step.
+    KvCache {
+        dims: KvDims,
+        stream: bool,
+    },
+}
