@@ -330,42 +330,6 @@ async fn cancel_stops_a_long_run(browser: Browser) -> anyhow::Result<()> {
     result
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_page_shows_progress_results_charts_and_download() {
-    if !ready(Browser::Chrome) {
-        return;
-    }
-    let _g = BROWSERS.lock().await;
-    a_run_as_a_person_sees_it(Browser::Chrome).await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firefox_page_shows_progress_results_charts_and_download() {
-    if !ready(Browser::Firefox) {
-        return;
-    }
-    let _g = BROWSERS.lock().await;
-    a_run_as_a_person_sees_it(Browser::Firefox).await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_cancel_stops_a_long_run_and_says_so() {
-    if !ready(Browser::Chrome) {
-        return;
-    }
-    let _g = BROWSERS.lock().await;
-    cancel_stops_a_long_run(Browser::Chrome).await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firefox_cancel_stops_a_long_run_and_says_so() {
-    if !ready(Browser::Firefox) {
-        return;
-    }
-    let _g = BROWSERS.lock().await;
-    cancel_stops_a_long_run(Browser::Firefox).await.unwrap();
-}
-
 /// The case editor: a bad key is an inline error naming it; a good case runs with its shape.
 async fn the_case_editor_runs_your_shape(browser: Browser) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
@@ -397,20 +361,50 @@ async fn the_case_editor_runs_your_shape(browser: Browser) -> anyhow::Result<()>
     result
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_case_editor_runs_your_shape_and_names_bad_keys() {
-    if !ready(Browser::Chrome) {
-        return;
+/// A run a driver starts through the bridge shows on the page like a clicked one.
+async fn a_bridge_started_run_shows_on_the_page(browser: Browser) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (server, page) = open(browser, &tmp.path().join("page.db")).await?;
+    let result = async {
+        page.session
+            .script("start()", "return window.accelbench.start({ kernels: ['softmax'], size: 'quick' });", vec![])
+            .await?;
+        page.wait_phase("done", Duration::from_secs(120)).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let records = page.records().await?;
+        ensure!(records.len() == 2, "softmax has two quick cases: {}", records.len());
+        ensure!(page.count("#results tbody tr").await? == records.len(), "one row per record");
+        ensure!(page.count("#latency-chart g.mark").await? == records.len(), "one latency mark per record");
+        ensure!(page.enabled("#run").await? && page.enabled("#download").await?);
+        Ok(())
     }
-    let _g = BROWSERS.lock().await;
-    the_case_editor_runs_your_shape(Browser::Chrome).await.unwrap();
+    .await;
+    page.session.close().await;
+    server.stop().await?;
+    result
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firefox_case_editor_runs_your_shape_and_names_bad_keys() {
-    if !ready(Browser::Firefox) {
-        return;
-    }
-    let _g = BROWSERS.lock().await;
-    the_case_editor_runs_your_shape(Browser::Firefox).await.unwrap();
+/// One test per browser and scenario, each waiting for the browser lock.
+macro_rules! page_tests {
+    ($($name:ident: $browser:ident => $scenario:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            if !ready(Browser::$browser) {
+                return;
+            }
+            let _g = BROWSERS.lock().await;
+            $scenario(Browser::$browser).await.unwrap();
+        }
+    )*};
+}
+
+page_tests! {
+    chromium_page_shows_progress_results_charts_and_download: Chrome => a_run_as_a_person_sees_it;
+    firefox_page_shows_progress_results_charts_and_download: Firefox => a_run_as_a_person_sees_it;
+    chromium_cancel_stops_a_long_run_and_says_so: Chrome => cancel_stops_a_long_run;
+    firefox_cancel_stops_a_long_run_and_says_so: Firefox => cancel_stops_a_long_run;
+    chromium_case_editor_runs_your_shape_and_names_bad_keys: Chrome => the_case_editor_runs_your_shape;
+    chromium_bridge_started_run_shows_on_the_page: Chrome => a_bridge_started_run_shows_on_the_page;
+    firefox_bridge_started_run_shows_on_the_page: Firefox => a_bridge_started_run_shows_on_the_page;
+    firefox_case_editor_runs_your_shape_and_names_bad_keys: Firefox => the_case_editor_runs_your_shape;
 }
