@@ -174,6 +174,11 @@ fn a_native_run_on_request_is_stored_like_the_cli_prints_it() {
     let (code, bad) = post(&s, "/api/v1/native/runs", r#"{"kernels": ["nope"]}"#);
     assert_eq!(code, 422);
     assert!(bad["error"].as_str().unwrap().contains("nope"));
+    // A user case with a key the kernel lacks is refused before anything runs, naming it.
+    let (code, bad) = post(&s, "/api/v1/native/runs", r#"{"cases": ["matmul-f32:m=64,rows=2"]}"#);
+    assert_eq!(code, 422);
+    let why = bad["error"].as_str().unwrap();
+    assert!(why.contains("no parameter `rows`") && why.contains("batch (1..="), "{why}");
 
     // The whole quick catalogue on the default backends (every wgpu adapter, native-cpu, the
     // reference), as `accelbench native --quick` runs it.
