@@ -148,52 +148,51 @@ impl NativePlan {
             if self.backends.iter().any(|b| b == "wgpu") { open_devices(self.adapter.as_deref())? } else { vec![] };
         for Case { kernel, params } in &self.cases {
             let kernel = *kernel;
-            {
-                let inputs = match kernel.imp.inputs(params, self.seed) {
-                    Ok(i) => i,
-                    Err(e) => bail!("{} / {} has invalid parameters: {e}", kernel.id, params.case),
-                };
-                let t0 = Instant::now();
-                let expected = kernel.imp.reference(params, &inputs);
-                let reference_cold_ns = t0.elapsed().as_secs_f64() * 1e9;
-                for (label, dev) in &devices {
-                    let opts = RunOptions {
-                        backend: label.clone(),
-                        size,
-                        seed: self.seed,
-                        sampling: sampling.clone(),
-                        use_timestamps: self.use_timestamps,
-                        host_resolution_ns,
-                        facts: facts.clone(),
-                    };
-                    emit(pollster::block_on(gpu::run_kernel(dev, kernel, params, &inputs, &expected, &opts)))?;
-                }
-                let run = |backend: &'static str, adapter| HostRun {
-                    backend,
-                    adapter,
+
+            let inputs = match kernel.imp.inputs(params, self.seed) {
+                Ok(i) => i,
+                Err(e) => bail!("{} / {} has invalid parameters: {e}", kernel.id, params.case),
+            };
+            let t0 = Instant::now();
+            let expected = kernel.imp.reference(params, &inputs);
+            let reference_cold_ns = t0.elapsed().as_secs_f64() * 1e9;
+            for (label, dev) in &devices {
+                let opts = RunOptions {
+                    backend: label.clone(),
                     size,
                     seed: self.seed,
-                    sampling,
-                    facts: &facts,
-                    resolution_ns: host_resolution_ns,
+                    sampling: sampling.clone(),
+                    use_timestamps: self.use_timestamps,
+                    host_resolution_ns,
+                    facts: facts.clone(),
                 };
-                for b in &host_backends {
-                    let run = run(b.name(), b.adapter());
-                    let record = match b.prepare(kernel, params, &inputs) {
-                        Ok(mut prepared) => measure_host(prepared.as_mut(), kernel, params, Some(&expected), &run),
-                        Err(reason) => run.skipped(kernel, params, reason),
-                    };
-                    emit(record)?;
+                emit(pollster::block_on(gpu::run_kernel(dev, kernel, params, &inputs, &expected, &opts)))?;
+            }
+            let run = |backend: &'static str, adapter| HostRun {
+                backend,
+                adapter,
+                size,
+                seed: self.seed,
+                sampling,
+                facts: &facts,
+                resolution_ns: host_resolution_ns,
+            };
+            for b in &host_backends {
+                let run = run(b.name(), b.adapter());
+                let record = match b.prepare(kernel, params, &inputs) {
+                    Ok(mut prepared) => measure_host(prepared.as_mut(), kernel, params, Some(&expected), &run),
+                    Err(reason) => run.skipped(kernel, params, reason),
+                };
+                emit(record)?;
+            }
+            if self.backends.iter().any(|b| b == "reference") {
+                let mut r = RefRun { kernel, params, inputs: &inputs, out: expected.clone() };
+                let mut record = measure_host(&mut r, kernel, params, None, &run("native-reference", None));
+                if let Some(t) = record.timing.as_mut() {
+                    // The reference's first run is the one that produced `expected`, above.
+                    t.cold.first_run_ns = Some(reference_cold_ns);
                 }
-                if self.backends.iter().any(|b| b == "reference") {
-                    let mut r = RefRun { kernel, params, inputs: &inputs, out: expected.clone() };
-                    let mut record = measure_host(&mut r, kernel, params, None, &run("native-reference", None));
-                    if let Some(t) = record.timing.as_mut() {
-                        // The reference's first run is the one that produced `expected`, above.
-                        t.cold.first_run_ns = Some(reference_cold_ns);
-                    }
-                    emit(record)?;
-                }
+                emit(record)?;
             }
         }
         Ok(())

@@ -199,98 +199,92 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
 
     for Case { kernel, params } in &plan.cases {
         let kernel = *kernel;
-        {
-            if cancelled() {
-                break;
+
+        if cancelled() {
+            break;
+        }
+        if plan.backends.iter().all(|&b| plan.skipped(kernel, &params.case, b)) {
+            continue;
+        }
+        inject_fault(plan.config.fault.as_deref(), kernel.id);
+        let case_start = js::now_ms();
+        set_progress(kernel, &params.case, "reference", 0, case_start);
+        js::yield_now().await;
+        let inputs = match kernel.imp.inputs(params, plan.seed) {
+            Ok(i) => i,
+            Err(e) => {
+                finish(&plan, &env, format!("{} / {} is invalid: {e}", kernel.id, params.case));
+                return;
             }
-            if plan.backends.iter().all(|&b| plan.skipped(kernel, &params.case, b)) {
+        };
+        // The ground truth, computed here in WASM on the same inputs.
+        let expected = kernel.imp.reference(params, &inputs);
+        for &backend in &plan.backends {
+            if plan.skipped(kernel, &params.case, backend) {
                 continue;
             }
-            inject_fault(plan.config.fault.as_deref(), kernel.id);
             let case_start = js::now_ms();
-            set_progress(kernel, &params.case, "reference", 0, case_start);
-            js::yield_now().await;
-            let inputs = match kernel.imp.inputs(params, plan.seed) {
-                Ok(i) => i,
-                Err(e) => {
-                    finish(&plan, &env, format!("{} / {} is invalid: {e}", kernel.id, params.case));
-                    return;
+            let record = match backend {
+                PageBackend::WebGpu => {
+                    let opts = RunOptions {
+                        backend: webgpu_label.clone(),
+                        size: plan.size,
+                        seed: plan.seed,
+                        sampling: plan.sampling.clone(),
+                        use_timestamps: true,
+                        host_resolution_ns: env.host_clock_resolution_ns,
+                        facts: facts.clone(),
+                    };
+                    match &device {
+                        Ok(dev) => {
+                            set_progress(kernel, &params.case, &webgpu_label, 0, case_start);
+                            let job = Job { kernel, params, inputs: &inputs, expected: &expected };
+                            let mut on_sample = |_: usize, n: usize| {
+                                set_progress(kernel, &params.case, &webgpu_label, n, case_start);
+                            };
+                            let r = gpu::run_observed(dev, &[job], &opts, &mut on_sample).await.pop();
+                            r.expect("one record per job")
+                        }
+                        Err(reason) => {
+                            let mut r =
+                                kernel.base_record(params, plan.size, &webgpu_label, None, facts.provenance(plan.seed));
+                            r.status = Status::Skipped { reason: format!("no WebGPU device: {reason}") };
+                            r
+                        }
+                    }
+                }
+                PageBackend::Wasm => {
+                    let run = HostRun {
+                        backend: &wasm_label,
+                        adapter: None,
+                        size: plan.size,
+                        seed: plan.seed,
+                        sampling: &plan.sampling,
+                        facts: &facts,
+                        resolution_ns: env.host_clock_resolution_ns,
+                    };
+                    let mut prepared = RefRun { kernel, params, inputs: &inputs, out: vec![] };
+                    match HostBench::start(&mut prepared, kernel, params, None, &run) {
+                        Ok(mut bench) => loop {
+                            let stop = bench.step();
+                            set_progress(kernel, &params.case, &wasm_label, bench.samples_taken(), case_start);
+                            js::yield_now().await;
+                            if stop || cancelled() {
+                                break bench.finish();
+                            }
+                        },
+                        Err(record) => *record,
+                    }
                 }
             };
-            // The ground truth, computed here in WASM on the same inputs.
-            let expected = kernel.imp.reference(params, &inputs);
-            for &backend in &plan.backends {
-                if plan.skipped(kernel, &params.case, backend) {
-                    continue;
-                }
-                let case_start = js::now_ms();
-                let record = match backend {
-                    PageBackend::WebGpu => {
-                        let opts = RunOptions {
-                            backend: webgpu_label.clone(),
-                            size: plan.size,
-                            seed: plan.seed,
-                            sampling: plan.sampling.clone(),
-                            use_timestamps: true,
-                            host_resolution_ns: env.host_clock_resolution_ns,
-                            facts: facts.clone(),
-                        };
-                        match &device {
-                            Ok(dev) => {
-                                set_progress(kernel, &params.case, &webgpu_label, 0, case_start);
-                                let job = Job { kernel, params, inputs: &inputs, expected: &expected };
-                                let mut on_sample = |_: usize, n: usize| {
-                                    set_progress(kernel, &params.case, &webgpu_label, n, case_start);
-                                };
-                                let r = gpu::run_observed(dev, &[job], &opts, &mut on_sample).await.pop();
-                                r.expect("one record per job")
-                            }
-                            Err(reason) => {
-                                let mut r = kernel.base_record(
-                                    params,
-                                    plan.size,
-                                    &webgpu_label,
-                                    None,
-                                    facts.provenance(plan.seed),
-                                );
-                                r.status = Status::Skipped { reason: format!("no WebGPU device: {reason}") };
-                                r
-                            }
-                        }
-                    }
-                    PageBackend::Wasm => {
-                        let run = HostRun {
-                            backend: &wasm_label,
-                            adapter: None,
-                            size: plan.size,
-                            seed: plan.seed,
-                            sampling: &plan.sampling,
-                            facts: &facts,
-                            resolution_ns: env.host_clock_resolution_ns,
-                        };
-                        let mut prepared = RefRun { kernel, params, inputs: &inputs, out: vec![] };
-                        match HostBench::start(&mut prepared, kernel, params, None, &run) {
-                            Ok(mut bench) => loop {
-                                let stop = bench.step();
-                                set_progress(kernel, &params.case, &wasm_label, bench.samples_taken(), case_start);
-                                js::yield_now().await;
-                                if stop || cancelled() {
-                                    break bench.finish();
-                                }
-                            },
-                            Err(record) => *record,
-                        }
-                    }
-                };
-                let lost = backend == PageBackend::WebGpu && matches!(record.status, Status::Failed { .. });
-                state::update(|s| {
-                    s.records.push(record);
-                    s.done += 1;
-                });
-                if lost {
-                    // A failure may have lost the device; later kernels get a fresh one.
-                    device = open_device(adapter.as_ref(), &env).await;
-                }
+            let lost = backend == PageBackend::WebGpu && matches!(record.status, Status::Failed { .. });
+            state::update(|s| {
+                s.records.push(record);
+                s.done += 1;
+            });
+            if lost {
+                // A failure may have lost the device; later kernels get a fresh one.
+                device = open_device(adapter.as_ref(), &env).await;
             }
         }
     }
