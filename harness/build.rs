@@ -97,6 +97,65 @@ fn fail(
     format!("{at}: {what}\n{detail}")
 }
 
+/// The Rust spelling of a 4-byte scalar, as `harness::shaders::ScalarType`.
+fn scalar_type(s: naga::Scalar) -> Option<&'static str> {
+    use naga::ScalarKind::{Float, Sint, Uint};
+    match (s.kind, s.width) {
+        (Uint, 4) => Some("U32"),
+        (Sint, 4) => Some("I32"),
+        (Float, 4) => Some("F32"),
+        _ => None,
+    }
+}
+
+/// Every bound global as `harness::shaders::Global` literals: name, binding, and what a plan
+/// must give it (a uniform's field names, offsets and types; a storage array's element stride),
+/// so plans bind buffers by name and write uniforms by field, checked against the WGSL.
+fn reflect_globals(module: &naga::Module) -> Result<String, String> {
+    let mut out = String::new();
+    for (_, g) in module.global_variables.iter() {
+        let Some(binding) = &g.binding else { continue };
+        let name = g.name.clone().unwrap_or_default();
+        if binding.group != 0 {
+            return Err(format!("`{name}` is in bind group {}; plans bind group 0 only", binding.group));
+        }
+        let ty = &module.types[g.ty].inner;
+        let kind = match g.space {
+            naga::AddressSpace::Uniform => {
+                let naga::TypeInner::Struct { members, span } = ty else {
+                    return Err(format!("uniform `{name}` must be a struct of 4-byte scalars"));
+                };
+                let mut fields = String::new();
+                for m in members {
+                    let field = m.name.clone().unwrap_or_default();
+                    let st = match module.types[m.ty].inner {
+                        naga::TypeInner::Scalar(s) => scalar_type(s),
+                        _ => None,
+                    }
+                    .ok_or_else(|| {
+                        format!(
+                            "uniform `{name}` field `{field}` is not a u32, i32 or f32 (plans write 4-byte scalars)"
+                        )
+                    })?;
+                    let _ = write!(fields, "Field {{ name: {field:?}, offset: {}, ty: ScalarType::{st} }}, ", m.offset);
+                }
+                format!("GlobalKind::Uniform {{ size: {span}, fields: &[{fields}] }}")
+            }
+            naga::AddressSpace::Storage { access } => {
+                let stride = match ty {
+                    naga::TypeInner::Array { stride, .. } => *stride,
+                    _ => 0,
+                };
+                let writable = access.contains(naga::StorageAccess::STORE);
+                format!("GlobalKind::Storage {{ writable: {writable}, stride: {stride} }}")
+            }
+            _ => return Err(format!("`{name}`: only uniform and storage buffers are supported")),
+        };
+        let _ = writeln!(out, "            Global {{ name: {name:?}, binding: {}, kind: {kind} }},", binding.binding);
+    }
+    Ok(out)
+}
+
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_owned();
@@ -193,13 +252,21 @@ fn main() {
             );
         }
 
+        let globals = match reflect_globals(&module) {
+            Ok(g) => g,
+            Err(e) => {
+                errors.push(format!("{}: {e}", rel(&root, path)));
+                continue;
+            }
+        };
+
         let hash = Sha256::digest(ex.text.as_bytes());
         let hash: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
         let out_file = out_dir.join(&name);
         std::fs::write(&out_file, &ex.text).unwrap();
         let _ = writeln!(
             table,
-            "    Shader {{\n        file: {name:?},\n        source: include_str!({:?}),\n        hash: {hash:?},\n        requires: &{reqs:?},\n        entry_points: &[\n{eps}        ],\n    }},",
+            "    Shader {{\n        file: {name:?},\n        source: include_str!({:?}),\n        hash: {hash:?},\n        requires: &{reqs:?},\n        globals: &[\n{globals}        ],\n        entry_points: &[\n{eps}        ],\n    }},",
             out_file.display().to_string()
         );
     }

@@ -6,17 +6,7 @@
 // This is the baseline that flash_attention.wgsl improves on: its memory traffic and footprint
 // grow with seq_len^2. Q, K, V, O: (batch, heads, seq_len, head_dim), row-major; head_dim % 4 == 0.
 
-struct Dims {
-    batch: u32,
-    heads: u32,
-    seq_len: u32,
-    head_dim: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+//!include attention.inc.wgsl
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> p: array<f32>;
 @group(0) @binding(5) var<storage, read_write> o: array<f32>;
@@ -42,25 +32,7 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 const WG: u32 = 256u;
-var<workgroup> partial: array<f32, WG>;
-
-fn reduce(lidx: u32, v: f32, is_max: bool) -> f32 {
-    partial[lidx] = v;
-    workgroupBarrier();
-    for (var st = WG / 2u; st > 0u; st >>= 1u) {
-        if (lidx < st) {
-            if (is_max) {
-                partial[lidx] = max(partial[lidx], partial[lidx + st]);
-            } else {
-                partial[lidx] = partial[lidx] + partial[lidx + st];
-            }
-        }
-        workgroupBarrier();
-    }
-    let r = partial[0];
-    workgroupBarrier();
-    return r;
-}
+//!include reduce.inc.wgsl
 
 // softmax: one workgroup per row (query i of one batch*head); dispatch (S, batch*heads, 1).
 @compute @workgroup_size(256, 1, 1)
@@ -74,14 +46,14 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     for (var j = lidx; j < n; j += WG) {
         m = max(m, p[base + j]);
     }
-    m = reduce(lidx, m, true);
+    m = workgroup_max(lidx, m);
     var sum = 0.0;
     for (var j = lidx; j < n; j += WG) {
         let e = exp(p[base + j] - m);
         p[base + j] = e;
         sum += e;
     }
-    let inv = 1.0 / reduce(lidx, sum, false);
+    let inv = 1.0 / workgroup_sum(lidx, sum);
     for (var j = lidx; j < n; j += WG) {
         p[base + j] = p[base + j] * inv;
     }

@@ -4,43 +4,14 @@
 // O(window * head_dim), so the cost grows with the window, not with seq_len^2.
 // Q, K, V, O: (batch, heads, seq_len, head_dim), row-major; head_dim % 4 == 0; window <= 1024.
 
-struct Dims {
-    batch: u32,
-    heads: u32,
-    seq_len: u32,
-    head_dim: u32,
-    scale: f32,
-    window: u32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+//!include attention.inc.wgsl
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> o: array<f32>;
 
 const WG: u32 = 64u;
 const MAX_WINDOW: u32 = 1024u;
 var<workgroup> scores: array<f32, MAX_WINDOW>;
-var<workgroup> partial: array<f32, WG>;
-
-fn reduce(lidx: u32, v: f32, is_max: bool) -> f32 {
-    partial[lidx] = v;
-    workgroupBarrier();
-    for (var st = WG / 2u; st > 0u; st >>= 1u) {
-        if (lidx < st) {
-            if (is_max) {
-                partial[lidx] = max(partial[lidx], partial[lidx + st]);
-            } else {
-                partial[lidx] = partial[lidx] + partial[lidx + st];
-            }
-        }
-        workgroupBarrier();
-    }
-    let r = partial[0];
-    workgroupBarrier();
-    return r;
-}
+//!include reduce.inc.wgsl
 
 // Dispatch (seq_len, heads, batch).
 @compute @workgroup_size(64, 1, 1)
@@ -65,7 +36,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         scores[t] = sc;
         m = max(m, sc);
     }
-    m = reduce(lidx, m, true);
+    m = workgroup_max(lidx, m);
 
     var sum = 0.0;
     for (var t = lidx; t < n; t += WG) {
@@ -73,8 +44,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         scores[t] = e;
         sum += e;
     }
-    // reduce() begins and ends with barriers, so every exp() above is visible below.
-    let inv = 1.0 / reduce(lidx, sum, false);
+    // workgroup_sum() stores, then waits at a barrier, so every exp() above is visible below.
+    let inv = 1.0 / workgroup_sum(lidx, sum);
 
     let vb = (bh * s + lo) * hd;
     for (var d = lidx; d < hd; d += WG) {

@@ -4,17 +4,7 @@
 // seq_len x seq_len score matrix is never materialised; K/V are read once per query block.
 // Q, K, V, O: (batch, heads, seq_len, head_dim), row-major; head_dim % 4 == 0, head_dim <= 128.
 
-struct Dims {
-    batch: u32,
-    heads: u32,
-    seq_len: u32,
-    head_dim: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+//!include attention.inc.wgsl
 @group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> o: array<vec4<f32>>;
 

@@ -73,25 +73,7 @@ fn append(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 var<workgroup> q_s: array<f32, MAX_HEAD_DIM>;
 var<workgroup> scores: array<f32, CHUNK>;
-var<workgroup> red: array<f32, WG>;
-
-fn reduce(lidx: u32, v: f32, is_max: bool) -> f32 {
-    red[lidx] = v;
-    workgroupBarrier();
-    for (var st = WG / 2u; st > 0u; st >>= 1u) {
-        if (lidx < st) {
-            if (is_max) {
-                red[lidx] = max(red[lidx], red[lidx + st]);
-            } else {
-                red[lidx] = red[lidx] + red[lidx + st];
-            }
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
+//!include reduce.inc.wgsl
 
 // Dispatch (ceil((pos + 1) / CHUNK), lh, 1). Partial record: [m, l, acc[0..head_dim]].
 @compute @workgroup_size(64, 1, 1)
@@ -118,14 +100,14 @@ fn attend(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         scores[t] = acc;
         m = max(m, acc);
     }
-    m = reduce(lidx, m, true);
+    m = workgroup_max(lidx, m);
     var l = 0.0;
     for (var t = lidx; t < n; t += WG) {
         let e = exp(scores[t] - m);
         scores[t] = e;
         l += e;
     }
-    l = reduce(lidx, l, false);
+    l = workgroup_sum(lidx, l);
 
     let rec = (lh * dims.max_chunks + chunk) * (hd + 2u);
     if (lidx == 0u) {

@@ -16,22 +16,7 @@ struct Dims {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 const WG: u32 = 256u;
-var<workgroup> partial: array<f32, WG>;
-
-fn reduce_sum(lidx: u32, v: f32) -> f32 {
-    partial[lidx] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lidx < s) {
-            partial[lidx] = partial[lidx] + partial[lidx + s];
-        }
-        workgroupBarrier();
-    }
-    let r = partial[0];
-    // Callers reduce again right away; nobody may overwrite `partial` before all have read it.
-    workgroupBarrier();
-    return r;
-}
+//!include reduce.inc.wgsl
 
 fn row_of(wg: vec3<u32>) -> u32 {
     // The host dispatches (min(rows, 65535), ceil(rows / 65535)) workgroups.
@@ -51,14 +36,14 @@ fn layernorm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     for (var i = lidx; i < dims.cols; i += WG) {
         s += x[base + i];
     }
-    let mean = reduce_sum(lidx, s) / n;
+    let mean = workgroup_sum(lidx, s) / n;
 
     var q = 0.0;
     for (var i = lidx; i < dims.cols; i += WG) {
         let d = x[base + i] - mean;
         q += d * d;
     }
-    let inv_std = inverseSqrt(reduce_sum(lidx, q) / n + dims.eps);
+    let inv_std = inverseSqrt(workgroup_sum(lidx, q) / n + dims.eps);
 
     for (var i = lidx; i < dims.cols; i += WG) {
         y[base + i] = (x[base + i] - mean) * inv_std * gamma[i] + beta[i];
@@ -78,7 +63,7 @@ fn rmsnorm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
         let v = x[base + i];
         q += v * v;
     }
-    let inv_rms = inverseSqrt(reduce_sum(lidx, q) / f32(dims.cols) + dims.eps);
+    let inv_rms = inverseSqrt(workgroup_sum(lidx, q) / f32(dims.cols) + dims.eps);
 
     for (var i = lidx; i < dims.cols; i += WG) {
         y[base + i] = x[base + i] * inv_rms * gamma[i];

@@ -12,36 +12,7 @@ struct Dims {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
 const WG: u32 = 256u;
-var<workgroup> partial: array<f32, WG>;
-
-fn reduce_max(lidx: u32, v: f32) -> f32 {
-    partial[lidx] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lidx < s) {
-            partial[lidx] = max(partial[lidx], partial[lidx + s]);
-        }
-        workgroupBarrier();
-    }
-    let r = partial[0];
-    // The next reduction overwrites `partial`; everyone must have read the result first.
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_sum(lidx: u32, v: f32) -> f32 {
-    partial[lidx] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lidx < s) {
-            partial[lidx] = partial[lidx] + partial[lidx + s];
-        }
-        workgroupBarrier();
-    }
-    let r = partial[0];
-    workgroupBarrier();
-    return r;
-}
+//!include reduce.inc.wgsl
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lidx: u32) {
@@ -57,13 +28,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var i = lidx; i < dims.cols; i += WG) {
         m = max(m, x[base + i]);
     }
-    m = reduce_max(lidx, m);
+    m = workgroup_max(lidx, m);
 
     var s = 0.0;
     for (var i = lidx; i < dims.cols; i += WG) {
         s += exp(x[base + i] - m);
     }
-    s = reduce_sum(lidx, s);
+    s = workgroup_sum(lidx, s);
 
     let inv = 1.0 / s;
     for (var i = lidx; i < dims.cols; i += WG) {

@@ -29,6 +29,8 @@ pub enum GpuError {
     Map(String),
     #[error("waiting for the GPU failed: {0}")]
     Poll(String),
+    #[error("the kernel's plan does not match its shader: {0}")]
+    Plan(#[from] crate::plan::PlanError),
 }
 
 /// WebGPU feature names we require by name in the catalogue.
@@ -252,6 +254,7 @@ struct Prepared {
 }
 
 async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Prepared, f64), GpuError> {
+    plan.verify()?;
     let scope = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let oom = dev.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let buffers: Vec<wgpu::Buffer> = plan
@@ -318,12 +321,14 @@ async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Prepared, f64), GpuErr
                     .iter()
                     .map(|d| {
                         let pipeline = pipelines[d.entry_point].clone();
+                        // `Plan::verify` has checked every name resolves and every used binding is bound.
                         let used = plan.shader.entry_point(d.entry_point).map(|e| e.bindings).unwrap_or(&[]);
                         let entries: Vec<wgpu::BindGroupEntry> = d
                             .bindings
                             .iter()
+                            .filter_map(|&(name, id)| Some((plan.shader.global(name)?.binding, id)))
                             .filter(|(b, _)| used.contains(b))
-                            .map(|&(binding, id)| wgpu::BindGroupEntry {
+                            .map(|(binding, id)| wgpu::BindGroupEntry {
                                 binding,
                                 resource: buffers[id].as_entire_binding(),
                             })

@@ -1,8 +1,11 @@
 //! A GPU-agnostic description of one kernel run: the buffers with their initial contents, the
 //! passes of dispatches, and which buffer holds the answer. Kernels build plans; `gpu` executes
-//! them, so the dispatch logic is written once for native and browser.
+//! them, so the dispatch logic is written once for native and browser. Buffers are bound by their
+//! WGSL variable names and uniforms written by field name, both checked against the layout naga
+//! reflected at build time ([`Plan::verify`]), so a plan that disagrees with its shader fails a
+//! test rather than a run.
 
-use crate::shaders::Shader;
+use crate::shaders::{GlobalKind, ScalarType, Shader};
 
 /// Index into [`Plan::buffers`].
 pub type BufferId = usize;
@@ -41,8 +44,9 @@ impl BufferDesc {
 #[derive(Debug)]
 pub struct Dispatch {
     pub entry_point: &'static str,
-    /// (binding, buffer) pairs; bindings the entry point does not use are dropped by the executor.
-    pub bindings: Vec<(u32, BufferId)>,
+    /// (WGSL variable, buffer) pairs; variables the entry point does not use are dropped by the
+    /// executor, so one list can serve every entry point of a shader.
+    pub bindings: Vec<(&'static str, BufferId)>,
     pub workgroups: [u32; 3],
 }
 
@@ -71,6 +75,74 @@ pub struct Plan {
     pub output: BufferId,
     pub output_type: OutputType,
     pub output_len: usize,
+    /// Mismatches found while building (a uniform field the WGSL struct lacks); [`Plan::verify`]
+    /// reports the first.
+    errors: Vec<PlanError>,
+}
+
+/// A plan that does not match its shader's reflected bindings.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{shader}: no entry point `{entry_point}`")]
+    NoEntryPoint { shader: &'static str, entry_point: &'static str },
+    #[error("{shader}: no bound variable `{name}` (bound ones: {known})")]
+    NoGlobal { shader: &'static str, name: String, known: String },
+    #[error("{shader}: `{name}` is bound twice in `{entry_point}`")]
+    BoundTwice { shader: &'static str, entry_point: &'static str, name: &'static str },
+    #[error("{shader}: `{entry_point}` uses `{name}` (binding {binding}) but the plan binds no buffer to it")]
+    Unbound { shader: &'static str, entry_point: &'static str, name: &'static str, binding: u32 },
+    #[error("{shader}: `{name}` is a {wgsl} buffer in WGSL but the plan binds {buffer} `{label}` to it")]
+    WrongKind { shader: &'static str, name: &'static str, wgsl: &'static str, buffer: &'static str, label: String },
+    #[error(
+        "{shader}: storage buffer `{label}` bound to `{name}` is {bytes} bytes, not a multiple of its {stride}-byte elements"
+    )]
+    Stride { shader: &'static str, name: &'static str, label: String, bytes: u64, stride: u32 },
+    #[error("{shader}: uniform `{name}`: {problem}")]
+    Uniform { shader: &'static str, name: String, problem: String },
+}
+
+/// A uniform field's value; the reflected field type must match.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UniformValue {
+    U32(u32),
+    I32(i32),
+    F32(f32),
+}
+
+impl From<u32> for UniformValue {
+    fn from(v: u32) -> Self {
+        UniformValue::U32(v)
+    }
+}
+
+impl From<f32> for UniformValue {
+    fn from(v: f32) -> Self {
+        UniformValue::F32(v)
+    }
+}
+
+impl From<i32> for UniformValue {
+    fn from(v: i32) -> Self {
+        UniformValue::I32(v)
+    }
+}
+
+impl UniformValue {
+    fn ty(self) -> ScalarType {
+        match self {
+            UniformValue::U32(_) => ScalarType::U32,
+            UniformValue::I32(_) => ScalarType::I32,
+            UniformValue::F32(_) => ScalarType::F32,
+        }
+    }
+
+    fn bytes(self) -> [u8; 4] {
+        match self {
+            UniformValue::U32(v) => v.to_le_bytes(),
+            UniformValue::I32(v) => v.to_le_bytes(),
+            UniformValue::F32(v) => v.to_le_bytes(),
+        }
+    }
 }
 
 impl Plan {
@@ -83,11 +155,122 @@ impl Plan {
             output: 0,
             output_type: OutputType::F32,
             output_len: 0,
+            errors: Vec::new(),
         }
     }
 
-    pub fn uniform(&mut self, label: &str, bytes: Vec<u8>) -> BufferId {
+    /// The uniform buffer for the WGSL variable `var`, every field of its struct given by name and
+    /// written at the offset naga laid out. A missing, unknown or mistyped field is recorded and
+    /// reported by [`Plan::verify`].
+    pub fn uniform(&mut self, var: &str, fields: &[(&str, UniformValue)]) -> BufferId {
+        self.uniform_labelled(var, var, fields)
+    }
+
+    /// As [`Plan::uniform`], for one of several buffers bound to the same variable in turn.
+    pub fn uniform_labelled(&mut self, var: &str, label: &str, fields: &[(&str, UniformValue)]) -> BufferId {
+        let bytes = match self.layout_uniform(var, fields) {
+            Ok(b) => b,
+            Err(e) => {
+                self.errors.push(e);
+                Vec::new()
+            }
+        };
         self.push(label, BufferInit::Uniform(pad16(bytes)))
+    }
+
+    fn layout_uniform(&self, var: &str, fields: &[(&str, UniformValue)]) -> Result<Vec<u8>, PlanError> {
+        let shader = self.shader.file;
+        let problem = |problem: String| PlanError::Uniform { shader, name: var.to_owned(), problem };
+        let global = self.global(var)?;
+        let GlobalKind::Uniform { size, fields: layout } = &global.kind else {
+            return Err(problem("is a storage buffer in WGSL, not a uniform".into()));
+        };
+        let mut bytes = vec![0u8; *size as usize];
+        for f in layout.iter() {
+            let Some((_, v)) = fields.iter().find(|(n, _)| *n == f.name) else {
+                return Err(problem(format!("field `{}` ({:?}) is not given", f.name, f.ty)));
+            };
+            if v.ty() != f.ty {
+                return Err(problem(format!("field `{}` is {:?} in WGSL but given as {:?}", f.name, f.ty, v.ty())));
+            }
+            bytes[f.offset as usize..f.offset as usize + 4].copy_from_slice(&v.bytes());
+        }
+        if let Some((extra, _)) = fields.iter().find(|(n, _)| layout.iter().all(|f| f.name != *n)) {
+            let names: Vec<_> = layout.iter().map(|f| f.name).collect();
+            return Err(problem(format!("has no field `{extra}` (fields: {})", names.join(", "))));
+        }
+        Ok(bytes)
+    }
+
+    fn global(&self, name: &str) -> Result<&'static crate::shaders::Global, PlanError> {
+        self.shader.global(name).ok_or_else(|| PlanError::NoGlobal {
+            shader: self.shader.file,
+            name: name.to_owned(),
+            known: self.shader.globals.iter().map(|g| g.name).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Checks every dispatch against the shader's reflection: the entry point exists, each bound
+    /// name is a variable of the right kind (uniform or storage) with a buffer of a whole number
+    /// of its elements, and every variable the entry point uses has a buffer.
+    pub fn verify(&self) -> Result<(), PlanError> {
+        if let Some(e) = self.errors.first() {
+            return Err(e.clone());
+        }
+        let shader = self.shader.file;
+        for d in self.setup.iter().chain(&self.timed).flat_map(|p| &p.dispatches) {
+            let ep = self
+                .shader
+                .entry_point(d.entry_point)
+                .ok_or(PlanError::NoEntryPoint { shader, entry_point: d.entry_point })?;
+            for (i, &(name, id)) in d.bindings.iter().enumerate() {
+                if d.bindings[..i].iter().any(|(n, _)| *n == name) {
+                    return Err(PlanError::BoundTwice { shader, entry_point: d.entry_point, name });
+                }
+                let g = self.global(name)?;
+                let buf = &self.buffers[id];
+                let wrong =
+                    |wgsl, buffer| PlanError::WrongKind { shader, name, wgsl, buffer, label: buf.label.clone() };
+                match (&g.kind, &buf.init) {
+                    (GlobalKind::Uniform { size, .. }, BufferInit::Uniform(b)) => {
+                        if (b.len() as u64) < u64::from(*size) {
+                            return Err(PlanError::Uniform {
+                                shader,
+                                name: name.into(),
+                                problem: format!("buffer `{}` is {} bytes, the struct {size}", buf.label, b.len()),
+                            });
+                        }
+                    }
+                    (GlobalKind::Uniform { .. }, _) => return Err(wrong("uniform", "the storage buffer")),
+                    (GlobalKind::Storage { .. }, BufferInit::Uniform(_)) => {
+                        return Err(wrong("storage", "the uniform buffer"));
+                    }
+                    (GlobalKind::Storage { stride, .. }, _) => {
+                        let bytes = buf.size();
+                        if *stride > 0 && bytes % u64::from(*stride) != 0 {
+                            return Err(PlanError::Stride {
+                                shader,
+                                name,
+                                label: buf.label.clone(),
+                                bytes,
+                                stride: *stride,
+                            });
+                        }
+                    }
+                }
+            }
+            for g in self.shader.globals.iter().filter(|g| ep.bindings.contains(&g.binding)) {
+                if !d.bindings.iter().any(|(n, _)| *n == g.name) {
+                    return Err(PlanError::Unbound {
+                        shader,
+                        entry_point: d.entry_point,
+                        name: g.name,
+                        binding: g.binding,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn storage_f32(&mut self, label: &str, data: &[f32]) -> BufferId {
@@ -136,24 +319,6 @@ fn pad16(mut b: Vec<u8>) -> Vec<u8> {
 fn pad4(mut b: Vec<u8>) -> Vec<u8> {
     b.resize(b.len().max(4).next_multiple_of(4), 0);
     b
-}
-
-/// Packs u32/f32 uniform fields in declaration order (all our uniform structs are 4-byte scalars).
-#[derive(Debug, Default)]
-pub struct UniformWriter(Vec<u8>);
-
-impl UniformWriter {
-    pub fn u32(mut self, v: u32) -> Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    pub fn f32(mut self, v: f32) -> Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    pub fn finish(self) -> Vec<u8> {
-        self.0
-    }
 }
 
 /// Workgroup counts for `n` items of `per` each, spread over y when x would exceed the 65535

@@ -5,7 +5,7 @@
 use super::{Inputs, KernelImpl, ParamError, ParamSpec, check};
 use crate::catalogue::Params;
 use crate::op::{AttentionDims, Op};
-use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
+use crate::plan::{Dispatch, OutputType, Pass, Plan};
 use crate::reference::{self, AttentionShape};
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -116,11 +116,17 @@ impl KernelImpl for Attention {
         let s = self.shape(p);
         let (b, h, n, d) = (s.batch as u32, s.heads as u32, s.seq_len as u32, s.head_dim as u32);
         let mut plan = Plan::new(shader);
-        let mut uw = UniformWriter::default().u32(b).u32(h).u32(n).u32(d).f32(s.scale);
-        if self.variant == AttentionVariant::Window {
-            uw = uw.u32(s.window as u32);
-        }
-        let u = plan.uniform("dims", uw.finish());
+        let u = plan.uniform(
+            "dims",
+            &[
+                ("batch", b.into()),
+                ("heads", h.into()),
+                ("seq_len", n.into()),
+                ("head_dim", d.into()),
+                ("scale", s.scale.into()),
+                ("window", (s.window.min(s.seq_len) as u32).into()),
+            ],
+        );
         let q = plan.storage_f32("q", &i.f32s[0]);
         let k = plan.storage_f32("k", &i.f32s[1]);
         let v = plan.storage_f32("v", &i.f32s[2]);
@@ -129,7 +135,7 @@ impl KernelImpl for Attention {
             AttentionVariant::Unfused => {
                 let probs = plan.scratch("p", u64::from(b * h) * u64::from(n) * u64::from(n) * 4);
                 let o = plan.output("o", s.batch * s.heads * s.seq_len * s.head_dim, OutputType::F32);
-                let all = vec![(0, u), (1, q), (2, k), (3, v), (4, probs), (5, o)];
+                let all = vec![("dims", u), ("q", q), ("k", k), ("v", v), ("p", probs), ("o", o)];
                 vec![
                     dispatch("scores", all.clone(), [n.div_ceil(16), n.div_ceil(16), b * h]),
                     dispatch("softmax", all.clone(), [n, b * h, 1]),
@@ -138,11 +144,15 @@ impl KernelImpl for Attention {
             }
             AttentionVariant::Window => {
                 let o = plan.output("o", s.batch * s.heads * s.seq_len * s.head_dim, OutputType::F32);
-                vec![dispatch("main", vec![(0, u), (1, q), (2, k), (3, v), (4, o)], [n, h, b])]
+                vec![dispatch("main", vec![("dims", u), ("q", q), ("k", k), ("v", v), ("o", o)], [n, h, b])]
             }
             AttentionVariant::Flash => {
                 let o = plan.output("o", s.batch * s.heads * s.seq_len * s.head_dim, OutputType::F32);
-                vec![dispatch("main", vec![(0, u), (1, q), (2, k), (3, v), (4, o)], [n.div_ceil(64), h, b])]
+                vec![dispatch(
+                    "main",
+                    vec![("dims", u), ("q", q), ("k", k), ("v", v), ("o", o)],
+                    [n.div_ceil(64), h, b],
+                )]
             }
         };
         plan.timed.push(Pass { label: "attention".into(), dispatches });

@@ -3,7 +3,7 @@
 use super::{Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
 use crate::op::{Op, RowsDims};
-use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter, rows_grid};
+use crate::plan::{Dispatch, OutputType, Pass, Plan, rows_grid};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -25,7 +25,12 @@ fn rows_cols(p: &Params) -> (usize, usize) {
     (p.usize("rows"), p.usize("cols"))
 }
 
-fn single_pass(label: &str, entry_point: &'static str, bindings: Vec<(u32, usize)>, workgroups: [u32; 3]) -> Pass {
+fn single_pass(
+    label: &str,
+    entry_point: &'static str,
+    bindings: Vec<(&'static str, usize)>,
+    workgroups: [u32; 3],
+) -> Pass {
     Pass { label: label.into(), dispatches: vec![Dispatch { entry_point, bindings, workgroups }] }
 }
 
@@ -62,10 +67,10 @@ impl KernelImpl for Softmax {
     fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
         let (rows, cols) = (p.get("rows"), p.get("cols"));
         let mut plan = Plan::new(shader);
-        let u = plan.uniform("dims", UniformWriter::default().u32(rows).u32(cols).finish());
+        let u = plan.uniform("dims", &[("rows", rows.into()), ("cols", cols.into())]);
         let x = plan.storage_f32("x", &inputs.f32s[0]);
         let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
-        plan.timed.push(single_pass("softmax", "main", vec![(0, u), (1, x), (2, y)], rows_grid(rows)));
+        plan.timed.push(single_pass("softmax", "main", vec![("dims", u), ("x", x), ("y", y)], rows_grid(rows)));
         plan
     }
 }
@@ -102,7 +107,7 @@ impl KernelImpl for Gelu {
         let len = p.usize("len");
         let len4 = len.div_ceil(4) as u32;
         let mut plan = Plan::new(shader);
-        let u = plan.uniform("dims", UniformWriter::default().u32(len4).finish());
+        let u = plan.uniform("dims", &[("len4", len4.into())]);
         let mut x = inputs.f32s[0].clone();
         x.resize(len4 as usize * 4, 0.0);
         let x = plan.storage_f32("x", &x);
@@ -114,7 +119,7 @@ impl KernelImpl for Gelu {
         // Enough workgroups to fill a large GPU; the shader's grid-stride loop covers the rest.
         let groups = len4.div_ceil(256).clamp(1, 4096);
         let entry = if self.erf { "gelu_erf" } else { "gelu_tanh" };
-        plan.timed.push(single_pass(entry, entry, vec![(0, u), (1, x), (2, y)], [groups, 1, 1]));
+        plan.timed.push(single_pass(entry, entry, vec![("dims", u), ("x", x), ("y", y)], [groups, 1, 1]));
         plan
     }
 }
@@ -168,13 +173,18 @@ impl KernelImpl for Norm {
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (rows, cols) = (p.get("rows"), p.get("cols"));
         let mut plan = Plan::new(shader);
-        let u = plan.uniform("dims", UniformWriter::default().u32(rows).u32(cols).f32(NORM_EPS).finish());
+        let u = plan.uniform("dims", &[("rows", rows.into()), ("cols", cols.into()), ("eps", NORM_EPS.into())]);
         let x = plan.storage_f32("x", &i.f32s[0]);
         let g = plan.storage_f32("gamma", &i.f32s[1]);
         let b = plan.storage_f32("beta", &i.f32s[2]);
         let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
         let entry = if self.rms { "rmsnorm" } else { "layernorm" };
-        plan.timed.push(single_pass(entry, entry, vec![(0, u), (1, x), (2, g), (3, b), (4, y)], rows_grid(rows)));
+        plan.timed.push(single_pass(
+            entry,
+            entry,
+            vec![("dims", u), ("x", x), ("gamma", g), ("beta", b), ("y", y)],
+            rows_grid(rows),
+        ));
         plan
     }
 }

@@ -3,7 +3,7 @@
 use super::{Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
 use crate::op::Op;
-use crate::plan::{BufferInit, Dispatch, OutputType, Pass, Plan, UniformWriter};
+use crate::plan::{BufferInit, Dispatch, OutputType, Pass, Plan};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -57,18 +57,18 @@ impl KernelImpl for Glu {
             v
         };
         let mut plan = Plan::new(shader);
-        let u = plan.uniform("dims", UniformWriter::default().u32(len4).finish());
+        let u = plan.uniform("dims", &[("len4", len4.into())]);
         let x = plan.storage_f32("x", &padded(&inputs.f32s[0]));
-        let mut bindings = vec![(0, u), (1, x)];
+        let mut bindings = vec![("dims", u), ("x", x)];
         if self.gated {
-            bindings.push((2, plan.storage_f32("up", &padded(&inputs.f32s[1]))));
+            bindings.push(("up", plan.storage_f32("up", &padded(&inputs.f32s[1]))));
         }
         let y = plan.output("y", len, OutputType::F32);
         // The output buffer holds whole vec4s; the check reads only the first `len` elements.
         if let BufferInit::Output { bytes } = &mut plan.buffers[y].init {
             *bytes = u64::from(len4) * 16;
         }
-        bindings.push((3, y));
+        bindings.push(("y", y));
         let entry = if self.gated { "swiglu" } else { "silu" };
         // Enough workgroups to fill a large GPU; the shader's grid-stride loop covers the rest.
         let groups = len4.div_ceil(256).clamp(1, 4096);

@@ -4,7 +4,7 @@
 use super::{Inputs, KernelImpl, ParamError, ParamSpec, check};
 use crate::catalogue::Params;
 use crate::op::{KvDims, Op};
-use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
+use crate::plan::{Dispatch, OutputType, Pass, Plan};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -143,16 +143,16 @@ impl KernelImpl for KvCache {
         let s = Shape::of(p);
         let mut plan = Plan::new(shader);
         let dims = |pos: usize, step: usize| {
-            UniformWriter::default()
-                .u32(s.lh as u32)
-                .u32(s.d as u32)
-                .u32(s.page as u32)
-                .u32(s.max_pages() as u32)
-                .u32(pos as u32)
-                .u32(step as u32)
-                .u32(s.max_chunks() as u32)
-                .f32(s.scale())
-                .finish()
+            [
+                ("lh", (s.lh as u32).into()),
+                ("head_dim", (s.d as u32).into()),
+                ("page_size", (s.page as u32).into()),
+                ("max_pages", (s.max_pages() as u32).into()),
+                ("pos", (pos as u32).into()),
+                ("step", (step as u32).into()),
+                ("max_chunks", (s.max_chunks() as u32).into()),
+                ("scale", s.scale().into()),
+            ]
         };
         let pool_bytes = (s.lh * s.max_pages() * s.page * s.d * 4) as u64;
         let pt = plan.storage_bytes("page_table", bytemuck::cast_slice(&i.u32s[0]).to_vec());
@@ -167,21 +167,21 @@ impl KernelImpl for KvCache {
         let out = plan.output("out", s.steps * s.lh * s.d, OutputType::F32);
         let bind = |u: usize| {
             vec![
-                (0, u),
-                (1, pt),
-                (2, k_pool),
-                (3, v_pool),
-                (4, pre_k),
-                (5, pre_v),
-                (6, new_k),
-                (7, new_v),
-                (8, query),
-                (9, partial),
-                (10, out),
+                ("dims", u),
+                ("page_table", pt),
+                ("k_pool", k_pool),
+                ("v_pool", v_pool),
+                ("pre_k", pre_k),
+                ("pre_v", pre_v),
+                ("new_k", new_k),
+                ("new_v", new_v),
+                ("query", query),
+                ("partial", partial),
+                ("out", out),
             ]
         };
 
-        let u_pre = plan.uniform("dims-prefill", dims(s.context, 0));
+        let u_pre = plan.uniform_labelled("dims", "dims-prefill", &dims(s.context, 0));
         let total = (s.lh * s.context * s.d) as u32;
         let prefill = Pass {
             label: "prefill".into(),
@@ -194,7 +194,7 @@ impl KernelImpl for KvCache {
         let mut steps = Vec::with_capacity(s.steps);
         for step in 0..s.steps {
             let pos = s.context + step;
-            let u = plan.uniform(&format!("dims-step{step}"), dims(pos, step));
+            let u = plan.uniform_labelled("dims", &format!("dims-step{step}"), &dims(pos, step));
             steps.push(Pass {
                 label: if self.stream { format!("step {step}") } else { "decode".into() },
                 dispatches: vec![

@@ -3,7 +3,7 @@
 use super::{Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
 use crate::op::{LogMelDims, Op};
-use crate::plan::{Dispatch, OutputType, Pass, Plan, UniformWriter};
+use crate::plan::{Dispatch, OutputType, Pass, Plan};
 use crate::reference::{self, MelConfig};
 use crate::schema::Work;
 use crate::shaders::Shader;
@@ -119,16 +119,16 @@ impl KernelImpl for LogMel {
         let mut plan = Plan::new(shader);
         let u = plan.uniform(
             "dims",
-            UniformWriter::default()
-                .u32(pcm.len() as u32)
-                .u32(frames as u32)
-                .u32(cfg.n_fft as u32)
-                .u32(cfg.n_fft.trailing_zeros())
-                .u32(cfg.win_length as u32)
-                .u32(cfg.hop as u32)
-                .u32(cfg.n_mels as u32)
-                .u32(nb as u32)
-                .finish(),
+            &[
+                ("n_samples", (pcm.len() as u32).into()),
+                ("n_frames", (frames as u32).into()),
+                ("n_fft", (cfg.n_fft as u32).into()),
+                ("log2_fft", cfg.n_fft.trailing_zeros().into()),
+                ("win_length", (cfg.win_length as u32).into()),
+                ("hop", (cfg.hop as u32).into()),
+                ("n_mels", (cfg.n_mels as u32).into()),
+                ("n_bins", (nb as u32).into()),
+            ],
         );
         let pcm_b = plan.storage_f32("pcm", pcm);
         let setup = MelSetup::new(LogMelDims { millis: p.usize("millis"), n_mels: cfg.n_mels }, pcm.len());
@@ -148,7 +148,15 @@ impl KernelImpl for LogMel {
             label: "logmel".into(),
             dispatches: vec![Dispatch {
                 entry_point: "main",
-                bindings: vec![(0, u), (1, pcm_b), (2, window), (3, tw), (4, ranges), (5, weights), (6, out)],
+                bindings: vec![
+                    ("dims", u),
+                    ("pcm", pcm_b),
+                    ("window", window),
+                    ("twiddle", tw),
+                    ("mel_range", ranges),
+                    ("mel_weight", weights),
+                    ("out", out),
+                ],
                 workgroups: [frames as u32, 1, 1],
             }],
         });

@@ -3,7 +3,7 @@
 use super::{Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::{DType, Params};
 use crate::op::{MatmulDims, Op};
-use crate::plan::{OutputType, Plan, UniformWriter};
+use crate::plan::{OutputType, Plan};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -75,7 +75,12 @@ impl KernelImpl for Matmul {
         let mut plan = Plan::new(shader);
         let u = plan.uniform(
             "dims",
-            UniformWriter::default().u32(d.m as u32).u32(d.n as u32).u32(d.k as u32).u32(d.batch as u32).finish(),
+            &[
+                ("m", (d.m as u32).into()),
+                ("n", (d.n as u32).into()),
+                ("k", (d.k as u32).into()),
+                ("batch", (d.batch as u32).into()),
+            ],
         );
         let (a, b, c) = if self.half {
             let to16 =
@@ -92,7 +97,7 @@ impl KernelImpl for Matmul {
             label: "matmul".into(),
             dispatches: vec![crate::plan::Dispatch {
                 entry_point: "main",
-                bindings: vec![(0, u), (1, a), (2, b), (3, c)],
+                bindings: vec![("dims", u), ("a", a), ("b", b), ("c", c)],
                 workgroups: [d.n.div_ceil(64) as u32, d.m.div_ceil(64) as u32, d.batch as u32],
             }],
         });
