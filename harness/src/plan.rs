@@ -247,7 +247,7 @@ impl Plan {
                     }
                     (GlobalKind::Storage { stride, .. }, _) => {
                         let bytes = buf.size();
-                        if *stride > 0 && bytes % u64::from(*stride) != 0 {
+                        if *stride > 0 && !bytes.is_multiple_of(u64::from(*stride)) {
                             return Err(PlanError::Stride {
                                 shader,
                                 name,
