@@ -37,7 +37,7 @@ pub fn csv(records: &[Record]) -> String {
             t.map_or(String::new(), |t| t.summary.n.to_string()),
             num(r.throughput.map(|x| x.gflops)),
             num(r.throughput.map(|x| x.gbps)),
-            t.map_or(String::new(), |t| t.timer.kind.clone()),
+            t.map_or(String::new(), |t| t.timer.kind.to_string()),
             num(t.map(|t| t.timer.resolution_ns)),
             t.map_or(String::new(), |t| t.batch.to_string()),
             r.shader.hash.clone(),
@@ -79,7 +79,7 @@ pub fn markdown(records: &[Record]) -> String {
             (
                 fmt_ns(t.summary.median_ns),
                 format!("{} – {}", fmt_ns(t.summary.median_ci_low_ns), fmt_ns(t.summary.median_ci_high_ns)),
-                t.timer.kind.clone(),
+                t.timer.kind.to_string(),
             )
         });
         let status = match r.status.reason() {

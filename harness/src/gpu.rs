@@ -10,12 +10,11 @@ use crate::clock;
 use wgpu::util::DeviceExt as _;
 
 use crate::catalogue::{Kernel, Params, Size};
-use crate::check::compare;
 use crate::env::HostFacts;
 use crate::kernels::Inputs;
-use crate::measure::{Sampler, SamplingConfig, batch_for};
+use crate::measure::{self, FirstRun, Measurement, Reading, SamplingConfig, Timed};
 use crate::plan::{BufferInit, OutputType, Pass, Plan};
-use crate::schema::{AdapterReport, ColdTiming, PhaseTiming, Record, ShaderRef, Status, Throughput, TimerInfo, Timing};
+use crate::schema::{AdapterReport, Record, ShaderRef, Status, TimerInfo, TimerKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -246,14 +245,14 @@ pub fn unmet_requirement(dev: &GpuDevice, kernel: &Kernel, plan: &Plan) -> Optio
 }
 
 /// Resources of a plan on a device, ready to encode.
-struct Prepared {
+struct Resources {
     buffers: Vec<wgpu::Buffer>,
     /// Per pass (setup then timed), per dispatch: pipeline and bind group.
     setup: Vec<Vec<(wgpu::ComputePipeline, wgpu::BindGroup, [u32; 3])>>,
     timed: Vec<Vec<(wgpu::ComputePipeline, wgpu::BindGroup, [u32; 3])>>,
 }
 
-async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Prepared, f64), GpuError> {
+async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Resources, f64), GpuError> {
     plan.verify()?;
     let scope = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let oom = dev.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -351,7 +350,7 @@ async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Prepared, f64), GpuErr
         return Err(GpuError::Wgpu { during: "creating buffers and pipelines", message: e.to_string() });
     }
     dev.check_fault("creating pipelines")?;
-    Ok((Prepared { buffers, setup, timed }, pipeline_ns))
+    Ok((Resources { buffers, setup, timed }, pipeline_ns))
 }
 
 type Encoded<'a> = &'a [Vec<(wgpu::ComputePipeline, wgpu::BindGroup, [u32; 3])>];
@@ -407,10 +406,10 @@ const QUANTIZED_NS: f64 = 1000.0;
 /// timestamps actually had.
 fn timestamp_timer(period: f64, tick_gcd: u64) -> TimerInfo {
     let step = if tick_gcd > 0 { tick_gcd as f64 * period } else { period };
-    TimerInfo { kind: "gpu-timestamp".into(), resolution_ns: step.max(period), quantized: step >= QUANTIZED_NS }
+    TimerInfo { kind: TimerKind::GpuTimestamp, resolution_ns: step.max(period), quantized: step >= QUANTIZED_NS }
 }
 
-async fn sample(dev: &GpuDevice, prep: &Prepared, reps: u32, ts: Option<&Timestamps>) -> Result<Sample, GpuError> {
+async fn sample(dev: &GpuDevice, prep: &Resources, reps: u32, ts: Option<&Timestamps>) -> Result<Sample, GpuError> {
     let npass = prep.timed.len();
     let mut encoder = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sample") });
     encode(&mut encoder, &prep.timed, reps, ts.map(|t| &t.0));
@@ -481,44 +480,26 @@ pub struct Job<'a> {
     pub expected: &'a [f32],
 }
 
-/// Measures several jobs on one device with their samples taken round-robin, one sample of each
-/// in turn, so slow drift of the machine (clocks, other load) affects them alike. This is how
-/// variants are compared within one run: an A/A pair is never told apart by drift.
+/// Measures several jobs on one device with their samples taken round-robin
+/// ([`measure::interleaved`]), so an A/A pair is never told apart by the machine's drift.
 pub async fn run_interleaved(dev: &GpuDevice, jobs: &[Job<'_>], opts: &RunOptions) -> Vec<Record> {
-    run_observed(dev, jobs, opts, &mut |_, _| {}).await
+    run_observed(dev, jobs, opts, &mut |_, _| {}, &|| false).await
 }
 
-/// As [`run_interleaved`], telling `on_sample(job index, samples taken)` after every sample, so a
-/// page can show progress while it measures.
+/// As [`run_interleaved`], telling `on_sample(job index, samples taken)` after every sample and
+/// asking `cancelled()` between samples, so a page can show progress and stop early.
 pub async fn run_observed(
     dev: &GpuDevice,
     jobs: &[Job<'_>],
     opts: &RunOptions,
     on_sample: &mut dyn FnMut(usize, usize),
+    cancelled: &dyn Fn() -> bool,
 ) -> Vec<Record> {
-    let mut benches = Vec::with_capacity(jobs.len());
+    let mut cases = Vec::with_capacity(jobs.len());
     for job in jobs {
-        benches.push(Bench::start(dev, job, opts).await);
+        cases.push(start(dev, job, opts).await);
     }
-    loop {
-        let mut active = 0;
-        for (i, bench) in benches.iter_mut().enumerate() {
-            let Ok(bench) = bench else { continue };
-            if bench.stopped_by.is_some() {
-                continue;
-            }
-            active += 1;
-            if let Err(e) = bench.step().await {
-                bench.record.status = Status::Failed { reason: e.to_string() };
-                bench.stopped_by = Some("error");
-            }
-            on_sample(i, bench.sampler.samples().len());
-        }
-        if active == 0 {
-            break;
-        }
-    }
-    benches.into_iter().map(|b| b.map_or_else(|r| *r, Bench::finish)).collect()
+    measure::interleaved(cases, on_sample, cancelled).await
 }
 
 fn base_record(dev: &GpuDevice, job: &Job<'_>, opts: &RunOptions) -> Record {
@@ -538,65 +519,76 @@ fn base_record(dev: &GpuDevice, job: &Job<'_>, opts: &RunOptions) -> Record {
     r
 }
 
-type Timestamps = (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer);
-
-/// A job that passed its check and is being sampled.
-struct Bench<'a> {
+/// Requirements, then resources and pipelines, then the protocol's own start (cold run, check,
+/// warm-up, batch). `Err` is the finished record of a job that ends before sampling.
+async fn start<'a>(
     dev: &'a GpuDevice,
-    plan: Plan,
-    prep: Prepared,
-    ts: Option<Timestamps>,
-    reps: u32,
-    timer: TimerInfo,
-    warmup: u32,
-    sampler: Sampler,
-    phase_samples: Vec<Vec<f64>>,
-    /// Timestamp granularity over every execution so far (see [`Sample::tick_gcd`]).
-    tick_gcd: u64,
-    cold: ColdTiming,
-    record: Record,
-    stopped_by: Option<&'static str>,
-}
-
-impl<'a> Bench<'a> {
-    /// Requirements, resources, the checked cold run, warm-up and batch calibration. `Err` holds
-    /// the finished record when the job ends before sampling (skipped, mismatch, failed).
-    async fn start(dev: &'a GpuDevice, job: &Job<'_>, opts: &RunOptions) -> Result<Bench<'a>, Box<Record>> {
-        let mut record = base_record(dev, job, opts);
-        let plan = job.kernel.imp.plan(job.kernel.shader(), job.params, job.inputs);
-        if let Some(reason) = unmet_requirement(dev, job.kernel, &plan) {
-            record.status = Status::Skipped { reason };
+    job: &Job<'_>,
+    opts: &RunOptions,
+) -> Result<Measurement<GpuTimed<'a>>, Box<Record>> {
+    let mut record = base_record(dev, job, opts);
+    let plan = job.kernel.imp.plan(job.kernel.shader(), job.params, job.inputs);
+    if let Some(reason) = unmet_requirement(dev, job.kernel, &plan) {
+        record.status = Status::Skipped { reason };
+        return Err(Box::new(record));
+    }
+    let (res, pipeline_ns) = match prepare(dev, &plan).await {
+        Ok(p) => p,
+        Err(e) => {
+            record.status = Status::Failed { reason: e.to_string() };
             return Err(Box::new(record));
         }
-        match Self::prepare_and_check(dev, job, opts, plan, &mut record).await {
-            Ok(Some(b)) => Ok(b),
-            Ok(None) => Err(Box::new(record)),
-            Err(e) => {
-                record.status = Status::Failed { reason: e.to_string() };
-                Err(Box::new(record))
-            }
-        }
+    };
+    let timed = GpuTimed {
+        dev,
+        plan,
+        res,
+        use_ts: opts.use_timestamps && dev.has_timestamps(),
+        ts: None,
+        tick_gcd: 0,
+        host_resolution_ns: opts.host_resolution_ns,
+        pipeline_ns,
+    };
+    Measurement::start(timed, record, Some(job.expected), job.kernel.tolerance, &opts.sampling).await
+}
+
+type Timestamps = (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer);
+
+/// A plan on a device, timed with timestamp queries where the device has them and host fences
+/// where it does not.
+struct GpuTimed<'a> {
+    dev: &'a GpuDevice,
+    plan: Plan,
+    res: Resources,
+    use_ts: bool,
+    /// Query set and buffers for the current batch size.
+    ts: Option<(u32, Timestamps)>,
+    /// Timestamp granularity over every execution so far (see [`Sample::tick_gcd`]).
+    tick_gcd: u64,
+    host_resolution_ns: f64,
+    pipeline_ns: f64,
+}
+
+impl std::fmt::Debug for GpuTimed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuTimed").field("shader", &self.plan.shader.file).field("use_ts", &self.use_ts).finish()
     }
+}
 
-    async fn prepare_and_check(
-        dev: &'a GpuDevice,
-        job: &Job<'_>,
-        opts: &RunOptions,
-        plan: Plan,
-        record: &mut Record,
-    ) -> Result<Option<Bench<'a>>, GpuError> {
-        let (prep, pipeline_ns) = prepare(dev, &plan).await?;
+impl Timed for GpuTimed<'_> {
+    type Error = GpuError;
+
+    async fn first_run(&mut self) -> Result<FirstRun, GpuError> {
+        let (dev, plan, res) = (self.dev, &self.plan, &self.res);
         let scope = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
-
-        if !prep.setup.is_empty() {
+        if !res.setup.is_empty() {
             let mut enc = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("setup") });
-            encode(&mut enc, &prep.setup, 1, None);
+            encode(&mut enc, &res.setup, 1, None);
             dev.queue.submit([enc.finish()]);
             dev.wait_idle().await?;
         }
-
-        // First execution: cold (caches, lazy driver compiles), checked, never a sample.
-        let out = &prep.buffers[plan.output];
+        // Cold: caches, lazy driver compiles. Checked, never a sample.
+        let out = &res.buffers[plan.output];
         let elem = match plan.output_type {
             OutputType::F32 => 4,
             OutputType::F16 => 2,
@@ -609,11 +601,11 @@ impl<'a> Bench<'a> {
             mapped_at_creation: false,
         });
         let mut enc = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("first") });
-        encode(&mut enc, &prep.timed, 1, None);
+        encode(&mut enc, &res.timed, 1, None);
         let t0 = clock::now();
         dev.queue.submit([enc.finish()]);
         dev.wait_idle().await?;
-        let first_run_ns = t0.elapsed().as_secs_f64() * 1e9;
+        let ns = t0.elapsed().as_secs_f64() * 1e9;
         let mut enc = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("copy") });
         enc.copy_buffer_to_buffer(out, 0, &readback, 0, out_bytes);
         dev.queue.submit([enc.finish()]);
@@ -621,124 +613,57 @@ impl<'a> Bench<'a> {
         if let Some(e) = scope.pop().await {
             return Err(GpuError::Wgpu { during: "running the kernel", message: e.to_string() });
         }
-        let actual: Vec<f32> = match plan.output_type {
+        let output = match plan.output_type {
             OutputType::F32 => bytemuck::cast_slice::<u8, f32>(&raw)[..plan.output_len].to_vec(),
             OutputType::F16 => bytemuck::cast_slice::<u8, u16>(&raw)[..plan.output_len]
                 .iter()
                 .map(|&h| half::f16::from_bits(h).to_f32())
                 .collect(),
         };
-        let check = compare(&actual, job.expected, job.kernel.tolerance);
-        if !check.passed {
-            record.status = Status::Mismatch { reason: check.mismatch_reason() };
-            record.check = Some(check);
-            return Ok(None);
-        }
-        record.check = Some(check);
-
-        let cfg = &opts.sampling;
-        let use_ts = opts.use_timestamps && dev.has_timestamps();
-        let npass = prep.timed.len() as u32;
-        let max_reps = if use_ts { (MAX_QUERIES / (2 * npass)).max(1) } else { 1000 };
-
-        // Warm-up, then calibrate the batch from one more execution.
-        let ts1 = use_ts.then(|| make_timestamps(dev, 1, npass));
-        let mut tick_gcd = 0;
-        for _ in 0..cfg.warmup {
-            tick_gcd = gcd(tick_gcd, sample(dev, &prep, 1, ts1.as_ref()).await?.tick_gcd);
-        }
-        let probe = sample(dev, &prep, 1, ts1.as_ref()).await?;
-        tick_gcd = gcd(tick_gcd, probe.tick_gcd);
-        let (timer, min_ns) = if use_ts {
-            // The batch spans 20 resolutions of the timer as measured, not as advertised.
-            let t = timestamp_timer(f64::from(dev.queue.get_timestamp_period()), tick_gcd);
-            let min_ns = cfg.min_resolutions_per_sample * t.resolution_ns;
-            (t, min_ns)
-        } else {
-            let t = TimerInfo { kind: "host-fence".into(), resolution_ns: opts.host_resolution_ns, quantized: false };
-            // A fence sample also carries a fixed submit-and-wait cost; 1 ms keeps it to a few percent.
-            (t, (cfg.min_resolutions_per_sample * opts.host_resolution_ns).max(1e6))
-        };
-        let reps = batch_for(probe.per_exec_ns, min_ns, max_reps);
-        let ts = match ts1 {
-            Some(t) if reps == 1 => Some(t),
-            Some(_) => Some(make_timestamps(dev, reps, npass)),
-            None => None,
-        };
-        Ok(Some(Bench {
-            dev,
-            plan,
-            prep,
-            ts,
-            reps,
-            timer,
-            warmup: cfg.warmup,
-            sampler: Sampler::new(cfg.clone()),
-            phase_samples: vec![Vec::new(); npass as usize],
-            tick_gcd,
-            cold: ColdTiming { pipeline_ns: Some(pipeline_ns), first_run_ns: Some(first_run_ns) },
-            record: record.clone(),
-            stopped_by: None,
-        }))
+        Ok(FirstRun { output, ns })
     }
 
-    /// Takes one sample; sets `stopped_by` once the sampler says stop.
-    async fn step(&mut self) -> Result<(), GpuError> {
+    async fn sample(&mut self, reps: u32) -> Result<Reading, GpuError> {
+        if self.use_ts && self.ts.as_ref().is_none_or(|(n, _)| *n != reps) {
+            self.ts = Some((reps, make_timestamps(self.dev, reps, self.res.timed.len() as u32)));
+        }
         let scope = self.dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let s = sample(self.dev, &self.prep, self.reps, self.ts.as_ref()).await?;
+        let s = sample(self.dev, &self.res, reps, self.ts.as_ref().map(|(_, t)| t)).await?;
         if let Some(e) = scope.pop().await {
             return Err(GpuError::Wgpu { during: "timing the kernel", message: e.to_string() });
         }
-        self.sampler.push(s.per_exec_ns, s.wall_ns);
         self.tick_gcd = gcd(self.tick_gcd, s.tick_gcd);
-        for (acc, v) in self.phase_samples.iter_mut().zip(&s.per_pass_ns) {
-            acc.push(*v);
-        }
-        self.stopped_by = self.sampler.stop_reason();
-        Ok(())
+        Ok(Reading { per_exec_ns: s.per_exec_ns, wall_ns: s.wall_ns, per_pass_ns: s.per_pass_ns })
     }
 
-    fn finish(self) -> Record {
-        let mut record = self.record;
-        if record.status != Status::Measured {
-            return record;
-        }
-        let Some(summary) = self.sampler.summary() else {
-            record.status = Status::Failed { reason: "fewer than two valid samples".into() };
-            return record;
-        };
-        let phases = if self.ts.is_some() && self.plan.timed.len() > 1 {
-            self.plan
-                .timed
-                .iter()
-                .zip(&self.phase_samples)
-                .filter_map(|(p, v)| {
-                    crate::stats::Sample::new(v)
-                        .ok()
-                        .map(|s| PhaseTiming { label: p.label.clone(), median_ns: s.median() })
-                })
-                .collect()
-        } else {
-            vec![]
-        };
-        record.throughput = Some(Throughput::from_median(&record.work, summary.median_ns));
-        let timer = if self.ts.is_some() {
+    fn timer(&self) -> TimerInfo {
+        if self.use_ts {
             timestamp_timer(f64::from(self.dev.queue.get_timestamp_period()), self.tick_gcd)
         } else {
-            self.timer
-        };
-        record.timing = Some(Timing {
-            timer,
-            batch: self.reps,
-            warmup: self.warmup,
-            samples_ns: self.sampler.samples().to_vec(),
-            summary,
-            stopped_by: self.stopped_by.unwrap_or("max-samples").to_owned(),
-            sampling_wall_ns: Some(self.sampler.spent_ns()),
-            cold: self.cold,
-            phases,
-        });
-        record
+            TimerInfo { kind: TimerKind::HostFence, resolution_ns: self.host_resolution_ns, quantized: false }
+        }
+    }
+
+    fn min_sample_ns(&self, cfg: &SamplingConfig) -> f64 {
+        let span = cfg.min_resolutions_per_sample * self.timer().resolution_ns;
+        // A fence sample also carries a fixed submit-and-wait cost; 1 ms keeps it to a few percent.
+        if self.use_ts { span } else { span.max(1e6) }
+    }
+
+    fn max_reps(&self) -> u32 {
+        if self.use_ts { (MAX_QUERIES / (2 * self.res.timed.len() as u32)).max(1) } else { 1000 }
+    }
+
+    fn phase_labels(&self) -> Vec<String> {
+        if self.use_ts && self.plan.timed.len() > 1 {
+            self.plan.timed.iter().map(|p| p.label.clone()).collect()
+        } else {
+            vec![]
+        }
+    }
+
+    fn pipeline_ns(&self) -> Option<f64> {
+        Some(self.pipeline_ns)
     }
 }
 

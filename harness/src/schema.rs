@@ -91,8 +91,7 @@ pub struct Timing {
     /// Steady-state samples in ns per execution; warm-up and the first (cold) run are excluded.
     pub samples_ns: Vec<f64>,
     pub summary: Summary,
-    /// Why sampling stopped: `ci-target`, `time-budget`, `max-samples`.
-    pub stopped_by: String,
+    pub stopped_by: StopReason,
     /// Wall time spent taking the samples (host clock, ns); added within v1, so optional.
     #[serde(default)]
     pub sampling_wall_ns: Option<f64>,
@@ -102,11 +101,70 @@ pub struct Timing {
     pub phases: Vec<PhaseTiming>,
 }
 
+/// Why sampling stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// The median's 95% CI became narrow enough.
+    CiTarget,
+    /// The time budget was spent (with at least the minimum samples, or two for a very slow case).
+    TimeBudget,
+    MaxSamples,
+    /// The user cancelled the run; the samples so far are kept.
+    Cancelled,
+    /// The backend failed while sampling; the record is `failed` with its message.
+    Error,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::CiTarget => "ci-target",
+            StopReason::TimeBudget => "time-budget",
+            StopReason::MaxSamples => "max-samples",
+            StopReason::Cancelled => "cancelled",
+            StopReason::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a sample was timed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimerKind {
+    /// Timestamp queries written at the beginning and end of each pass.
+    GpuTimestamp,
+    /// The host clock around submit and completion of the GPU work.
+    HostFence,
+    /// The host clock around CPU code.
+    HostClock,
+}
+
+impl TimerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::GpuTimestamp => "gpu-timestamp",
+            TimerKind::HostFence => "host-fence",
+            TimerKind::HostClock => "host-clock",
+        }
+    }
+}
+
+impl std::fmt::Display for TimerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimerInfo {
-    /// `gpu-timestamp` (timestamp queries around each pass), `host-fence` (host clock around
-    /// submit and completion) or `host-clock` (host clock around CPU code).
-    pub kind: String,
+    pub kind: TimerKind,
     pub resolution_ns: f64,
     /// True where the platform coarsens this timer (Chrome's 100 us timestamp quantisation).
     pub quantized: bool,

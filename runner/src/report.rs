@@ -99,7 +99,7 @@ pub fn print_table(records: &[Record]) {
                 ),
                 format!("{:.2}", th.gflops),
                 format!("{:.2}", th.gbps),
-                tm.timer.kind.clone(),
+                tm.timer.kind.to_string(),
             ),
             _ => Default::default(),
         };

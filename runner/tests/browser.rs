@@ -95,7 +95,7 @@ fn chromium_runs_the_quick_catalogue_on_swiftshader() {
         assert_eq!(a.is_fallback_adapter, Some(true), "SwiftShader is a fallback adapter");
         assert!(a.fallback);
         if let Some(t) = &r.timing {
-            assert_eq!(t.timer.kind, "gpu-timestamp");
+            assert_eq!(t.timer.kind, harness::schema::TimerKind::GpuTimestamp);
             // With --enable-webgpu-developer-features Chrome's timestamps are not quantised, and
             // the record says so from the samples' own granularity.
             assert!(!t.timer.quantized && t.timer.resolution_ns < 1000.0, "{:?}", t.timer);
@@ -146,7 +146,7 @@ fn the_wasm_cpu_path_is_labelled_and_host_timed() {
         assert_eq!(r.status, Status::Measured);
         assert!(r.adapter.is_none(), "CPU records name no GPU adapter");
         let t = r.timing.as_ref().unwrap();
-        assert_eq!(t.timer.kind, "host-clock");
+        assert_eq!(t.timer.kind, harness::schema::TimerKind::HostClock);
         // Cross-origin isolated: performance.now() is far finer than the 100 us of a plain page.
         assert!(t.timer.resolution_ns < 100_000.0, "{}", t.timer.resolution_ns);
     }

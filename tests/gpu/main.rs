@@ -133,7 +133,7 @@ fn timestamps_and_host_fences_both_time_the_same_kernel() {
     let expected = k.imp.reference(p, &inputs);
     let ts = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, &opts(1)));
     let t = ts.timing.unwrap();
-    assert_eq!(t.timer.kind, "gpu-timestamp");
+    assert_eq!(t.timer.kind, harness::schema::TimerKind::GpuTimestamp);
     // Prefill plus one phase per decode step: per-token latency is visible.
     assert_eq!(t.phases.len(), 1 + p.get("steps") as usize);
     assert_eq!(t.phases[1].label, "step 0");
@@ -141,7 +141,7 @@ fn timestamps_and_host_fences_both_time_the_same_kernel() {
     let fence = RunOptions { use_timestamps: false, ..opts(1) };
     let hf = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, &fence));
     let t = hf.timing.unwrap();
-    assert_eq!(t.timer.kind, "host-fence");
+    assert_eq!(t.timer.kind, harness::schema::TimerKind::HostFence);
     assert!(t.phases.is_empty());
 }
 

@@ -7,8 +7,8 @@ use harness::cases::{self, Case};
 use harness::catalogue::{Kernel, Size};
 use harness::env::HostFacts;
 use harness::gpu::{self, GpuDevice, Job, RunOptions};
-use harness::host::{HostBench, HostRun, RefRun};
-use harness::measure::SamplingConfig;
+use harness::host::{HostRun, RefRun, start_host};
+use harness::measure::{SamplingConfig, complete_now};
 use harness::schema::{PageEnvironment, PageProgress, PageRunConfig, Record, Status, case_key};
 
 use crate::js;
@@ -242,7 +242,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                             let mut on_sample = |_: usize, n: usize| {
                                 set_progress(kernel, &params.case, &webgpu_label, n, case_start);
                             };
-                            let r = gpu::run_observed(dev, &[job], &opts, &mut on_sample).await.pop();
+                            let r = gpu::run_observed(dev, &[job], &opts, &mut on_sample, &cancelled).await.pop();
                             r.expect("one record per job")
                         }
                         Err(reason) => {
@@ -264,13 +264,16 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                         resolution_ns: env.host_clock_resolution_ns,
                     };
                     let mut prepared = RefRun { kernel, params, inputs: &inputs, out: vec![] };
-                    match HostBench::start(&mut prepared, kernel, params, None, &run) {
-                        Ok(mut bench) => loop {
-                            let stop = bench.step();
-                            set_progress(kernel, &params.case, &wasm_label, bench.samples_taken(), case_start);
+                    match start_host(&mut prepared, kernel, params, None, &run) {
+                        Ok(mut m) => loop {
+                            let stop = complete_now(m.step());
+                            set_progress(kernel, &params.case, &wasm_label, m.samples_taken(), case_start);
                             js::yield_now().await;
-                            if stop || cancelled() {
-                                break bench.finish();
+                            if cancelled() {
+                                m.cancel();
+                            }
+                            if stop || m.is_done() {
+                                break m.finish();
                             }
                         },
                         Err(record) => *record,

@@ -4,7 +4,7 @@
 //! `harness::reference` stay the ground truth; this backend is checked against them like any other.
 
 use harness::catalogue::{DType, Kernel, Params};
-use harness::host::Prepared;
+use harness::host::{Prepared, RunError};
 use harness::kernels::AttentionVariant;
 use harness::kernels::{Inputs, MelSetup};
 use harness::op::{AttentionDims, KvDims, LogMelDims, MatmulDims, Op, RowsDims};
@@ -93,14 +93,15 @@ impl MatmulF32 {
 }
 
 impl Prepared for MatmulF32 {
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), RunError> {
         let [m, n, k, batch] = self.dims;
         for bi in 0..batch {
             sgemm(m, n, k, &self.a[bi * m * k..], k, &self.b[bi * k * n..], n, &mut self.c[bi * m * n..], n, false);
         }
+        Ok(())
     }
-    fn output(&self) -> Vec<f32> {
-        self.c.clone()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.c.clone())
     }
 }
 
@@ -119,14 +120,15 @@ impl MatmulF16 {
 }
 
 impl Prepared for MatmulF16 {
-    fn run(&mut self) {
-        self.inner.run();
+    fn run(&mut self) -> Result<(), RunError> {
+        self.inner.run()?;
         for v in self.inner.c.iter_mut() {
             *v = gemm::f16::from_f32(*v).to_f32();
         }
+        Ok(())
     }
-    fn output(&self) -> Vec<f32> {
-        self.inner.c.clone()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.inner.c.clone())
     }
 }
 
@@ -166,7 +168,7 @@ fn sum8(v: impl Iterator<Item = f32>) -> f32 {
 }
 
 impl Prepared for Rowwise {
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), RunError> {
         let (cols, g, b) = (self.cols, &self.gamma, &self.beta);
         let op = &self.op;
         self.y.par_chunks_mut(cols).zip(self.x.par_chunks(cols)).for_each(|(y, x)| match op {
@@ -194,9 +196,10 @@ impl Prepared for Rowwise {
                 }
             }
         });
+        Ok(())
     }
-    fn output(&self) -> Vec<f32> {
-        self.y.clone()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.y.clone())
     }
 }
 
@@ -207,7 +210,7 @@ struct Gelu {
 }
 
 impl Prepared for Gelu {
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), RunError> {
         let erf = self.erf;
         self.y.par_chunks_mut(1 << 14).zip(self.x.par_chunks(1 << 14)).for_each(|(y, x)| {
             for (o, &v) in y.iter_mut().zip(x) {
@@ -218,9 +221,10 @@ impl Prepared for Gelu {
                 };
             }
         });
+        Ok(())
     }
-    fn output(&self) -> Vec<f32> {
-        self.y.clone()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.y.clone())
     }
 }
 
@@ -232,7 +236,7 @@ struct Swish {
 }
 
 impl Prepared for Swish {
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), RunError> {
         const CHUNK: usize = 1 << 14;
         let silu = |v: f32| v / (1.0 + (-v).exp());
         match &self.up {
@@ -251,9 +255,10 @@ impl Prepared for Swish {
                 );
             }
         }
+        Ok(())
     }
-    fn output(&self) -> Vec<f32> {
-        self.y.clone()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.y.clone())
     }
 }
 
@@ -295,7 +300,7 @@ impl CausalAttention {
 }
 
 impl Prepared for CausalAttention {
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), RunError> {
         let Shape { bh, s, d, scale } = self.sh;
         for h in 0..bh {
             let (q, k, v) =
@@ -313,9 +318,10 @@ impl Prepared for CausalAttention {
             self.scores.par_chunks_mut(s).enumerate().for_each(|(i, row)| row[i + 1..].fill(0.0));
             sgemm(s, d, s, &self.scores, s, v, d, &mut self.o[h * s * d..], d, false);
         }
+        Ok(())
     }
-    fn output(&self) -> Vec<f32> {
-        self.o.clone()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.o.clone())
     }
 }
 
@@ -343,7 +349,7 @@ impl WindowAttention {
 }
 
 impl Prepared for WindowAttention {
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), RunError> {
         let Shape { s, d, scale, .. } = self.sh;
         let (q, k, v, w) = (&self.q, &self.k, &self.v, self.window);
         self.o.par_chunks_mut(d).enumerate().for_each_init(
@@ -370,9 +376,10 @@ impl Prepared for WindowAttention {
                 out.iter_mut().for_each(|o| *o /= l);
             },
         );
+        Ok(())
     }
-    fn output(&self) -> Vec<f32> {
-        self.o.clone()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.o.clone())
     }
 }
 
@@ -393,7 +400,7 @@ impl LogMel {
 }
 
 impl Prepared for LogMel {
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), RunError> {
         let (st, pcm, fft) = (&self.setup, &self.pcm, &self.fft);
         // Frames in parallel into a (frames, mels) buffer, then one transpose to Whisper's layout.
         let mut by_frame = vec![0f32; st.n_frames * st.n_mels];
@@ -421,9 +428,10 @@ impl Prepared for LogMel {
                 self.out[m * st.n_frames + f] = v;
             }
         }
+        Ok(())
     }
-    fn output(&self) -> Vec<f32> {
-        self.out.clone()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.out.clone())
     }
 }
 
@@ -476,7 +484,7 @@ impl KvDecode {
 }
 
 impl Prepared for KvDecode {
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), RunError> {
         let (lh, d, ctx0, steps) = (self.lh, self.d, self.context, self.steps);
         let cap = ctx0 + steps;
         let scale = 1.0 / (d as f32).sqrt();
@@ -516,9 +524,10 @@ impl Prepared for KvDecode {
                     },
                 );
         }
+        Ok(())
     }
-    fn output(&self) -> Vec<f32> {
-        self.out.clone()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.out.clone())
     }
 }
 
@@ -534,10 +543,10 @@ mod tests {
                 for seed in [1, 2, 3] {
                     let inputs = k.imp.inputs(p, seed).unwrap();
                     let mut run = super::prepare(k, p, &inputs).unwrap_or_else(|| panic!("{} has no CPU path", k.id));
-                    run.run();
+                    run.run().unwrap();
                     // Twice: a prepared kernel must give the same answer on every run.
-                    run.run();
-                    let c = compare(&run.output(), &k.imp.reference(p, &inputs), k.tolerance);
+                    run.run().unwrap();
+                    let c = compare(&run.output().unwrap(), &k.imp.reference(p, &inputs), k.tolerance);
                     assert!(c.passed, "{} {} seed {seed}: {c:?}", k.id, p.case);
                 }
             }

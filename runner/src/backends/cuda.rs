@@ -14,6 +14,7 @@ use harness::op::{Op, RowsDims};
 use harness::schema::AdapterReport;
 
 use super::{Backend, Prepared, Probe};
+use harness::host::RunError;
 
 static KERNELS_CU: &str = include_str!("cuda_kernels.cu");
 
@@ -240,7 +241,7 @@ struct CudaRun {
 
 // cudarc's handles are Send + Sync; the run is used from one thread at a time.
 impl Prepared for CudaRun {
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), RunError> {
         let rows_cfg =
             |rows: usize| LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 };
         #[allow(unsafe_code)]
@@ -264,7 +265,8 @@ impl Prepared for CudaRun {
                     let (bs, as_, mut cs) = (b.slice(bi * k * n..), a.slice(bi * m * k..), c.slice_mut(bi * m * n..));
                     // SAFETY: the slices hold k*n, m*k and m*n elements from the offsets above, which
                     // is exactly what this configuration reads and writes.
-                    unsafe { self.blas.gemm(cfg, &bs, &as_, &mut cs) }.expect("cuBLAS sgemm");
+                    unsafe { self.blas.gemm(cfg, &bs, &as_, &mut cs) }
+                        .map_err(|e| RunError(format!("cuBLAS sgemm: {e}")))?;
                 }
             }
             Job::Rows { x, g, b, y, rows, cols, kind } => {
@@ -273,12 +275,14 @@ impl Prepared for CudaRun {
                     let f = &self.funcs["softmax"];
                     // SAFETY: softmax reads rows*cols of x and writes as many of y, one block per row.
                     unsafe { self.stream.launch_builder(f).arg(&*x).arg(&mut *y).arg(&cols32).launch(rows_cfg(*rows)) }
-                        .expect("softmax launch");
+                        .map_err(|e| RunError(format!("softmax launch: {e}")))?;
                 } else {
                     let f = &self.funcs["rownorm"];
                     let rms: i32 = i32::from(*kind == RowKind::RmsNorm);
                     let eps = 1e-5f32;
-                    let (g, b) = (g.as_ref().expect("gamma"), b.as_ref().expect("beta"));
+                    let (Some(g), Some(b)) = (g.as_ref(), b.as_ref()) else {
+                        return Err(RunError("a norm job was prepared without gamma and beta".into()));
+                    };
                     // SAFETY: norm reads rows*cols of x, cols of gamma and beta, writes rows*cols of y.
                     unsafe {
                         self.stream
@@ -292,7 +296,7 @@ impl Prepared for CudaRun {
                             .arg(&rms)
                             .launch(rows_cfg(*rows))
                     }
-                    .expect("norm launch");
+                    .map_err(|e| RunError(format!("norm launch: {e}")))?;
                 }
             }
             Job::Gelu { x, y, erf } => {
@@ -305,7 +309,7 @@ impl Prepared for CudaRun {
                 };
                 // SAFETY: the grid-stride loop touches indices below n = len of x and y.
                 unsafe { self.stream.launch_builder(f).arg(&*x).arg(&mut *y).arg(&n).launch(cfg) }
-                    .expect("gelu launch");
+                    .map_err(|e| RunError(format!("gelu launch: {e}")))?;
             }
             Job::Swish { x, up, y } => {
                 let n = x.len() as u32;
@@ -329,7 +333,7 @@ impl Prepared for CudaRun {
                             .launch(cfg)
                     },
                 }
-                .expect("silu launch");
+                .map_err(|e| RunError(format!("silu launch: {e}")))?;
             }
             Job::Attention { q, k, v, o, dims } => {
                 let [bh, seq, d, window] = dims.map(|x| x as u32);
@@ -351,7 +355,7 @@ impl Prepared for CudaRun {
                         .arg(&scale)
                         .launch(cfg)
                 }
-                .expect("attention launch");
+                .map_err(|e| RunError(format!("attention launch: {e}")))?;
             }
             Job::LogMel { pcm, window, fb, ranges, out, dims } => {
                 let [n, n_fft, hop, n_mels, n_frames] = dims.map(|x| x as u32);
@@ -378,19 +382,20 @@ impl Prepared for CudaRun {
                         .arg(&n_frames)
                         .launch(cfg)
                 }
-                .expect("logmel launch");
+                .map_err(|e| RunError(format!("logmel launch: {e}")))?;
             }
         }
-        self.stream.synchronize().expect("CUDA stream synchronize");
+        // Launches are asynchronous: a run ends when the GPU has finished it.
+        self.stream.synchronize().map_err(|e| RunError(format!("CUDA stream synchronize: {e}")))
     }
 
-    fn output(&self) -> Vec<f32> {
+    fn output(&self) -> Result<Vec<f32>, RunError> {
         let out = match &self.job {
             Job::Matmul { c, .. } => c,
             Job::Rows { y, .. } | Job::Gelu { y, .. } | Job::Swish { y, .. } => y,
             Job::Attention { o, .. } => o,
             Job::LogMel { out, .. } => out,
         };
-        self.stream.clone_dtoh(out).expect("CUDA readback")
+        self.stream.clone_dtoh(out).map_err(|e| RunError(format!("CUDA readback: {e}")))
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use harness::catalogue::{DType, Kernel, Params};
-use harness::host::Prepared;
+use harness::host::{Prepared, RunError};
 use harness::kernels::{Inputs, MelSetup, reflect_index};
 use harness::op::{Op, RowsDims};
 use harness::schema::AdapterReport;
@@ -323,22 +323,18 @@ struct OvRun {
 }
 
 impl Prepared for OvRun {
-    fn run(&mut self) {
-        // Prepared::run cannot fail; an inference error shows as a mismatch (stale output).
-        if let Err(e) = self.request.infer() {
-            tracing::error!("OpenVINO inference failed: {e}");
-        }
+    fn run(&mut self) -> Result<(), RunError> {
+        self.request.infer().map_err(|e| RunError(format!("OpenVINO inference failed: {e}")))
     }
 
-    fn output(&self) -> Vec<f32> {
-        let Ok(t) = self.request.get_output_tensor_by_index(0) else { return vec![] };
-        if self.half {
-            t.get_data::<u16>()
-                .map(|d| d.iter().map(|&h| half::f16::from_bits(h).to_f32()).collect())
-                .unwrap_or_default()
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        let err = |e: openvino::InferenceError| RunError(format!("reading OpenVINO's output tensor: {e}"));
+        let t = self.request.get_output_tensor_by_index(0).map_err(err)?;
+        Ok(if self.half {
+            t.get_data::<u16>().map_err(err)?.iter().map(|&h| half::f16::from_bits(h).to_f32()).collect()
         } else {
-            t.get_data::<f32>().map(<[f32]>::to_vec).unwrap_or_default()
-        }
+            t.get_data::<f32>().map_err(err)?.to_vec()
+        })
     }
 }
 
@@ -376,9 +372,9 @@ mod tests {
                     let inputs = k.imp.inputs(p, seed).unwrap();
                     match OpenVino.prepare(k, p, &inputs) {
                         Ok(mut run) => {
-                            run.run();
-                            run.run();
-                            let c = compare(&run.output(), &k.imp.reference(p, &inputs), k.tolerance);
+                            run.run().unwrap();
+                            run.run().unwrap();
+                            let c = compare(&run.output().unwrap(), &k.imp.reference(p, &inputs), k.tolerance);
                             assert!(c.passed, "{} {} seed {seed}: {c:?}", k.id, p.case);
                         }
                         Err(reason) => {
