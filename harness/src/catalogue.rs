@@ -69,20 +69,7 @@ impl DType {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Size {
-    Quick,
-    Full,
-}
-
-impl Size {
-    pub fn name(self) -> &'static str {
-        match self {
-            Size::Quick => "quick",
-            Size::Full => "full",
-        }
-    }
-}
+pub use crate::schema::Size;
 
 /// One named parameter set as written in the catalogue.
 #[derive(Debug)]

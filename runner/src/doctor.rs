@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use comfy_table::{Cell, Table, presets::UTF8_FULL_CONDENSED};
-use serde_json::{Value, json};
+use harness::schema::DoctorCheck as Check;
 
 use crate::browser::page::PageSession;
 use crate::browser::{Browser, command_version};
@@ -26,13 +26,6 @@ pub struct DoctorArgs {
 }
 
 /// One line of the report.
-struct Check {
-    what: String,
-    ok: bool,
-    detail: String,
-    fix: String,
-}
-
 fn check(what: impl Into<String>, found: Option<String>, missing: &str, fix: &str) -> Check {
     match found {
         Some(d) => Check { what: what.into(), ok: true, detail: d, fix: String::new() },
@@ -104,18 +97,14 @@ pub fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     ));
 
     // Native side: every wgpu adapter and every host backend, as the server's /backends says.
-    if let Value::Array(list) = native::describe_backends() {
-        for b in list {
-            let name = b["backend"].as_str().unwrap_or("?").to_owned();
-            let ok = b["available"].as_bool().unwrap_or(false);
-            let detail = if ok {
-                let fallback = if b["fallback"].as_bool() == Some(true) { " (software adapter)" } else { "" };
-                format!("{}{fallback}", b["device"].as_str().unwrap_or(""))
-            } else {
-                b["reason"].as_str().unwrap_or("").to_owned()
-            };
-            checks.push(Check { what: name, ok, detail, fix: b["fix"].as_str().unwrap_or("").to_owned() });
-        }
+    for b in native::describe_backends() {
+        let detail = if b.available {
+            let fallback = if b.fallback == Some(true) { " (software adapter)" } else { "" };
+            format!("{}{fallback}", b.device.unwrap_or_default())
+        } else {
+            b.reason.unwrap_or_default()
+        };
+        checks.push(Check { what: b.backend, ok: b.available, detail, fix: b.fix.unwrap_or_default() });
     }
 
     // Each browser's WebGPU, as the page itself sees it.
@@ -160,7 +149,7 @@ pub fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
 
     if args.json {
         for c in &checks {
-            println!("{}", json!({ "what": c.what, "ok": c.ok, "detail": c.detail, "fix": c.fix }));
+            println!("{}", serde_json::to_string(c)?);
         }
     } else {
         let mut t = Table::new();

@@ -11,7 +11,7 @@ use harness::cases::{self, Case};
 use harness::catalogue::Size;
 use harness::gpu::{self, GpuDevice, RunOptions};
 use harness::measure::SamplingConfig;
-use harness::schema::{Record, Status};
+use harness::schema::{BackendStatus, Record, Status};
 use web_time::Instant;
 
 use harness::host::{HostRun, RefRun, measure_host};
@@ -311,40 +311,43 @@ fn host_backends(names: &[String]) -> Vec<Box<dyn Backend>> {
 }
 
 /// What this machine offers natively and why the rest is missing (for `GET /api/v1/backends`).
-pub fn describe_backends() -> serde_json::Value {
-    let adapters: Vec<serde_json::Value> = pollster::block_on(gpu::native_adapters())
+pub fn describe_backends() -> Vec<BackendStatus> {
+    let status = |backend: String, device: Option<String>| BackendStatus {
+        backend,
+        available: device.is_some(),
+        device,
+        fallback: None,
+        driver: None,
+        reason: None,
+        fix: None,
+    };
+    let mut list: Vec<BackendStatus> = pollster::block_on(gpu::native_adapters())
         .iter()
         .map(|a| {
             let r = gpu::adapter_report(a);
-            serde_json::json!({
-                "backend": format!("native-wgpu-{}", r.backend),
-                "available": true,
-                "device": r.name,
-                "fallback": r.fallback,
-                "driver": r.driver,
-            })
+            BackendStatus {
+                fallback: Some(r.fallback),
+                driver: Some(r.driver.clone()),
+                ..status(format!("native-wgpu-{}", r.backend), Some(r.name))
+            }
         })
         .collect();
-    let mut list = adapters;
     if list.is_empty() {
-        list.push(serde_json::json!({
-            "backend": "native-wgpu",
-            "available": false,
-            "reason": "wgpu found no Vulkan, Metal, DX12 or GL adapter",
-            "fix": "on Debian: apt-get install mesa-vulkan-drivers (lavapipe), or a GPU driver",
-        }));
+        list.push(BackendStatus {
+            reason: Some("wgpu found no Vulkan, Metal, DX12 or GL adapter".into()),
+            fix: Some("on Debian: apt-get install mesa-vulkan-drivers (lavapipe), or a GPU driver".into()),
+            ..status("native-wgpu".into(), None)
+        });
     }
     let all = ["cpu", "openvino", "cuda", "rocm", "mps"].map(str::to_owned);
     for b in host_backends(&all) {
         list.push(match b.probe() {
-            Probe::Available { device } => {
-                serde_json::json!({ "backend": b.name(), "available": true, "device": device })
-            }
+            Probe::Available { device } => status(b.name().into(), Some(device)),
             Probe::Unavailable { reason, fix } => {
-                serde_json::json!({ "backend": b.name(), "available": false, "reason": reason, "fix": fix })
+                BackendStatus { reason: Some(reason), fix: Some(fix), ..status(b.name().into(), None) }
             }
         });
     }
-    list.push(serde_json::json!({ "backend": "native-reference", "available": true, "device": "plain CPU reference" }));
-    serde_json::Value::Array(list)
+    list.push(status("native-reference".into(), Some("plain CPU reference".into())));
+    list
 }

@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use harness::catalogue::{KERNELS, ParamSet, Params};
 use harness::format::fmt_ns;
-use harness::schema::{Record, Status};
+use harness::schema::{CaseInfo, KernelInfo, ParamInfo, Record, Status};
 
 pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
     // Written with `writeln!`, not `println!`: a closed stdout (`| head`) must end us quietly,
@@ -13,29 +13,30 @@ pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
         for k in KERNELS {
-            let sets = |ps: &[ParamSet]| -> Vec<serde_json::Value> {
-                ps.iter().map(|p| serde_json::json!({ "case": p.case, "params": Params::from(p).to_map() })).collect()
+            let sets = |ps: &[ParamSet]| -> Vec<CaseInfo> {
+                ps.iter().map(|p| CaseInfo { case: p.case.into(), params: Params::from(p).to_map() }).collect()
             };
-            let spec: Vec<serde_json::Value> = k
-                .imp
-                .spec()
-                .iter()
-                .map(|s| serde_json::json!({ "name": s.name, "min": s.min, "max": s.max, "doc": s.doc }))
-                .collect();
-            let v = serde_json::json!({
-                "id": k.id,
-                "family": k.family.name(),
-                "dtype": k.dtype.name(),
-                "shader": k.shader,
-                "shader_hash": k.shader().hash,
-                "entry_points": k.entry_points,
-                "requires": k.requires,
-                "tolerance": k.tolerance.name(),
-                "quick": sets(k.quick),
-                "full": sets(k.full),
-                "parameters": spec,
-                "summary": k.summary,
-            });
+            let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+            let info = KernelInfo {
+                id: k.id.into(),
+                family: k.family.name().into(),
+                dtype: k.dtype.name().into(),
+                shader: k.shader.into(),
+                shader_hash: k.shader().hash.into(),
+                entry_points: strings(k.entry_points),
+                requires: strings(k.requires),
+                tolerance: k.tolerance.name().into(),
+                quick: sets(k.quick),
+                full: sets(k.full),
+                parameters: k
+                    .imp
+                    .spec()
+                    .iter()
+                    .map(|s| ParamInfo { name: s.name.into(), min: s.min, max: s.max, doc: s.doc.into() })
+                    .collect(),
+                summary: k.summary.into(),
+            };
+            let v = serde_json::to_string(&info)?;
             writeln!(out, "{v}")?;
         }
         return Ok(());

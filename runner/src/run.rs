@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use harness::cases::Case;
 use harness::catalogue::{Kernel, Params};
-use harness::schema::{BrowserInfo, PageEnvironment, PageRunConfig, Record, Status, case_key};
+use harness::schema::{
+    BrowserInfo, PageBackendChoice, PageEnvironment, PagePhase, PageRunConfig, Record, RunUpload, Status, case_key,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::browser::Browser;
@@ -86,8 +88,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub icd: Option<String>,
     /// What the page runs on: `auto` (WebGPU, else the WASM CPU path), `webgpu`, `wasm`
-    #[arg(long, value_delimiter = ',', default_values_t = vec!["auto".to_owned()])]
-    page_backends: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_values_t = vec![PageBackendChoice::Auto])]
+    page_backends: Vec<PageBackendChoice>,
     /// Fault injection for tests (`hang:<kernel>`, `panic:<kernel>`), first browser session only
     #[arg(long, hide = true)]
     inject_fault: Option<String>,
@@ -242,7 +244,7 @@ fn store_run(base: &str, id: &str, records: &[Record]) -> anyhow::Result<String>
     if records.is_empty() {
         return Ok("nothing to store".into());
     }
-    let body = serde_json::json!({ "id": id, "source": "run", "records": records });
+    let body = RunUpload { id: id.to_owned(), source: "run".into(), records: records.to_vec() };
     let url = format!("{base}/api/v1/runs");
     let mut resp = ureq::post(&url)
         .config()
@@ -353,7 +355,7 @@ impl BrowserRun<'_> {
                 kernels: self.args.kernels.clone(),
                 cases: self.args.cases.clone(),
                 sweeps: self.args.sweeps.clone(),
-                size: self.plan.size.name().to_owned(),
+                size: self.plan.size,
                 seed: self.plan.seed,
                 budget_s: self.args.budget,
                 commit: Some(self.commit.to_owned()),
@@ -393,11 +395,11 @@ impl BrowserRun<'_> {
                 } else if last_change.elapsed() > self.args.kernel_timeout {
                     bail!("no progress on {where_} for {} s (hung)", self.args.kernel_timeout.as_secs());
                 }
-                match st.phase.as_str() {
-                    "done" => return Ok(()),
-                    "error" => bail!("the page stopped: {}", st.error.clone().unwrap_or_default()),
-                    "cancelled" => bail!("the run was cancelled in the page"),
-                    _ => {}
+                match st.phase {
+                    PagePhase::Done => return Ok(()),
+                    PagePhase::Error => bail!("the page stopped: {}", st.error.clone().unwrap_or_default()),
+                    PagePhase::Cancelled => bail!("the run was cancelled in the page"),
+                    PagePhase::Loading | PagePhase::Idle | PagePhase::Running => {}
                 }
             }
         }
@@ -409,8 +411,10 @@ impl BrowserRun<'_> {
     /// The label the page gives its records: WebGPU when asked for or found (auto), else WASM.
     /// With both requested, cases are tracked under the WebGPU label.
     fn label(&self, env: Option<&PageEnvironment>) -> String {
-        let asked = |b: &str| self.args.page_backends.iter().any(|x| x == b);
-        let kind = if asked("webgpu") || (asked("auto") && env.is_none_or(|e| e.webgpu.is_some())) {
+        let asked = |b: PageBackendChoice| self.args.page_backends.contains(&b);
+        let kind = if asked(PageBackendChoice::Webgpu)
+            || (asked(PageBackendChoice::Auto) && env.is_none_or(|e| e.webgpu.is_some()))
+        {
             "webgpu"
         } else {
             "wasm"

@@ -1,6 +1,8 @@
 //! GPU-free checks: the shader tree and the catalogue agree, every parameter set builds, the
 //! embedded speech clip is what the log-mel kernel expects, and broken WGSL breaks the build.
 
+mod golden;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -246,4 +248,52 @@ fn no_kernel_id_comparisons_outside_the_catalogue() {
         }
     }
     assert!(offenders.is_empty(), "kernel ids compared outside the catalogue:\n{}", offenders.join("\n"));
+}
+
+/// Every `.rs` file below `dir`, with its path relative to the repository.
+fn rust_files(dir: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![repo_root().join(dir)];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(repo_root()).unwrap().display().to_string();
+                out.push((rel, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// ARCHITECTURE.md's invariants that a text search can hold: only `harness::schema` types are
+/// serialisable (so every wire format has a golden file), wasm-bound code never reads
+/// `std::time::Instant`, and every module says what it owns.
+#[test]
+fn architecture_invariants_hold() {
+    let mut offenders = Vec::new();
+    for dir in ["harness/src", "web/src", "runner/src"] {
+        for (path, text) in rust_files(dir) {
+            let in_schema = path.starts_with("harness/src/schema/");
+            for (i, line) in text.lines().enumerate() {
+                let t = line.trim();
+                if t.starts_with("//") {
+                    continue;
+                }
+                if !in_schema && t.starts_with("#[derive") && (t.contains("Serialize") || t.contains("Deserialize")) {
+                    offenders.push(format!("{path}:{}: a serialisable type outside harness::schema: {t}", i + 1));
+                }
+                let wasm_bound = dir != "runner/src";
+                if wasm_bound && (t.contains("std::time::Instant") || t.contains("SystemTime::now")) {
+                    offenders.push(format!("{path}:{}: wasm-bound code reads the std clock: {t}", i + 1));
+                }
+            }
+            if !text.trim_start().starts_with("//!") && !path.ends_with("build.rs") {
+                offenders.push(format!("{path}: does not start with a `//!` line saying what it owns"));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{}", offenders.join("\n"));
 }

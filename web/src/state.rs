@@ -10,29 +10,7 @@ use yew::prelude::*;
 
 use harness::schema::{PageEnvironment, PageProgress, PageRunConfig, PageState, Record};
 
-/// How a run stands; the bridge's `phase` string is [`Phase::name`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    Loading,
-    Idle,
-    Running,
-    Done,
-    Cancelled,
-    Error,
-}
-
-impl Phase {
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::Loading => "loading",
-            Phase::Idle => "idle",
-            Phase::Running => "running",
-            Phase::Done => "done",
-            Phase::Cancelled => "cancelled",
-            Phase::Error => "error",
-        }
-    }
-}
+pub use harness::schema::PagePhase as Phase;
 
 #[derive(Default)]
 pub struct Shared {
@@ -62,7 +40,7 @@ impl Shared {
 
     pub fn page_state(&self, now_ms: f64) -> PageState {
         PageState {
-            phase: self.phase().name().to_owned(),
+            phase: self.phase(),
             run_id: self.run_id.clone(),
             done: self.done,
             total: self.total,

@@ -9,7 +9,9 @@ use harness::env::HostFacts;
 use harness::gpu::{self, GpuDevice, Job, RunOptions};
 use harness::host::{HostRun, RefRun, start_host};
 use harness::measure::{SamplingConfig, complete_now};
-use harness::schema::{PageEnvironment, PageProgress, PageRunConfig, Record, Status, case_key};
+use harness::schema::{
+    PageBackendChoice, PageEnvironment, PageProgress, PageRunConfig, Record, RunUpload, Status, case_key,
+};
 
 use crate::js;
 use crate::state::{self, Phase};
@@ -40,11 +42,7 @@ pub struct SuitePlan {
 impl SuitePlan {
     /// Checks a config against the catalogue and the environment; the error names the fix.
     pub fn new(config: &PageRunConfig, env: &PageEnvironment) -> Result<SuitePlan, String> {
-        let size = match config.size.as_str() {
-            "quick" => Size::Quick,
-            "full" => Size::Full,
-            other => return Err(format!("size {other:?} is not `quick` or `full`")),
-        };
+        let size = config.size;
         let mut cases =
             cases::select(&config.kernels, &config.cases, &config.sweeps, size).map_err(|e| e.to_string())?;
         if !config.dtypes.is_empty() {
@@ -60,12 +58,11 @@ impl SuitePlan {
         }
         let mut backends = Vec::new();
         for b in &config.backends {
-            let chosen = match b.as_str() {
-                "webgpu" => PageBackend::WebGpu,
-                "wasm" => PageBackend::Wasm,
-                "auto" if env.webgpu.is_some() => PageBackend::WebGpu,
-                "auto" => PageBackend::Wasm,
-                other => return Err(format!("backend {other:?} is not `auto`, `webgpu` or `wasm`")),
+            let chosen = match b {
+                PageBackendChoice::Webgpu => PageBackend::WebGpu,
+                PageBackendChoice::Wasm => PageBackend::Wasm,
+                PageBackendChoice::Auto if env.webgpu.is_some() => PageBackend::WebGpu,
+                PageBackendChoice::Auto => PageBackend::Wasm,
             };
             if !backends.contains(&chosen) {
                 backends.push(chosen);
@@ -346,7 +343,8 @@ fn finish(plan: &SuitePlan, _env: &PageEnvironment, error: String) {
 /// Stores the run on the companion server; the records stay in the page either way.
 async fn post(plan: &SuitePlan) {
     let records: Vec<Record> = state::read(|s| s.records.clone());
-    let body = serde_json::json!({ "id": plan.run_id, "source": "browser", "records": records }).to_string();
+    let upload = RunUpload { id: plan.run_id.clone(), source: "browser".into(), records };
+    let body = serde_json::to_string(&upload).expect("records serialise");
     let posted = match js::fetch_text("POST", "/api/v1/runs", Some(&body)).await {
         Ok((200 | 201, _)) => true,
         Ok((code, text)) => {

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use harness::catalogue::KERNELS;
+use harness::catalogue::{KERNELS, Size};
 use harness::format::fmt_ns;
-use harness::schema::{PageRunConfig, Record, Status};
+use harness::schema::{PageBackendChoice, PageRunConfig, Record, RunDetail, RunSummary, Status};
 use wasm_bindgen::JsCast as _;
 use yew::prelude::*;
 
@@ -162,11 +162,11 @@ fn controls() -> Html {
         Callback::from(move |_| {
             let config = PageRunConfig {
                 kernels: (*chosen).clone(),
-                size: (*size).clone(),
-                backends: if *backend == "both" {
-                    vec!["webgpu".into(), "wasm".into()]
-                } else {
-                    vec![(*backend).clone()]
+                // The selects offer only these values.
+                size: if *size == "full" { Size::Full } else { Size::Quick },
+                backends: match backend.as_str() {
+                    "both" => vec![PageBackendChoice::Webgpu, PageBackendChoice::Wasm],
+                    other => vec![other.parse().unwrap_or(PageBackendChoice::Auto)],
                 },
                 dtypes: if *dtype == "all" { vec![] } else { vec![(*dtype).clone()] },
                 min_samples: min_samples.parse().ok(),
@@ -259,14 +259,14 @@ fn controls() -> Html {
 fn progress_view() -> Html {
     state::use_shared();
     let st = state::read(|s| s.page_state(js::now_ms()));
-    if st.phase == "idle" {
+    if st.phase == Phase::Idle {
         return html! {};
     }
     let pct = if st.total > 0 { 100.0 * st.done as f64 / st.total as f64 } else { 0.0 };
     html! {
         <section class="panel" id="progress">
             <p>
-                <strong id="phase">{ st.phase.clone() }</strong>
+                <strong id="phase">{ st.phase.name() }</strong>
                 <span id="progress-count">{ format!(" · {} of {} cases", st.done, st.total) }</span>
                 { format!(" · {:.1} s", st.elapsed_ms / 1e3) }
                 { st.posted.map_or(String::new(), |p| if p { " · stored on the server".into() } else { " · the server did not store it (see the console)".into() }) }
@@ -275,7 +275,7 @@ fn progress_view() -> Html {
             if let Some(c) = &st.current {
                 <p class="muted">{ format!("{} {} on {}: {} samples, {:.1} s", c.kernel, c.case, c.backend, c.samples, c.elapsed_ms / 1e3) }</p>
             }
-            if st.phase == "cancelled" {
+            if st.phase == Phase::Cancelled {
                 <p class="warn" id="cancelled">{ format!("Cancelled after {} of {} cases; the records measured so far are kept below.", st.done, st.total) }</p>
             }
             if let Some(e) = &st.error { <p class="error">{ e.clone() }</p> }
@@ -415,21 +415,15 @@ fn native_comparison() -> Html {
 
 async fn latest_native_run() -> Result<(String, Vec<Record>), String> {
     let (_, list) = js::fetch_text("GET", "/api/v1/runs?limit=200", None).await?;
-    let list: serde_json::Value = serde_json::from_str(&list).map_err(|e| e.to_string())?;
+    let list: Vec<RunSummary> = serde_json::from_str(&list).map_err(|e| format!("GET /api/v1/runs: {e}"))?;
     let id = list
-        .as_array()
-        .and_then(|runs| runs.iter().find(|r| r["source"] == "native" && r["records"].as_i64().unwrap_or(0) > 0))
-        .and_then(|r| r["id"].as_str().map(str::to_owned))
+        .into_iter()
+        .find(|r| r.source == "native" && r.records > 0)
+        .map(|r| r.id)
         .ok_or("no native run is stored yet: run `accelbench run --native` or POST /api/v1/native/runs")?;
     let (_, body) = js::fetch_text("GET", &format!("/api/v1/runs/{id}"), None).await?;
-    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-    let records = v["records"]
-        .as_array()
-        .map(|a| {
-            a.iter().enumerate().filter_map(|(i, r)| harness::schema::record_from_value(r.clone(), i).ok()).collect()
-        })
-        .unwrap_or_default();
-    Ok((id, records))
+    let run: RunDetail = serde_json::from_str(&body).map_err(|e| format!("GET /api/v1/runs/{id}: {e}"))?;
+    Ok((id, run.records))
 }
 
 fn comparison_table(id: &str, ours: &[Record], native: &[Record]) -> Html {

@@ -16,12 +16,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use harness::compare::{Outcome, compare_runs};
-use serde_json::{Value, json};
+use harness::schema::{
+    ApiErrorBody, CompareQuery, CompareResponse, CompareRow, Health, NativeRunRequest, NativeRunStarted, RunDetail,
+    RunFilter, RunStatus, RunStored, RunUpload,
+};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::native::NativePlan;
-use store::{RunFilter, Store};
+use store::Store;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -54,7 +57,7 @@ struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        (self.0, Json(ApiErrorBody { error: self.1 })).into_response()
     }
 }
 
@@ -204,7 +207,7 @@ async fn shutdown_signal() {
 
 async fn health(State(s): State<AppState>) -> ApiResult {
     let records = s.store.count_records().await?;
-    Ok(Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "records": records })).into_response())
+    Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), records }).into_response())
 }
 
 async fn backends() -> ApiResult {
@@ -214,48 +217,20 @@ async fn backends() -> ApiResult {
     Ok(Json(list).into_response())
 }
 
-fn valid_run_id(id: &str) -> bool {
-    (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
-}
-
-/// POST /runs: `{"id": "...", "source": "browser", "records": [schema v1 records]}`.
+/// POST /runs: a [`RunUpload`], validated field by field.
 async fn post_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
-    let v: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("the body is not valid JSON ({e}); send {{\"id\", \"records\": [...]}}"),
-        )
+    let upload = RunUpload::from_json(&body).map_err(|e| {
+        let code = if e.is_syntax() { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
+        ApiError(code, e.to_string())
     })?;
-    let id = v.get("id").and_then(Value::as_str).ok_or_else(|| {
-        ApiError(StatusCode::UNPROCESSABLE_ENTITY, "missing field `id` (a run id: letters, digits, - _ . :)".into())
-    })?;
-    if !valid_run_id(id) {
-        return Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("`id` {id:?} must be 1-128 letters, digits or - _ . :"),
-        ));
-    }
-    let source = v.get("source").and_then(Value::as_str).unwrap_or("client");
-    let Some(Value::Array(items)) = v.get("records") else {
-        return Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "missing field `records` (an array of schema v1 records)".into(),
-        ));
-    };
-    let mut records = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        records.push(
-            harness::schema::record_from_value(item.clone(), i)
-                .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?,
-        );
-    }
-    let stored = s.store.insert_run(id, source, "done", &records).await?;
-    let (code, msg) = if stored {
+    let stored = s.store.insert_run(&upload.id, &upload.source, RunStatus::Done, &upload.records).await?;
+    let (code, message) = if stored {
         (StatusCode::CREATED, "stored")
     } else {
         (StatusCode::OK, "a run with this id is already stored; nothing changed")
     };
-    Ok((code, Json(json!({ "id": id, "stored": stored, "records": records.len(), "message": msg }))).into_response())
+    let answer = RunStored { id: upload.id, stored, records: upload.records.len(), message: message.into() };
+    Ok((code, Json(answer)).into_response())
 }
 
 async fn list_runs(State(s): State<AppState>, Query(f): Query<RunFilter>) -> ApiResult {
@@ -264,51 +239,22 @@ async fn list_runs(State(s): State<AppState>, Query(f): Query<RunFilter>) -> Api
 
 async fn get_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
     match s.store.get_run(&id).await? {
-        Some((meta, records)) => Ok(Json(json!({ "run": meta, "records": records })).into_response()),
+        Some((run, records)) => Ok(Json(RunDetail { run, records }).into_response()),
         None => Err(ApiError(StatusCode::NOT_FOUND, format!("no run {id:?}; GET /api/v1/runs lists them"))),
     }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NativeRequest {
-    #[serde(default)]
-    kernels: Vec<String>,
-    /// `KERNEL:key=value,...`, as `accelbench native --case`.
-    #[serde(default)]
-    cases: Vec<String>,
-    /// As `accelbench native --sweep`.
-    #[serde(default)]
-    sweeps: Vec<String>,
-    #[serde(default)]
-    quick: bool,
-    #[serde(default = "default_native_backends")]
-    backends: Vec<String>,
-    adapter: Option<String>,
-    #[serde(default = "one")]
-    seed: u64,
-    budget: Option<f64>,
-}
-
-fn default_native_backends() -> Vec<String> {
-    vec!["wgpu".into(), "cpu".into(), "reference".into()]
-}
-
-fn one() -> u64 {
-    1
 }
 
 /// POST /native/runs: starts a native run and returns its id at once; GET /runs/{id} shows
 /// records as they are stored and the status (`running`, `done`, `failed`).
 async fn post_native_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
-    let req: NativeRequest = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
+    let req: NativeRunRequest = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad native run request: {e}")))?;
     let selection = crate::native::Selection { kernels: req.kernels, cases: req.cases, sweeps: req.sweeps };
     let plan = NativePlan::new(&selection, req.quick, &req.backends, req.adapter, req.seed, req.budget)
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let id = format!("native-{}-{:08x}", now.as_millis(), std::process::id() ^ now.subsec_nanos());
-    s.store.insert_run(&id, "native", "running", &[]).await?;
+    s.store.insert_run(&id, "native", RunStatus::Running, &[]).await?;
     let (store, lock, run_id) = (s.store.clone(), s.native_lock.clone(), id.clone());
     let handle = tokio::runtime::Handle::current();
     tokio::spawn(async move {
@@ -325,22 +271,15 @@ async fn post_native_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
         })
         .await;
         let (status, message) = match result {
-            Ok(Ok(())) => ("done", None),
-            Ok(Err(e)) => ("failed", Some(format!("{e:#}"))),
-            Err(e) => ("failed", Some(format!("the native run panicked: {e}"))),
+            Ok(Ok(())) => (RunStatus::Done, None),
+            Ok(Err(e)) => (RunStatus::Failed, Some(format!("{e:#}"))),
+            Err(e) => (RunStatus::Failed, Some(format!("the native run panicked: {e}"))),
         };
         if let Err(e) = store.set_status(&run_id, status, message.as_deref()).await {
             eprintln!("error: recording the end of run {run_id}: {e}");
         }
     });
-    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id, "status": "running" }))).into_response())
-}
-
-#[derive(serde::Deserialize)]
-struct CompareQuery {
-    base: String,
-    candidate: String,
-    threshold: Option<String>,
+    Ok((StatusCode::ACCEPTED, Json(NativeRunStarted { id, status: RunStatus::Running })).into_response())
 }
 
 async fn compare(State(s): State<AppState>, Query(q): Query<CompareQuery>) -> ApiResult {
@@ -358,27 +297,37 @@ async fn compare(State(s): State<AppState>, Query(q): Query<CompareQuery>) -> Ap
             }
         };
     let (base, cand) = (fetch(q.base.clone()).await?, fetch(q.candidate.clone()).await?);
-    let rows: Vec<Value> = compare_runs(&base, &cand, threshold)
+    let matches = compare_runs(&base, &cand, threshold)
         .into_iter()
         .map(|c| {
-            let mut row = json!({
-                "kernel": c.key.kernel, "case": c.key.case, "dtype": c.key.dtype,
-                "backend": c.key.backend, "adapter": c.key.adapter,
-            });
-            let extra = match c.outcome {
-                Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict } => json!({
-                    "base_median_ns": base_median_ns, "candidate_median_ns": cand_median_ns,
-                    "ratio": ratio.ratio, "ratio_ci_low": ratio.low, "ratio_ci_high": ratio.high,
-                    "verdict": verdict.label(),
-                }),
-                Outcome::NotComparable(why) => json!({ "verdict": "not-comparable", "reason": why }),
-                Outcome::OnlyInBase => json!({ "verdict": "only-in-base" }),
-                Outcome::OnlyInCandidate => json!({ "verdict": "only-in-candidate" }),
+            let mut row = CompareRow {
+                kernel: c.key.kernel,
+                case: c.key.case,
+                dtype: c.key.dtype,
+                backend: c.key.backend,
+                adapter: c.key.adapter,
+                verdict: String::new(),
+                base_median_ns: None,
+                candidate_median_ns: None,
+                ratio: None,
+                ratio_ci_low: None,
+                ratio_ci_high: None,
+                reason: None,
             };
-            row.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            match c.outcome {
+                Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict } => {
+                    row.verdict = verdict.label().into();
+                    row.base_median_ns = Some(base_median_ns);
+                    row.candidate_median_ns = Some(cand_median_ns);
+                    (row.ratio, row.ratio_ci_low, row.ratio_ci_high) =
+                        (Some(ratio.ratio), Some(ratio.low), Some(ratio.high));
+                }
+                Outcome::NotComparable(why) => (row.verdict, row.reason) = ("not-comparable".into(), Some(why)),
+                Outcome::OnlyInBase => row.verdict = "only-in-base".into(),
+                Outcome::OnlyInCandidate => row.verdict = "only-in-candidate".into(),
+            }
             row
         })
         .collect();
-    Ok(Json(json!({ "base": q.base, "candidate": q.candidate, "threshold": threshold, "matches": rows }))
-        .into_response())
+    Ok(Json(CompareResponse { base: q.base, candidate: q.candidate, threshold, matches }).into_response())
 }

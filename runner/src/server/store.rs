@@ -4,8 +4,7 @@
 
 use std::str::FromStr as _;
 
-use harness::schema::Record;
-use serde_json::{Value, json};
+use harness::schema::{Record, RunFilter, RunMeta, RunStatus, RunSummary};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row as _, SqlitePool};
 
@@ -17,21 +16,18 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("run {run} has status {status:?}, which this build does not know (a newer accelbench wrote it?)")]
+    BadStatus { run: String, status: String },
+}
+
+fn status_of(row: &sqlx::sqlite::SqliteRow) -> Result<RunStatus, StoreError> {
+    let status: String = row.get("status");
+    RunStatus::parse(&status).ok_or_else(|| StoreError::BadStatus { run: row.get("id"), status })
 }
 
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
-}
-
-/// Filters for listing runs; all optional, combined with AND.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct RunFilter {
-    pub kernel: Option<String>,
-    pub backend: Option<String>,
-    pub browser: Option<String>,
-    pub commit: Option<String>,
-    pub limit: Option<i64>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -61,7 +57,7 @@ impl Store {
         &self,
         id: &str,
         source: &str,
-        status: &str,
+        status: RunStatus,
         records: &[Record],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -74,7 +70,7 @@ impl Store {
         .bind(id)
         .bind(&created)
         .bind(source)
-        .bind(status)
+        .bind(status.as_str())
         .bind(&commit)
         .bind(&browser)
         .execute(&mut *tx)
@@ -104,9 +100,9 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_status(&self, run_id: &str, status: &str, message: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_status(&self, run_id: &str, status: RunStatus, message: Option<&str>) -> Result<(), StoreError> {
         sqlx::query("UPDATE runs SET status = ?, message = ? WHERE id = ?")
-            .bind(status)
+            .bind(status.as_str())
             .bind(message)
             .bind(run_id)
             .execute(&self.pool)
@@ -114,7 +110,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn list_runs(&self, f: &RunFilter) -> Result<Vec<Value>, StoreError> {
+    pub async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.id, r.created_at, r.source, r.status, r.commit_sha, r.browser,
                     (SELECT COUNT(*) FROM records x WHERE x.run_id = r.id) AS n
@@ -133,24 +129,23 @@ impl Store {
         .bind(f.limit.unwrap_or(100).clamp(1, 1000))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
-                json!({
-                    "id": r.get::<String, _>("id"),
-                    "created_at": r.get::<String, _>("created_at"),
-                    "source": r.get::<String, _>("source"),
-                    "status": r.get::<String, _>("status"),
-                    "commit": r.get::<Option<String>, _>("commit_sha"),
-                    "browser": r.get::<Option<String>, _>("browser"),
-                    "records": r.get::<i64, _>("n"),
+                Ok(RunSummary {
+                    id: r.get("id"),
+                    created_at: r.get("created_at"),
+                    source: r.get("source"),
+                    status: status_of(r)?,
+                    commit: r.get("commit_sha"),
+                    browser: r.get("browser"),
+                    records: r.get("n"),
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// The run's metadata and its records in stored order; None if there is no such run.
-    pub async fn get_run(&self, id: &str) -> Result<Option<(Value, Vec<Record>)>, StoreError> {
+    pub async fn get_run(&self, id: &str) -> Result<Option<(RunMeta, Vec<Record>)>, StoreError> {
         let Some(run) =
             sqlx::query("SELECT id, created_at, source, status, message, commit_sha, browser FROM runs WHERE id = ?")
                 .bind(id)
@@ -165,15 +160,15 @@ impl Store {
             .await?;
         let records =
             rows.iter().filter_map(|r| serde_json::from_str::<Record>(&r.get::<String, _>("json")).ok()).collect();
-        let meta = json!({
-            "id": run.get::<String, _>("id"),
-            "created_at": run.get::<String, _>("created_at"),
-            "source": run.get::<String, _>("source"),
-            "status": run.get::<String, _>("status"),
-            "message": run.get::<Option<String>, _>("message"),
-            "commit": run.get::<Option<String>, _>("commit_sha"),
-            "browser": run.get::<Option<String>, _>("browser"),
-        });
+        let meta = RunMeta {
+            id: run.get("id"),
+            created_at: run.get("created_at"),
+            source: run.get("source"),
+            status: status_of(&run)?,
+            message: run.get("message"),
+            commit: run.get("commit_sha"),
+            browser: run.get("browser"),
+        };
         Ok(Some((meta, records)))
     }
 

@@ -1,16 +1,9 @@
-//! Result schema v1: the only serialisable types in accelbench, and the contract between the
-//! native runner, the page, the server and anyone reading our JSON.
-//!
-//! Wire format: one [`Record`] per (kernel, parameters, dtype, backend), as JSON; streams are JSON
-//! Lines. Within v1 only additive changes are allowed (new optional fields); readers must reject
-//! an unknown `schema_version`. Times are nanoseconds as f64; throughput is derived, never
-//! measured separately.
+//! The result record: one (kernel, parameters, dtype, backend) with its status, timing,
+//! throughput, check, adapter, shader and provenance.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -314,210 +307,20 @@ pub struct BrowserInfo {
     pub cross_origin_isolated: bool,
 }
 
-/// Errors reading records produced elsewhere.
-#[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
-    #[error("{at}: not a schema v1 record: {source}")]
-    Json { at: String, source: serde_json::Error },
-    #[error("{at}: schema_version {found} is not supported (this build reads {SCHEMA_VERSION})")]
-    Version { at: String, found: u32 },
-    #[error("{at}: `{field}` is {value}, which no measurement can be")]
-    BadNumber { at: String, field: &'static str, value: f64 },
+/// Which of the catalogue's parameter sets a run uses: `quick` (small, fits software adapters'
+/// limits, seconds per kernel) or `full` (the published shapes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Size {
+    Quick,
+    Full,
 }
 
-impl Record {
-    /// Rejects what no honest measurement produces: NaN, infinite or negative times.
-    /// `at` says where the record came from in errors ("line 3", "records[2]").
-    pub fn validate(&self, at: &str) -> Result<(), SchemaError> {
-        if self.schema_version != SCHEMA_VERSION {
-            return Err(SchemaError::Version { at: at.to_owned(), found: self.schema_version });
-        }
-        if let Some(t) = &self.timing {
-            let s = &t.summary;
-            for (field, v) in [("timing.summary.median_ns", s.median_ns), ("timing.summary.mean_ns", s.mean_ns)]
-                .into_iter()
-                .chain(t.samples_ns.iter().map(|&v| ("timing.samples_ns", v)))
-            {
-                if !v.is_finite() || v < 0.0 {
-                    return Err(SchemaError::BadNumber { at: at.to_owned(), field, value: v });
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Parses JSON Lines of records, validating each; blank lines are ignored.
-pub fn parse_jsonl(text: &str) -> Result<Vec<Record>, SchemaError> {
-    let mut out = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        if l.trim().is_empty() {
-            continue;
-        }
-        let at = format!("line {}", i + 1);
-        // Read the version first, so a v2 file says so instead of failing on a missing field.
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(l)
-            && let Some(found) = v.get("schema_version").and_then(serde_json::Value::as_u64)
-            && found != u64::from(SCHEMA_VERSION)
-        {
-            return Err(SchemaError::Version { at, found: found as u32 });
-        }
-        let r: Record = serde_json::from_str(l).map_err(|source| SchemaError::Json { at: at.clone(), source })?;
-        r.validate(&at)?;
-        out.push(r);
-    }
-    Ok(out)
-}
-
-/// Parses one record given as a JSON value (e.g. an element of an uploaded run), checking the
-/// version first and then the numbers; `index` names it in errors.
-pub fn record_from_value(v: serde_json::Value, index: usize) -> Result<Record, SchemaError> {
-    let at = format!("records[{index}]");
-    if let Some(found) = v.get("schema_version").and_then(serde_json::Value::as_u64)
-        && found != u64::from(SCHEMA_VERSION)
-    {
-        return Err(SchemaError::Version { at, found: found as u32 });
-    }
-    let r: Record = serde_json::from_value(v).map_err(|source| SchemaError::Json { at: at.clone(), source })?;
-    r.validate(&at)?;
-    Ok(r)
-}
-
-// The page bridge (`window.accelbench`): the only contract between the benchmark page and a
-// WebDriver runner. Both sides use these types; JSON crosses the bridge as text.
-
-/// What a driver (or the page's own controls) asks the page to run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PageRunConfig {
-    /// Kernel ids or family names; empty means the whole catalogue (unless cases or sweeps are
-    /// given, which then run alone).
-    #[serde(default)]
-    pub kernels: Vec<String>,
-    /// User-defined cases, `KERNEL:key=value,...` (see `harness::cases`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cases: Vec<String>,
-    /// Sweeps, `KERNEL:key=v1,v2,...` or ranges (see `harness::cases`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sweeps: Vec<String>,
-    /// `quick` or `full`.
-    #[serde(default = "default_size")]
-    pub size: String,
-    /// `auto` (WebGPU when the browser has it, else WASM), `webgpu`, `wasm`, or both as a list.
-    #[serde(default = "default_page_backends")]
-    pub backends: Vec<String>,
-    #[serde(default = "default_seed")]
-    pub seed: u64,
-    /// Per kernel and backend sampling budget, seconds (default: the size's).
-    #[serde(default)]
-    pub budget_s: Option<f64>,
-    /// Minimum samples per kernel (default: the size's).
-    #[serde(default)]
-    pub min_samples: Option<usize>,
-    /// Dtypes to run (`f32`, `f16`); empty means all.
-    #[serde(default)]
-    pub dtypes: Vec<String>,
-    /// Suite commit, when the driver knows it better than the page's build did.
-    #[serde(default)]
-    pub commit: Option<String>,
-    /// Browser flags or prefs the driver launched with, recorded in provenance.
-    #[serde(default)]
-    pub flags: Vec<String>,
-    /// POST the finished run to the companion server (default: when the page was served by it).
-    #[serde(default)]
-    pub post: Option<bool>,
-    #[serde(default)]
-    pub run_id: Option<String>,
-    /// Cases not to run, as `kernel/case/backend` (a driver resuming after a browser crash
-    /// passes what it already has).
-    #[serde(default)]
-    pub skip: Vec<String>,
-    /// Fault injection for the runner's own tests: `hang:<kernel>` blocks the page's main thread
-    /// when that kernel starts, `panic:<kernel>` panics there.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<String>,
-}
-
-/// The key a driver uses in [`PageRunConfig::skip`].
-pub fn case_key(kernel: &str, case: &str, backend: &str) -> String {
-    format!("{kernel}/{case}/{backend}")
-}
-
-fn default_size() -> String {
-    "quick".into()
-}
-fn default_page_backends() -> Vec<String> {
-    vec!["auto".into()]
-}
-fn default_seed() -> u64 {
-    1
-}
-
-impl Default for PageRunConfig {
-    fn default() -> Self {
-        PageRunConfig {
-            kernels: vec![],
-            cases: vec![],
-            sweeps: vec![],
-            size: default_size(),
-            backends: default_page_backends(),
-            seed: default_seed(),
-            budget_s: None,
-            min_samples: None,
-            dtypes: vec![],
-            commit: None,
-            flags: vec![],
-            post: None,
-            run_id: None,
-            skip: vec![],
-            fault: None,
+impl Size {
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Quick => "quick",
+            Size::Full => "full",
         }
     }
-}
-
-/// Where a page run stands (`window.accelbench.state()`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PageState {
-    /// `loading`, `idle`, `running`, `done`, `cancelled` or `error`.
-    pub phase: String,
-    pub run_id: Option<String>,
-    /// Cases finished and planned (a case is one kernel, parameter set and backend).
-    pub done: usize,
-    pub total: usize,
-    pub current: Option<PageProgress>,
-    /// Records produced so far; read them with `records(since)`.
-    pub records: usize,
-    pub elapsed_ms: f64,
-    /// Why the run stopped, for `error`.
-    pub error: Option<String>,
-    /// Whether the companion server stored the run (`None` when not posted).
-    pub posted: Option<bool>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PageProgress {
-    pub kernel: String,
-    pub case: String,
-    pub backend: String,
-    pub samples: usize,
-    pub elapsed_ms: f64,
-}
-
-/// What the page found in its browser (`window.accelbench.environment()`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PageEnvironment {
-    pub browser: BrowserInfo,
-    /// The WebGPU adapter, when there is one.
-    pub webgpu: Option<AdapterReport>,
-    /// Why there is no WebGPU adapter and how to get one, when there is none.
-    pub webgpu_missing: Option<String>,
-    /// `performance.now()`'s resolution as measured on load, ns.
-    pub host_clock_resolution_ns: f64,
-    /// Served by the companion server (results can be stored there).
-    pub server: bool,
-    pub commit: String,
-    /// Milliseconds from navigation start until the environment was known (wasm downloaded,
-    /// compiled, adapter requested): the page's first-load time in this browser.
-    #[serde(default)]
-    pub ready_ms: f64,
 }

@@ -1,0 +1,312 @@
+//! The HTTP API's request and response bodies (`accelbench serve`, under `/api/v1`), the
+//! backend list and the doctor's checks: what the server accepts and answers, so the server, the
+//! page, the runner and tests share one definition instead of ad-hoc JSON.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Record, SchemaError, record_from_value};
+
+/// `GET /health`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    pub version: String,
+    /// Records stored, over all runs.
+    pub records: i64,
+}
+
+/// Every error response: what went wrong and what to send instead.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub error: String,
+}
+
+/// `POST /runs`: a finished run uploaded by the page or `accelbench run`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunUpload {
+    /// 1-128 letters, digits or `- _ . :`; a retried upload with the same id stores nothing twice.
+    pub id: String,
+    /// Who measured it: `browser`, `run`, `native`, `client`.
+    #[serde(default = "default_source")]
+    pub source: String,
+    pub records: Vec<Record>,
+}
+
+fn default_source() -> String {
+    "client".into()
+}
+
+/// Why an upload was refused; each names the field and what to send.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("the body is not valid JSON ({0}); send {{\"id\", \"records\": [...]}}")]
+    NotJson(serde_json::Error),
+    #[error("missing field `id` (a run id: letters, digits, - _ . :)")]
+    MissingId,
+    #[error("`id` {0:?} must be 1-128 letters, digits or - _ . :")]
+    BadId(String),
+    #[error("missing field `records` (an array of schema v1 records)")]
+    MissingRecords,
+    #[error(transparent)]
+    Record(#[from] SchemaError),
+}
+
+impl UploadError {
+    /// Malformed JSON is a bad request; well-formed JSON with bad content is unprocessable.
+    pub fn is_syntax(&self) -> bool {
+        matches!(self, UploadError::NotJson(_))
+    }
+}
+
+/// Whether `id` may name a run.
+pub fn valid_run_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+}
+
+impl RunUpload {
+    /// Parses and validates an upload field by field, so the error names the first bad one (and,
+    /// for records, its index and whether only its schema version is wrong).
+    pub fn from_json(body: &[u8]) -> Result<RunUpload, UploadError> {
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(UploadError::NotJson)?;
+        let id = v.get("id").and_then(serde_json::Value::as_str).ok_or(UploadError::MissingId)?;
+        if !valid_run_id(id) {
+            return Err(UploadError::BadId(id.to_owned()));
+        }
+        let source = v.get("source").and_then(serde_json::Value::as_str).map_or_else(default_source, str::to_owned);
+        let Some(serde_json::Value::Array(items)) = v.get("records") else {
+            return Err(UploadError::MissingRecords);
+        };
+        let records =
+            items.iter().enumerate().map(|(i, r)| record_from_value(r.clone(), i)).collect::<Result<_, _>>()?;
+        Ok(RunUpload { id: id.to_owned(), source, records })
+    }
+}
+
+/// The answer to `POST /runs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunStored {
+    pub id: String,
+    /// False when a run with this id was already stored (nothing changed).
+    pub stored: bool,
+    pub records: usize,
+    pub message: String,
+}
+
+/// Where a stored run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// A native run the server is still measuring; records appear as they are stored.
+    Running,
+    Done,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// The stored spelling back; `None` for anything this build does not know.
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        [RunStatus::Running, RunStatus::Done, RunStatus::Failed].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// `GET /runs?kernel=&backend=&browser=&commit=&limit=`: filters, all optional, combined with
+/// AND; `commit` matches a prefix, `limit` is 1-1000 (default 100).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunFilter {
+    pub kernel: Option<String>,
+    pub backend: Option<String>,
+    pub browser: Option<String>,
+    pub commit: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// `GET /compare?base=&candidate=&threshold=`; `threshold` as `5%` or `0.05` (default 5%).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareQuery {
+    pub base: String,
+    pub candidate: String,
+    pub threshold: Option<String>,
+}
+
+/// One line of `GET /runs` (newest first).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub created_at: String,
+    pub source: String,
+    pub status: RunStatus,
+    pub commit: Option<String>,
+    pub browser: Option<String>,
+    pub records: i64,
+}
+
+/// A stored run's metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub id: String,
+    pub created_at: String,
+    pub source: String,
+    pub status: RunStatus,
+    /// Why a native run failed.
+    pub message: Option<String>,
+    pub commit: Option<String>,
+    pub browser: Option<String>,
+}
+
+/// `GET /runs/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub run: RunMeta,
+    pub records: Vec<Record>,
+}
+
+/// `POST /native/runs`: what `accelbench native` would be asked on its command line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeRunRequest {
+    #[serde(default)]
+    pub kernels: Vec<String>,
+    /// `KERNEL:key=value,...`, as `accelbench native --case`.
+    #[serde(default)]
+    pub cases: Vec<String>,
+    /// As `accelbench native --sweep`.
+    #[serde(default)]
+    pub sweeps: Vec<String>,
+    #[serde(default)]
+    pub quick: bool,
+    #[serde(default = "default_native_backends")]
+    pub backends: Vec<String>,
+    #[serde(default)]
+    pub adapter: Option<String>,
+    #[serde(default = "one")]
+    pub seed: u64,
+    /// Seconds per kernel and backend.
+    #[serde(default)]
+    pub budget: Option<f64>,
+}
+
+fn default_native_backends() -> Vec<String> {
+    vec!["wgpu".into(), "cpu".into(), "reference".into()]
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// The answer to `POST /native/runs`: poll `GET /runs/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NativeRunStarted {
+    pub id: String,
+    pub status: RunStatus,
+}
+
+/// The answer to `GET /compare`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompareResponse {
+    pub base: String,
+    pub candidate: String,
+    /// Relative change below which a difference is `same`.
+    pub threshold: f64,
+    pub matches: Vec<CompareRow>,
+}
+
+/// One matched (kernel, case, dtype, backend, adapter) of a comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompareRow {
+    pub kernel: String,
+    pub case: String,
+    pub dtype: String,
+    pub backend: String,
+    pub adapter: String,
+    /// `faster`, `slower`, `same`, `inconclusive`, `not-comparable`, `only-in-base`,
+    /// `only-in-candidate`.
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_median_ns: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_median_ns: Option<f64>,
+    /// Candidate over base, with its bootstrap 95% interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_ci_low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_ci_high: Option<f64>,
+    /// Why the pair is not comparable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One native backend as probed here (`GET /backends`, `accelbench doctor`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackendStatus {
+    /// The records' `backend` label, e.g. `native-wgpu-vulkan`, `native-cuda`.
+    pub backend: String,
+    pub available: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// A software adapter (lavapipe, SwiftShader, WARP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// Why it is unavailable, and how to make it available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+/// One line of `accelbench doctor --json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DoctorCheck {
+    pub what: String,
+    pub ok: bool,
+    pub detail: String,
+    pub fix: String,
+}
+
+/// One line of `accelbench kernels --json`: a catalogue entry as users see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelInfo {
+    pub id: String,
+    pub family: String,
+    pub dtype: String,
+    pub shader: String,
+    pub shader_hash: String,
+    pub entry_points: Vec<String>,
+    pub requires: Vec<String>,
+    pub tolerance: String,
+    pub quick: Vec<CaseInfo>,
+    pub full: Vec<CaseInfo>,
+    /// What `--case`/`--sweep` accept for this kernel.
+    pub parameters: Vec<ParamInfo>,
+    pub summary: String,
+}
+
+/// A named parameter set of the catalogue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseInfo {
+    pub case: String,
+    pub params: std::collections::BTreeMap<String, u64>,
+}
+
+/// One parameter a kernel accepts, with its inclusive range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamInfo {
+    pub name: String,
+    pub min: u32,
+    pub max: u32,
+    pub doc: String,
+}

@@ -1,0 +1,247 @@
+//! Golden JSON for every wire type: each type's representative value must serialise to exactly
+//! the checked-in file under tests/data/golden/ and parse back to itself, so a change to the
+//! page protocol, the HTTP API or the record is a visible diff in review, never an accident.
+//! `ACCELBENCH_BLESS=1 cargo test -p accelbench-tests --test cpu golden` rewrites the files.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use harness::catalogue::Size;
+use harness::schema::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+fn golden<T: Serialize + DeserializeOwned + PartialEq + Debug>(name: &str, value: &T) {
+    let path = super::repo_root().join("tests/data/golden").join(format!("{name}.json"));
+    let text = serde_json::to_string_pretty(value).unwrap() + "\n";
+    if std::env::var("ACCELBENCH_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; create it with ACCELBENCH_BLESS=1 cargo test -p accelbench-tests --test cpu golden",
+            path.display()
+        )
+    });
+    assert_eq!(
+        text, want,
+        "{name}: the wire format changed; if that is intended (additive within schema v1), rerun with ACCELBENCH_BLESS=1 and review the diff"
+    );
+    let back: T =
+        serde_json::from_str(&want).unwrap_or_else(|e| panic!("{name}: the golden file does not parse back: {e}"));
+    assert_eq!(&back, value, "{name}: does not round-trip");
+}
+
+fn record() -> Record {
+    let line = include_str!("../data/record-v1.json").replace('\n', "");
+    parse_jsonl(&line).unwrap().remove(0)
+}
+
+fn browser() -> BrowserInfo {
+    BrowserInfo {
+        name: "chrome".into(),
+        version: "131.0.6778.85".into(),
+        user_agent: "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/131".into(),
+        flags: vec!["--enable-unsafe-webgpu".into(), "--enable-webgpu-developer-features".into()],
+        cross_origin_isolated: true,
+    }
+}
+
+#[test]
+fn golden_record_and_page_protocol() {
+    golden("record", &record());
+    golden(
+        "page-run-config",
+        &PageRunConfig {
+            kernels: vec!["softmax".into(), "matmul".into()],
+            cases: vec!["matmul-f32:m=96,n=80,k=64".into()],
+            sweeps: vec!["softmax:cols=128..1024x2".into()],
+            size: Size::Quick,
+            backends: vec![PageBackendChoice::Webgpu, PageBackendChoice::Wasm],
+            seed: 7,
+            budget_s: Some(0.5),
+            min_samples: Some(5),
+            dtypes: vec!["f32".into()],
+            commit: Some("abc1234".into()),
+            flags: vec!["--enable-unsafe-webgpu".into()],
+            post: Some(false),
+            run_id: Some("run-1-chrome-1".into()),
+            skip: vec![case_key("softmax", "64x1000", "chrome-webgpu")],
+            fault: None,
+        },
+    );
+    golden("page-run-config-default", &PageRunConfig::default());
+    golden(
+        "page-state",
+        &PageState {
+            phase: PagePhase::Running,
+            run_id: Some("run-1".into()),
+            done: 3,
+            total: 10,
+            current: Some(PageProgress {
+                kernel: "softmax".into(),
+                case: "64x1000".into(),
+                backend: "chrome-webgpu".into(),
+                samples: 12,
+                elapsed_ms: 250.5,
+            }),
+            records: 3,
+            elapsed_ms: 1234.5,
+            error: None,
+            posted: None,
+        },
+    );
+    golden(
+        "page-environment",
+        &PageEnvironment {
+            browser: browser(),
+            webgpu: record().adapter,
+            webgpu_missing: None,
+            host_clock_resolution_ns: 5000.0,
+            server: true,
+            commit: "abc1234".into(),
+            ready_ms: 812.0,
+        },
+    );
+}
+
+#[test]
+fn golden_http_api() {
+    golden("health", &Health { status: "ok".into(), version: "0.1.0".into(), records: 42 });
+    golden("api-error", &ApiErrorBody { error: "missing field `records` (an array of schema v1 records)".into() });
+    golden("run-upload", &RunUpload { id: "run-1".into(), source: "browser".into(), records: vec![record()] });
+    golden("run-stored", &RunStored { id: "run-1".into(), stored: true, records: 1, message: "stored".into() });
+    golden(
+        "run-filter",
+        &RunFilter {
+            kernel: Some("softmax".into()),
+            backend: None,
+            browser: Some("firefox".into()),
+            commit: None,
+            limit: Some(20),
+        },
+    );
+    golden(
+        "run-summary",
+        &vec![RunSummary {
+            id: "run-1".into(),
+            created_at: "2026-12-01T13:00:00.000Z".into(),
+            source: "run".into(),
+            status: RunStatus::Done,
+            commit: Some("abc1234".into()),
+            browser: Some("chrome".into()),
+            records: 115,
+        }],
+    );
+    golden(
+        "run-detail",
+        &RunDetail {
+            run: RunMeta {
+                id: "native-1".into(),
+                created_at: "2026-12-01T13:00:00.000Z".into(),
+                source: "native".into(),
+                status: RunStatus::Failed,
+                message: Some("no wgpu adapter".into()),
+                commit: None,
+                browser: None,
+            },
+            records: vec![record()],
+        },
+    );
+    golden(
+        "native-run-request",
+        &NativeRunRequest {
+            kernels: vec!["softmax".into()],
+            cases: vec!["matmul-f32:m=96,n=80,k=64".into()],
+            sweeps: vec![],
+            quick: true,
+            backends: vec!["wgpu".into(), "cpu".into()],
+            adapter: Some("vulkan".into()),
+            seed: 1,
+            budget: Some(0.2),
+        },
+    );
+    golden("native-run-started", &NativeRunStarted { id: "native-1".into(), status: RunStatus::Running });
+    golden(
+        "compare-query",
+        &CompareQuery { base: "run-1".into(), candidate: "run-2".into(), threshold: Some("5%".into()) },
+    );
+    let row = CompareRow {
+        kernel: "softmax".into(),
+        case: "64x1000".into(),
+        dtype: "f32".into(),
+        backend: "native-wgpu-vulkan".into(),
+        adapter: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+        verdict: "slower".into(),
+        base_median_ns: Some(1000.0),
+        candidate_median_ns: Some(1250.0),
+        ratio: Some(1.25),
+        ratio_ci_low: Some(1.2),
+        ratio_ci_high: Some(1.3),
+        reason: None,
+    };
+    let only = CompareRow {
+        verdict: "only-in-base".into(),
+        base_median_ns: None,
+        candidate_median_ns: None,
+        ratio: None,
+        ratio_ci_low: None,
+        ratio_ci_high: None,
+        ..row.clone()
+    };
+    golden(
+        "compare-response",
+        &CompareResponse { base: "run-1".into(), candidate: "run-2".into(), threshold: 0.05, matches: vec![row, only] },
+    );
+}
+
+#[test]
+fn golden_cli_outputs() {
+    golden(
+        "backends",
+        &vec![
+            BackendStatus {
+                backend: "native-wgpu-vulkan".into(),
+                available: true,
+                device: Some("llvmpipe (LLVM 15.0.6, 256 bits)".into()),
+                fallback: Some(true),
+                driver: Some("llvmpipe".into()),
+                reason: None,
+                fix: None,
+            },
+            BackendStatus {
+                backend: "native-cuda".into(),
+                available: false,
+                device: None,
+                fallback: None,
+                driver: None,
+                reason: Some("no NVIDIA driver (libcuda.so) on the library path".into()),
+                fix: Some("install the NVIDIA driver".into()),
+            },
+        ],
+    );
+    golden(
+        "doctor-check",
+        &DoctorCheck { what: "geckodriver".into(), ok: true, detail: "geckodriver 0.37.1".into(), fix: String::new() },
+    );
+    golden(
+        "kernel-info",
+        &KernelInfo {
+            id: "softmax".into(),
+            family: "softmax".into(),
+            dtype: "f32".into(),
+            shader: "softmax.wgsl".into(),
+            shader_hash: "0123456789abcdef".into(),
+            entry_points: vec!["main".into()],
+            requires: vec![],
+            tolerance: "balanced".into(),
+            quick: vec![CaseInfo {
+                case: "64x1000".into(),
+                params: BTreeMap::from([("rows".into(), 64), ("cols".into(), 1000)]),
+            }],
+            full: vec![],
+            parameters: vec![ParamInfo { name: "rows".into(), min: 1, max: 1 << 20, doc: "rows".into() }],
+            summary: "row softmax".into(),
+        },
+    );
+}
