@@ -12,6 +12,7 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod server;
+pub mod suite;
 
 /// Outcome of a subcommand that ran to the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

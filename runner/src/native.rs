@@ -19,8 +19,12 @@ use harness::host::{HostRun, RefRun, measure_host};
 use crate::backends::{self, Backend, Probe};
 use crate::{Outcome, facts, report};
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct NativeArgs {
+    /// Run the suite in this TOML file: its kernels, cases, sweeps, dtypes, size, seed, budget
+    /// and native backends (the flags for those are refused alongside; see README, Suites)
+    #[arg(long, conflicts_with_all = ["quick", "full", "kernels", "cases", "sweeps", "dtypes", "seed", "budget", "backends"])]
+    suite: Option<PathBuf>,
     /// Small parameter sets (seconds on CPU adapters); the default is `full`
     #[arg(long, conflicts_with = "full")]
     quick: bool,
@@ -38,6 +42,9 @@ pub struct NativeArgs {
     /// `key=LO..HI+STEP`, e.g. `matmul-f32:batch=1..16x2` or `attention-flash:seq_len=128..1024x2`
     #[arg(long = "sweep", value_name = "KERNEL:KEY=V1,V2,...")]
     sweeps: Vec<String>,
+    /// Only cases of these dtypes, comma-separated: f32, f16
+    #[arg(long, value_delimiter = ',')]
+    dtypes: Vec<String>,
     /// Backends to run, comma-separated: `wgpu` (every native adapter), `cpu` (native-cpu),
     /// `reference` (the CPU reference, timed), `openvino`, `cuda`, `rocm`, `mps`
     #[arg(long, value_delimiter = ',', default_values_t = vec!["wgpu".to_owned(), "cpu".to_owned(), "reference".to_owned()])]
@@ -78,13 +85,51 @@ pub struct Selection {
     pub kernels: Vec<String>,
     pub cases: Vec<String>,
     pub sweeps: Vec<String>,
+    /// Only these dtypes (`f32`, `f16`); empty: all.
+    pub dtypes: Vec<String>,
 }
 
 impl Selection {
     pub fn cases(&self, size: Size) -> anyhow::Result<Vec<Case>> {
-        cases::select(&self.kernels, &self.cases, &self.sweeps, size).context(
+        let mut cases = cases::select(&self.kernels, &self.cases, &self.sweeps, size).context(
             "choose kernels with --kernels, or write cases as --case KERNEL:key=value,... (see `accelbench kernels`)",
-        )
+        )?;
+        if let Some(d) = self.dtypes.iter().find(|d| !["f32", "f16"].contains(&d.as_str())) {
+            bail!("dtype `{d}` is not `f32` or `f16`");
+        }
+        if !self.dtypes.is_empty() {
+            cases.retain(|c| self.dtypes.iter().any(|d| d == c.kernel.dtype.name()));
+            if cases.is_empty() {
+                bail!("no chosen case has dtype {}", self.dtypes.join(" or "));
+            }
+        }
+        Ok(cases)
+    }
+}
+
+impl NativeArgs {
+    /// These arguments with a `--suite` file's selection in place of the flags it owns.
+    fn with_suite(&self) -> anyhow::Result<NativeArgs> {
+        let Some(path) = &self.suite else { return Ok(self.clone()) };
+        let s = crate::suite::load(path)?;
+        if s.native.is_empty() {
+            bail!(
+                "the suite {} names no native backends (`native = [...]`); `accelbench run --suite` drives its browsers",
+                path.display()
+            );
+        }
+        Ok(NativeArgs {
+            quick: s.size == Size::Quick,
+            full: s.size == Size::Full,
+            kernels: s.kernels,
+            cases: s.cases,
+            sweeps: s.sweeps,
+            dtypes: s.dtypes,
+            backends: s.native,
+            seed: s.seed,
+            budget: s.budget_s,
+            ..self.clone()
+        })
     }
 }
 
@@ -200,7 +245,13 @@ impl NativePlan {
 }
 
 pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
-    let selection = Selection { kernels: args.kernels.clone(), cases: args.cases.clone(), sweeps: args.sweeps.clone() };
+    let args = &args.with_suite()?;
+    let selection = Selection {
+        kernels: args.kernels.clone(),
+        cases: args.cases.clone(),
+        sweeps: args.sweeps.clone(),
+        dtypes: args.dtypes.clone(),
+    };
     let mut plan = NativePlan::new(
         &selection,
         args.quick,
@@ -208,7 +259,8 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         adapter_filter(args.adapter.as_ref(), args.icd.as_ref()),
         args.seed,
         args.budget,
-    )?;
+    )
+    .with_context(|| args.suite.as_ref().map_or_else(String::new, |p| format!("in the suite {}", p.display())))?;
     plan.use_timestamps = !args.no_timestamps;
     let mut out_file = match &args.out {
         Some(p) => Some(

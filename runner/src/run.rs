@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use harness::cases::Case;
-use harness::catalogue::{Kernel, Params};
+use harness::catalogue::{Kernel, Params, Size};
 use harness::schema::{
     BrowserInfo, PageBackendChoice, PageEnvironment, PagePhase, PageRunConfig, Record, RunUpload, Status, case_key,
 };
@@ -22,8 +22,15 @@ use crate::browser::page::PageSession;
 use crate::native::NativePlan;
 use crate::{Outcome, facts, report, server};
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
+    /// Run the suite in this TOML file: its browsers, page backends, native backends, kernels,
+    /// cases, sweeps, dtypes, size, seed and budget (the flags for those are refused alongside)
+    #[arg(long, conflicts_with_all = [
+        "browsers", "native", "native_backends", "kernels", "cases", "sweeps", "dtypes", "quick", "full", "seed",
+        "budget", "page_backends",
+    ])]
+    suite: Option<PathBuf>,
     /// Browsers to drive, comma-separated: chrome, firefox (empty: none)
     #[arg(long, value_delimiter = ',', default_values_t = vec!["chrome".to_owned(), "firefox".to_owned()])]
     browsers: Vec<String>,
@@ -43,6 +50,9 @@ pub struct RunArgs {
     /// A sweep, one case per point (repeatable), as `accelbench native --sweep`
     #[arg(long = "sweep", value_name = "KERNEL:KEY=V1,V2,...")]
     sweeps: Vec<String>,
+    /// Only cases of these dtypes, comma-separated: f32, f16
+    #[arg(long, value_delimiter = ',')]
+    dtypes: Vec<String>,
     /// Small parameter sets (seconds on CPU adapters); the default is `full`
     #[arg(long, conflicts_with = "full")]
     quick: bool,
@@ -118,7 +128,31 @@ impl Sink {
     }
 }
 
+impl RunArgs {
+    /// These arguments with a `--suite` file's selection in place of the flags it owns.
+    fn with_suite(&self) -> anyhow::Result<RunArgs> {
+        let Some(path) = &self.suite else { return Ok(self.clone()) };
+        let s = crate::suite::load(path)?;
+        Ok(RunArgs {
+            browsers: s.browsers,
+            native: !s.native.is_empty(),
+            native_backends: if s.native.is_empty() { self.native_backends.clone() } else { s.native },
+            page_backends: s.page_backends,
+            kernels: s.kernels,
+            cases: s.cases,
+            sweeps: s.sweeps,
+            dtypes: s.dtypes,
+            quick: s.size == Size::Quick,
+            full: s.size == Size::Full,
+            seed: s.seed,
+            budget: s.budget_s,
+            ..self.clone()
+        })
+    }
+}
+
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
+    let args = &args.with_suite()?;
     let browsers: Vec<Browser> = args
         .browsers
         .iter()
@@ -133,6 +167,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         kernels: args.kernels.clone(),
         cases: args.cases.clone(),
         sweeps: args.sweeps.clone(),
+        dtypes: args.dtypes.clone(),
     };
     let plan = NativePlan::new(
         &selection,
@@ -355,6 +390,7 @@ impl BrowserRun<'_> {
                 kernels: self.args.kernels.clone(),
                 cases: self.args.cases.clone(),
                 sweeps: self.args.sweeps.clone(),
+                dtypes: self.args.dtypes.clone(),
                 size: self.plan.size,
                 seed: self.plan.seed,
                 budget_s: self.args.budget,

@@ -334,3 +334,84 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn a_suite_file_is_the_whole_selection_and_a_bad_one_exits_2_naming_the_field() {
+    let dir = std::env::temp_dir().join(format!("accelbench-suite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let suite = dir.join("suite.toml");
+    std::fs::write(
+        &suite,
+        r#"
+size = "quick"
+seed = 3
+budget_s = 0.1
+kernels = ["softmax"]
+cases = ["matmul-f32:m=32,n=16,k=8"]
+sweeps = ["gelu-tanh:len=1024,4096"]
+native = ["cpu", "reference"]
+"#,
+    )
+    .unwrap();
+    let out = accelbench(&["native", "--suite", suite.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rs = records(&out);
+    let got: BTreeSet<(String, String, String)> = rs
+        .iter()
+        .map(|r| {
+            (
+                r["kernel"].as_str().unwrap().into(),
+                r["case"].as_str().unwrap().into(),
+                r["backend"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let softmax: Vec<String> = harness::catalogue::KERNELS
+        .iter()
+        .find(|k| k.id == "softmax")
+        .unwrap()
+        .quick
+        .iter()
+        .map(|p| p.case.to_owned())
+        .collect();
+    let mut want = BTreeSet::new();
+    for b in ["native-cpu", "native-reference"] {
+        for c in &softmax {
+            want.insert(("softmax".into(), c.clone(), b.into()));
+        }
+        want.insert(("matmul-f32".into(), "m=32,n=16,k=8".into(), b.into()));
+        want.insert(("gelu-tanh".into(), "len=1024".into(), b.into()));
+        want.insert(("gelu-tanh".into(), "len=4096".into(), b.into()));
+    }
+    assert_eq!(got, want);
+    assert!(rs.iter().all(|r| r["provenance"]["seed"] == 3 && r["size"] == "quick"));
+
+    // The checked-in example parses and selects cases (without measuring: a bad dtype filter
+    // would fail before any work, so ask for the listing by running nothing natively).
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../suites/llm-decode.toml");
+    let s: harness::schema::Suite = toml::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+    assert!(harness::cases::select(&s.kernels, &s.cases, &s.sweeps, s.size).is_ok());
+
+    std::fs::write(&suite, "kernels = [\"softmax\"]\nbudget = 0.1\n").unwrap();
+    let out = accelbench(&["native", "--suite", suite.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field `budget`") && err.contains("budget_s") && err.contains("line 2"), "{err}");
+
+    std::fs::write(&suite, "cases = [\"softmax:rowz=3\"]\nnative = [\"cpu\"]\n").unwrap();
+    let out = accelbench(&["native", "--suite", suite.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rowz") && err.contains("in the suite"), "{err}");
+
+    let out = accelbench(&["native", "--suite", suite.to_str().unwrap(), "--kernels", "gelu"]);
+    assert_eq!(out.status.code(), Some(2), "a flag the suite owns is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    let out = accelbench(&["run", "--suite", suite.to_str().unwrap(), "--browsers", "chrome"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = accelbench(&["native", "--suite", dir.join("missing.toml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the suite"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -7,15 +7,17 @@
 //! measured separately.
 //!
 //! `record` is the result record, `page` the page bridge's protocol, `api` the HTTP API's
-//! bodies; this module reads records produced elsewhere.
+//! bodies, `suite` the suite file; this module reads records produced elsewhere.
 
 mod api;
 mod page;
 mod record;
+mod suite;
 
 pub use api::*;
 pub use page::*;
 pub use record::*;
+pub use suite::*;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
