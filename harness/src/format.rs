@@ -98,6 +98,32 @@ pub fn markdown(records: &[Record]) -> String {
             status
         ));
     }
+    out.push_str(&scaling_markdown(records));
+    out
+}
+
+/// The scaling series ([`crate::scaling::find`]) as one Markdown table each: the swept value down,
+/// each backend's median and headline throughput across. Empty when there is none.
+pub fn scaling_markdown(records: &[Record]) -> String {
+    let mut out = String::new();
+    for s in crate::scaling::find(records) {
+        let unit = s.lines.first().and_then(|(_, p)| p.first()).map_or("", |p| p.unit);
+        out.push_str(&format!("\n#### Scaling: {}\n\n| {} |", s.title(), s.param));
+        for (b, _) in &s.lines {
+            out.push_str(&format!(" {b} median | {b} {unit} |"));
+        }
+        out.push_str(&format!("\n|---:|{}\n", "---:|---:|".repeat(s.lines.len())));
+        for x in s.xs() {
+            out.push_str(&format!("| {x} |"));
+            for (_, pts) in &s.lines {
+                match pts.iter().find(|p| p.x == x) {
+                    Some(p) => out.push_str(&format!(" {} | {:.2} |", fmt_ns(p.median_ns), p.throughput)),
+                    None => out.push_str(" | |"),
+                }
+            }
+            out.push('\n');
+        }
+    }
     out
 }
 

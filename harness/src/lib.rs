@@ -23,6 +23,7 @@ pub mod op;
 pub mod plan;
 pub mod reference;
 pub mod rng;
+pub mod scaling;
 pub mod schema;
 pub mod shaders;
 pub mod stats;

@@ -120,6 +120,7 @@ pub fn print_table(records: &[Record]) {
         ]);
     }
     println!("{t}");
+    print_scaling(records);
 }
 
 /// `accelbench run`'s report: every record beside the same kernel and case on the native GPU
@@ -162,5 +163,46 @@ pub fn run_comparison(records: &[Record]) -> Table {
 }
 
 pub fn run_comparison_markdown(records: &[Record]) -> String {
-    harness::format::cross_backend_markdown(records)
+    harness::format::cross_backend_markdown(records) + &harness::format::scaling_markdown(records)
+}
+
+/// One table per scaling series (a sweep, or catalogue cases differing in one parameter): the
+/// swept value down, each backend's median and headline throughput across.
+pub fn scaling_tables(records: &[Record]) -> Vec<(String, Table)> {
+    harness::scaling::find(records)
+        .into_iter()
+        .map(|s| {
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED);
+            let unit = s.lines.first().and_then(|(_, p)| p.first()).map_or("", |p| p.unit);
+            let mut header = vec![s.param.clone()];
+            for (b, _) in &s.lines {
+                header.push(format!("{b} median"));
+                header.push(format!("{b} {unit}"));
+            }
+            t.set_header(header);
+            for x in s.xs() {
+                let mut row = vec![Cell::new(x).set_alignment(CellAlignment::Right)];
+                for (_, pts) in &s.lines {
+                    let p = pts.iter().find(|p| p.x == x);
+                    row.push(
+                        Cell::new(p.map_or(String::new(), |p| fmt_ns(p.median_ns))).set_alignment(CellAlignment::Right),
+                    );
+                    row.push(
+                        Cell::new(p.map_or(String::new(), |p| format!("{:.2}", p.throughput)))
+                            .set_alignment(CellAlignment::Right),
+                    );
+                }
+                t.add_row(row);
+            }
+            (format!("Scaling: {}", s.title()), t)
+        })
+        .collect()
+}
+
+/// Prints [`scaling_tables`] under their titles (nothing when there are none).
+pub fn print_scaling(records: &[Record]) {
+    for (title, t) in scaling_tables(records) {
+        println!("\n{title}\n{t}");
+    }
 }

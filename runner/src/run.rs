@@ -247,6 +247,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
 
     let table = report::run_comparison(&sink.records);
     println!("{table}");
+    report::print_scaling(&sink.records);
     if let Some(md) = &args.markdown {
         std::fs::write(md, report::run_comparison_markdown(&sink.records))
             .with_context(|| format!("writing --markdown {}", md.display()))?;

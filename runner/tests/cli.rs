@@ -415,3 +415,37 @@ native = ["cpu", "reference"]
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the suite"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_sweep_gets_a_scaling_table_in_the_terminal_and_in_markdown() {
+    let dir = std::env::temp_dir().join(format!("accelbench-scaling-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("sweep.jsonl");
+    let out = accelbench(&[
+        "native",
+        "--quick",
+        "--sweep",
+        "softmax:cols=128..1024x2",
+        "--backends",
+        "cpu,reference",
+        "--budget",
+        "0.05",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let at = table.find("Scaling: softmax over cols (rows=64)").unwrap_or_else(|| panic!("no scaling table:\n{table}"));
+    let scaling = &table[at..];
+    assert!(scaling.contains("native-cpu median") && scaling.contains("native-reference GB/s"), "{scaling}");
+    for cols in ["128", "256", "512", "1024"] {
+        assert!(
+            scaling.lines().any(|l| l.trim_start_matches(['│', ' ']).starts_with(cols)),
+            "row {cols} in\n{scaling}"
+        );
+    }
+    let md = accelbench(&["report", out_file.to_str().unwrap(), "--format", "markdown"]);
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(md.contains("#### Scaling: softmax over cols (rows=64)") && md.contains("| 1024 |"), "{md}");
+    std::fs::remove_dir_all(&dir).ok();
+}

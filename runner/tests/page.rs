@@ -384,6 +384,51 @@ async fn a_bridge_started_run_shows_on_the_page(browser: Browser) -> anyhow::Res
     result
 }
 
+/// A sweep typed into the sweep box, run on WebGPU and WASM, draws one scaling chart: a line per
+/// backend with a point per swept value, in both panels (time and throughput).
+async fn a_sweep_draws_its_scaling_chart(browser: Browser) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (server, page) = open(browser, &tmp.path().join("page.db")).await?;
+    let result = async {
+        page.click("#kernels-none").await?;
+        page.session
+            .script(
+                "choosing both backends",
+                "const s = document.getElementById('backend'); s.value = 'both'; \
+                 s.dispatchEvent(new Event('change', { bubbles: true }));",
+                vec![],
+            )
+            .await?;
+        let sweeps = page.css("#sweeps").await?;
+        sweeps.send_keys("softmax:cols=128..1024x2").await?;
+        page.click("#run").await?;
+        page.wait_phase("done", Duration::from_secs(180)).await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let records = page.records().await?;
+        let measured = records.iter().filter(|r| r.status == Status::Measured).count();
+        ensure!(records.len() == 8 && measured == 8, "4 points x 2 backends, all measured: {records:#?}");
+        ensure!(page.count("figure.scaling").await? == 1, "one sweep, one chart");
+        let caption = page.text("figure.scaling figcaption").await?;
+        ensure!(caption == "softmax over cols (rows=64)", "{caption}");
+        ensure!(page.count("figure.scaling g.series").await? == 2, "a line per backend");
+        ensure!(page.count("figure.scaling g.point").await? == 8, "a point per record");
+        ensure!(page.count("figure.scaling polyline").await? == 4, "time and throughput lines per backend");
+        let legend = page.text("figure.scaling svg").await?;
+        ensure!(
+            legend.contains(&format!("{}-webgpu", browser.name()))
+                && legend.contains(&format!("{}-wasm", browser.name())),
+            "{legend}"
+        );
+        page.session.client().execute("document.getElementById('scaling-charts').scrollIntoView()", vec![]).await?;
+        page.screenshot("scaling").await?;
+        Ok(())
+    }
+    .await;
+    page.session.close().await;
+    server.stop().await?;
+    result
+}
+
 /// One test per browser and scenario, each waiting for the browser lock.
 macro_rules! page_tests {
     ($($name:ident: $browser:ident => $scenario:ident;)*) => {$(
@@ -407,4 +452,6 @@ page_tests! {
     chromium_bridge_started_run_shows_on_the_page: Chrome => a_bridge_started_run_shows_on_the_page;
     firefox_bridge_started_run_shows_on_the_page: Firefox => a_bridge_started_run_shows_on_the_page;
     firefox_case_editor_runs_your_shape_and_names_bad_keys: Firefox => the_case_editor_runs_your_shape;
+    chromium_a_sweep_draws_its_scaling_chart: Chrome => a_sweep_draws_its_scaling_chart;
+    firefox_a_sweep_draws_its_scaling_chart: Firefox => a_sweep_draws_its_scaling_chart;
 }

@@ -376,7 +376,7 @@ fn results() -> Html {
         <section class="panel"><h2>{ "Latency distribution" }</h2>
             <p class="muted">{ "Each sample relative to its record's median; band p10-p90, line the median's 95% CI." }</p>
             { charts::latency(&records) }</section>
-        <section class="panel"><h2>{ "Batch-size scaling" }</h2>{ charts::batch_scaling(&records) }</section>
+        <section class="panel"><h2>{ "Scaling" }</h2>{ charts::scaling(&records) }</section>
         <section class="panel"><h2>{ "KV-cache streaming decode" }</h2>{ charts::kv_stream(&records) }</section>
         <NativeComparison />
         </>
