@@ -285,6 +285,15 @@ fn architecture_invariants_hold() {
                 if !in_schema && t.starts_with("#[derive") && (t.contains("Serialize") || t.contains("Deserialize")) {
                     offenders.push(format!("{path}:{}: a serialisable type outside harness::schema: {t}", i + 1));
                 }
+                // Backends see typed operations and named inputs only.
+                if path.starts_with("runner/src/backends/")
+                    && ["p.get(\"", "p.usize(\"", "params.get(\"", ".f32s[", ".u32s["].iter().any(|pat| t.contains(pat))
+                {
+                    offenders.push(format!(
+                        "{path}:{}: a backend looks a parameter or input up by name or index: {t}",
+                        i + 1
+                    ));
+                }
                 let wasm_bound = dir != "runner/src";
                 if wasm_bound && (t.contains("std::time::Instant") || t.contains("SystemTime::now")) {
                     offenders.push(format!("{path}:{}: wasm-bound code reads the std clock: {t}", i + 1));

@@ -2,7 +2,7 @@
 //! (materialised scores), sliding-window (fused, window-bounded) and flash-style (tiled, online
 //! softmax).
 
-use super::{Inputs, KernelImpl, ParamError, ParamSpec, check};
+use super::{AttentionInputs, Inputs, KernelImpl, ParamError, ParamSpec, check};
 use crate::catalogue::Params;
 use crate::op::{AttentionDims, Op};
 use crate::plan::{Dispatch, OutputType, Pass, Plan};
@@ -88,11 +88,16 @@ impl KernelImpl for Attention {
         let s = self.shape(p);
         let n = s.batch * s.heads * s.seq_len * s.head_dim;
         let mut rng = InputRng::new(seed);
-        Inputs { f32s: vec![rng.vec(n, -1.0, 1.0), rng.vec(n, -1.0, 1.0), rng.vec(n, -1.0, 1.0)], u32s: vec![] }
+        Inputs::Attention(AttentionInputs {
+            q: rng.vec(n, -1.0, 1.0),
+            k: rng.vec(n, -1.0, 1.0),
+            v: rng.vec(n, -1.0, 1.0),
+        })
     }
 
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
-        reference::attention(&i.f32s[0], &i.f32s[1], &i.f32s[2], self.shape(p))
+        let i = i.attention();
+        reference::attention(&i.q, &i.k, &i.v, self.shape(p))
     }
 
     fn work(&self, p: &Params) -> Work {
@@ -127,9 +132,10 @@ impl KernelImpl for Attention {
                 ("window", (s.window.min(s.seq_len) as u32).into()),
             ],
         );
-        let q = plan.storage_f32("q", &i.f32s[0]);
-        let k = plan.storage_f32("k", &i.f32s[1]);
-        let v = plan.storage_f32("v", &i.f32s[2]);
+        let i = i.attention();
+        let q = plan.storage_f32("q", &i.q);
+        let k = plan.storage_f32("k", &i.k);
+        let v = plan.storage_f32("v", &i.v);
         let dispatch = |entry_point, bindings, workgroups| Dispatch { entry_point, bindings, workgroups };
         let dispatches = match self.variant {
             AttentionVariant::Unfused => {

@@ -1,6 +1,6 @@
 //! Row-wise and elementwise kernels: softmax, GELU (tanh, erf), LayerNorm and RMSNorm.
 
-use super::{Inputs, KernelImpl, ParamSpec};
+use super::{Inputs, KernelImpl, NormInputs, ParamSpec, UnaryInputs};
 use crate::catalogue::Params;
 use crate::op::{Op, RowsDims};
 use crate::plan::{Dispatch, OutputType, Pass, Plan, rows_grid};
@@ -51,11 +51,11 @@ impl KernelImpl for Softmax {
         // Logit-like spread, with an offset that would overflow exp() without the max subtraction.
         let mut rng = InputRng::new(seed);
         let x = (0..rows * cols).map(|_| 40.0 + rng.uniform(-8.0, 8.0)).collect();
-        Inputs { f32s: vec![x], u32s: vec![] }
+        Inputs::Unary(UnaryInputs { x })
     }
 
     fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32> {
-        reference::softmax_rows(&inputs.f32s[0], p.usize("rows"), p.usize("cols"))
+        reference::softmax_rows(&inputs.unary().x, p.usize("rows"), p.usize("cols"))
     }
 
     fn work(&self, p: &Params) -> Work {
@@ -68,7 +68,7 @@ impl KernelImpl for Softmax {
         let (rows, cols) = (p.get("rows"), p.get("cols"));
         let mut plan = Plan::new(shader);
         let u = plan.uniform("dims", &[("rows", rows.into()), ("cols", cols.into())]);
-        let x = plan.storage_f32("x", &inputs.f32s[0]);
+        let x = plan.storage_f32("x", &inputs.unary().x);
         let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
         plan.timed.push(single_pass("softmax", "main", vec![("dims", u), ("x", x), ("y", y)], rows_grid(rows)));
         plan
@@ -91,11 +91,12 @@ impl KernelImpl for Gelu {
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {
         let mut rng = InputRng::new(seed);
-        Inputs { f32s: vec![rng.vec(p.usize("len"), -6.0, 6.0)], u32s: vec![] }
+        Inputs::Unary(UnaryInputs { x: rng.vec(p.usize("len"), -6.0, 6.0) })
     }
 
     fn reference(&self, _p: &Params, inputs: &Inputs) -> Vec<f32> {
-        if self.erf { reference::gelu_erf(&inputs.f32s[0]) } else { reference::gelu_tanh(&inputs.f32s[0]) }
+        let x = &inputs.unary().x;
+        if self.erf { reference::gelu_erf(x) } else { reference::gelu_tanh(x) }
     }
 
     fn work(&self, p: &Params) -> Work {
@@ -108,7 +109,7 @@ impl KernelImpl for Gelu {
         let len4 = len.div_ceil(4) as u32;
         let mut plan = Plan::new(shader);
         let u = plan.uniform("dims", &[("len4", len4.into())]);
-        let mut x = inputs.f32s[0].clone();
+        let mut x = inputs.unary().x.clone();
         x.resize(len4 as usize * 4, 0.0);
         let x = plan.storage_f32("x", &x);
         let y = plan.output("y", len, OutputType::F32);
@@ -151,15 +152,15 @@ impl KernelImpl for Norm {
         }
         let gamma = rng.vec(cols, 0.5, 1.5);
         let beta = rng.vec(cols, -0.5, 0.5);
-        Inputs { f32s: vec![x, gamma, beta], u32s: vec![] }
+        Inputs::Norm(NormInputs { x, gamma, beta })
     }
 
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
         let (rows, cols) = (p.usize("rows"), p.usize("cols"));
         if self.rms {
-            reference::rmsnorm(&i.f32s[0], &i.f32s[1], rows, cols, NORM_EPS)
+            reference::rmsnorm(&i.norm().x, &i.norm().gamma, rows, cols, NORM_EPS)
         } else {
-            reference::layernorm(&i.f32s[0], &i.f32s[1], &i.f32s[2], rows, cols, NORM_EPS)
+            reference::layernorm(&i.norm().x, &i.norm().gamma, &i.norm().beta, rows, cols, NORM_EPS)
         }
     }
 
@@ -174,9 +175,10 @@ impl KernelImpl for Norm {
         let (rows, cols) = (p.get("rows"), p.get("cols"));
         let mut plan = Plan::new(shader);
         let u = plan.uniform("dims", &[("rows", rows.into()), ("cols", cols.into()), ("eps", NORM_EPS.into())]);
-        let x = plan.storage_f32("x", &i.f32s[0]);
-        let g = plan.storage_f32("gamma", &i.f32s[1]);
-        let b = plan.storage_f32("beta", &i.f32s[2]);
+        let i = i.norm();
+        let x = plan.storage_f32("x", &i.x);
+        let g = plan.storage_f32("gamma", &i.gamma);
+        let b = plan.storage_f32("beta", &i.beta);
         let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
         let entry = if self.rms { "rmsnorm" } else { "layernorm" };
         plan.timed.push(single_pass(

@@ -1,6 +1,6 @@
 //! SiLU and SwiGLU: the activations of LLaMA-family MLPs (`silu(x W_gate) * (x W_up)`).
 
-use super::{Inputs, KernelImpl, ParamSpec};
+use super::{GluInputs, Inputs, KernelImpl, ParamSpec, UnaryInputs};
 use crate::catalogue::Params;
 use crate::op::Op;
 use crate::plan::{BufferInit, Dispatch, OutputType, Pass, Plan};
@@ -31,15 +31,16 @@ impl KernelImpl for Glu {
         let mut rng = InputRng::new(seed);
         let n = p.usize("len");
         // Past |x| = 8 sigmoid saturates; the range covers both tails and the curved middle.
-        let mut f32s = vec![rng.vec(n, -8.0, 8.0)];
+        let x = rng.vec(n, -8.0, 8.0);
         if self.gated {
-            f32s.push(rng.vec(n, -2.0, 2.0));
+            Inputs::Glu(GluInputs { gate: x, up: rng.vec(n, -2.0, 2.0) })
+        } else {
+            Inputs::Unary(UnaryInputs { x })
         }
-        Inputs { f32s, u32s: vec![] }
     }
 
     fn reference(&self, _p: &Params, i: &Inputs) -> Vec<f32> {
-        if self.gated { reference::swiglu(&i.f32s[0], &i.f32s[1]) } else { reference::silu(&i.f32s[0]) }
+        if self.gated { reference::swiglu(&i.glu().gate, &i.glu().up) } else { reference::silu(&i.unary().x) }
     }
 
     fn work(&self, p: &Params) -> Work {
@@ -58,10 +59,11 @@ impl KernelImpl for Glu {
         };
         let mut plan = Plan::new(shader);
         let u = plan.uniform("dims", &[("len4", len4.into())]);
-        let x = plan.storage_f32("x", &padded(&inputs.f32s[0]));
+        let x = if self.gated { &inputs.glu().gate } else { &inputs.unary().x };
+        let x = plan.storage_f32("x", &padded(x));
         let mut bindings = vec![("dims", u), ("x", x)];
         if self.gated {
-            bindings.push(("up", plan.storage_f32("up", &padded(&inputs.f32s[1]))));
+            bindings.push(("up", plan.storage_f32("up", &padded(&inputs.glu().up))));
         }
         let y = plan.output("y", len, OutputType::F32);
         // The output buffer holds whole vec4s; the check reads only the first `len` elements.

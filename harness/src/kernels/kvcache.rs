@@ -1,7 +1,7 @@
 //! Paged KV-cache decode: a single decode step at a given context, and the streaming scenario
 //! (prefill, then decode steps back to back, each its own timed pass so per-token latency shows).
 
-use super::{Inputs, KernelImpl, ParamError, ParamSpec, check};
+use super::{Inputs, KernelImpl, KvCacheInputs, ParamError, ParamSpec, check};
 use crate::catalogue::Params;
 use crate::op::{KvDims, Op};
 use crate::plan::{Dispatch, OutputType, Pass, Plan};
@@ -90,21 +90,18 @@ impl KernelImpl for KvCache {
         let mut rng = InputRng::new(seed);
         let pre = s.lh * s.context * s.d;
         let per_step = s.steps * s.lh * s.d;
-        let f32s = vec![
-            rng.vec(pre, -1.0, 1.0),
-            rng.vec(pre, -1.0, 1.0),
-            rng.vec(per_step, -1.0, 1.0),
-            rng.vec(per_step, -1.0, 1.0),
-            rng.vec(per_step, -1.0, 1.0),
-        ];
+        let (pre_k, pre_v) = (rng.vec(pre, -1.0, 1.0), rng.vec(pre, -1.0, 1.0));
+        let (new_k, new_v, query) =
+            (rng.vec(per_step, -1.0, 1.0), rng.vec(per_step, -1.0, 1.0), rng.vec(per_step, -1.0, 1.0));
         // Pages scattered at random through the pool: the indirection is exercised for real.
         let page_table = rng.permutation((s.lh * s.max_pages()) as u32);
-        Inputs { f32s, u32s: vec![page_table] }
+        Inputs::KvCache(KvCacheInputs { pre_k, pre_v, new_k, new_v, query, page_table })
     }
 
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
         let s = Shape::of(p);
-        let (pre_k, pre_v, new_k, new_v, q) = (&i.f32s[0], &i.f32s[1], &i.f32s[2], &i.f32s[3], &i.f32s[4]);
+        let i = i.kv_cache();
+        let (pre_k, pre_v, new_k, new_v, q) = (&i.pre_k, &i.pre_v, &i.new_k, &i.new_v, &i.query);
         let mut out = Vec::with_capacity(s.steps * s.lh * s.d);
         for step in 0..s.steps {
             for lh in 0..s.lh {
@@ -155,14 +152,15 @@ impl KernelImpl for KvCache {
             ]
         };
         let pool_bytes = (s.lh * s.max_pages() * s.page * s.d * 4) as u64;
-        let pt = plan.storage_bytes("page_table", bytemuck::cast_slice(&i.u32s[0]).to_vec());
+        let i = i.kv_cache();
+        let pt = plan.storage_bytes("page_table", bytemuck::cast_slice(&i.page_table).to_vec());
         let k_pool = plan.scratch("k_pool", pool_bytes);
         let v_pool = plan.scratch("v_pool", pool_bytes);
-        let pre_k = plan.storage_f32("pre_k", &i.f32s[0]);
-        let pre_v = plan.storage_f32("pre_v", &i.f32s[1]);
-        let new_k = plan.storage_f32("new_k", &i.f32s[2]);
-        let new_v = plan.storage_f32("new_v", &i.f32s[3]);
-        let query = plan.storage_f32("query", &i.f32s[4]);
+        let pre_k = plan.storage_f32("pre_k", &i.pre_k);
+        let pre_v = plan.storage_f32("pre_v", &i.pre_v);
+        let new_k = plan.storage_f32("new_k", &i.new_k);
+        let new_v = plan.storage_f32("new_v", &i.new_v);
+        let query = plan.storage_f32("query", &i.query);
         let partial = plan.scratch("partial", (s.lh * s.max_chunks() * (s.d + 2) * 4) as u64);
         let out = plan.output("out", s.steps * s.lh * s.d, OutputType::F32);
         let bind = |u: usize| {

@@ -1,6 +1,6 @@
 //! Whisper-style log-mel spectrogram of the speech clip in `static/speech.wav`.
 
-use super::{Inputs, KernelImpl, ParamSpec};
+use super::{AudioInputs, Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
 use crate::op::{LogMelDims, Op};
 use crate::plan::{Dispatch, OutputType, Pass, Plan};
@@ -91,11 +91,11 @@ impl KernelImpl for LogMel {
     fn generate(&self, p: &Params, _seed: u64) -> Inputs {
         let n = p.usize("millis") * 16;
         let clip = speech_clip();
-        Inputs { f32s: vec![clip.iter().copied().cycle().take(n).collect()], u32s: vec![] }
+        Inputs::Audio(AudioInputs { pcm: clip.iter().copied().cycle().take(n).collect() })
     }
 
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
-        reference::logmel(&i.f32s[0], &config(p))
+        reference::logmel(&i.audio().pcm, &config(p))
     }
 
     fn work(&self, p: &Params) -> Work {
@@ -113,7 +113,7 @@ impl KernelImpl for LogMel {
 
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let cfg = config(p);
-        let pcm = &i.f32s[0];
+        let pcm = &i.audio().pcm;
         let frames = cfg.n_frames(pcm.len());
         let nb = cfg.n_bins();
         let mut plan = Plan::new(shader);

@@ -1,6 +1,6 @@
 //! Batched GEMM (fp32, and fp16 storage with f32 accumulation).
 
-use super::{Inputs, KernelImpl, ParamSpec};
+use super::{Inputs, KernelImpl, MatmulInputs, ParamSpec};
 use crate::catalogue::{DType, Params};
 use crate::op::{MatmulDims, Op};
 use crate::plan::{OutputType, Plan};
@@ -54,12 +54,12 @@ impl KernelImpl for Matmul {
                 *v = half::f16::from_f32(*v).to_f32();
             }
         }
-        Inputs { f32s: vec![a, b], u32s: vec![] }
+        Inputs::Matmul(MatmulInputs { a, b })
     }
 
     fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32> {
         let d = dims(p);
-        let c = reference::matmul(&inputs.f32s[0], &inputs.f32s[1], d.m, d.n, d.k, d.batch);
+        let c = reference::matmul(&inputs.matmul().a, &inputs.matmul().b, d.m, d.n, d.k, d.batch);
         if self.half { c.into_iter().map(|v| half::f16::from_f32(v).to_f32()).collect() } else { c }
     }
 
@@ -85,12 +85,12 @@ impl KernelImpl for Matmul {
         let (a, b, c) = if self.half {
             let to16 =
                 |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect() };
-            let a = plan.storage_bytes("a", to16(&inputs.f32s[0]));
-            let b = plan.storage_bytes("b", to16(&inputs.f32s[1]));
+            let a = plan.storage_bytes("a", to16(&inputs.matmul().a));
+            let b = plan.storage_bytes("b", to16(&inputs.matmul().b));
             (a, b, plan.output("c", d.batch * d.m * d.n, OutputType::F16))
         } else {
-            let a = plan.storage_f32("a", &inputs.f32s[0]);
-            let b = plan.storage_f32("b", &inputs.f32s[1]);
+            let a = plan.storage_f32("a", &inputs.matmul().a);
+            let b = plan.storage_f32("b", &inputs.matmul().b);
             (a, b, plan.output("c", d.batch * d.m * d.n, OutputType::F32))
         };
         plan.timed.push(crate::plan::Pass {

@@ -5,6 +5,7 @@
 mod attention;
 mod elementwise;
 mod glu;
+mod inputs;
 mod kvcache;
 mod logmel;
 mod matmul;
@@ -13,6 +14,9 @@ pub use crate::reference::reflect as reflect_index;
 pub use attention::{Attention, AttentionVariant};
 pub use elementwise::{Gelu, Norm, Softmax};
 pub use glu::Glu;
+pub use inputs::{
+    AttentionInputs, AudioInputs, GluInputs, Inputs, KvCacheInputs, MatmulInputs, NormInputs, UnaryInputs,
+};
 pub use kvcache::KvCache;
 pub use logmel::{LogMel, MelSetup, speech_clip};
 pub use matmul::Matmul;
@@ -21,13 +25,6 @@ use crate::catalogue::Params;
 use crate::plan::Plan;
 use crate::schema::Work;
 use crate::shaders::Shader;
-
-/// Host-side inputs of one problem, in the order the implementation defines.
-#[derive(Debug, Default, Clone)]
-pub struct Inputs {
-    pub f32s: Vec<Vec<f32>>,
-    pub u32s: Vec<Vec<u32>>,
-}
 
 /// A parameter set the kernel cannot run, with the offending values.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

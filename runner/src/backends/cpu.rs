@@ -6,7 +6,7 @@
 use harness::catalogue::{DType, Kernel, Params};
 use harness::host::{Prepared, RunError};
 use harness::kernels::AttentionVariant;
-use harness::kernels::{Inputs, MelSetup};
+use harness::kernels::{Inputs, KvCacheInputs, MelSetup};
 use harness::op::{AttentionDims, KvDims, LogMelDims, MatmulDims, Op, RowsDims};
 use rayon::prelude::*;
 
@@ -18,10 +18,11 @@ pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn P
         Op::Softmax(d) => Box::new(Rowwise::new(d, inputs, RowOp::Softmax)),
         Op::LayerNorm(d) => Box::new(Rowwise::new(d, inputs, RowOp::LayerNorm)),
         Op::RmsNorm(d) => Box::new(Rowwise::new(d, inputs, RowOp::RmsNorm)),
-        Op::Gelu { len, erf } => Box::new(Gelu { x: inputs.f32s[0].clone(), y: vec![0.0; len], erf }),
-        Op::Silu { len } => Box::new(Swish { x: inputs.f32s[0].clone(), up: None, y: vec![0.0; len] }),
+        Op::Gelu { len, erf } => Box::new(Gelu { x: inputs.unary().x.clone(), y: vec![0.0; len], erf }),
+        Op::Silu { len } => Box::new(Swish { x: inputs.unary().x.clone(), up: None, y: vec![0.0; len] }),
         Op::SwiGlu { len } => {
-            Box::new(Swish { x: inputs.f32s[0].clone(), up: Some(inputs.f32s[1].clone()), y: vec![0.0; len] })
+            let g = inputs.glu();
+            Box::new(Swish { x: g.gate.clone(), up: Some(g.up.clone()), y: vec![0.0; len] })
         }
         Op::Attention { dims, variant: AttentionVariant::Window } => Box::new(WindowAttention::new(dims, inputs)),
         // Flash and unfused compute the same causal attention; native code has one best way.
@@ -88,7 +89,8 @@ struct MatmulF32 {
 impl MatmulF32 {
     fn new(d: MatmulDims, i: &Inputs) -> Self {
         let dims = [d.m, d.n, d.k, d.batch];
-        MatmulF32 { a: i.f32s[0].clone(), b: i.f32s[1].clone(), c: vec![0.0; dims[0] * dims[1] * dims[3]], dims }
+        let i = i.matmul();
+        MatmulF32 { a: i.a.clone(), b: i.b.clone(), c: vec![0.0; dims[0] * dims[1] * dims[3]], dims }
     }
 }
 
@@ -150,11 +152,14 @@ struct Rowwise {
 impl Rowwise {
     fn new(d: RowsDims, i: &Inputs, op: RowOp) -> Self {
         let cols = d.cols;
-        let (gamma, beta) = match op {
-            RowOp::Softmax => (vec![], vec![]),
-            _ => (i.f32s[1].clone(), i.f32s[2].clone()),
+        let (x, gamma, beta) = match op {
+            RowOp::Softmax => (i.unary().x.clone(), vec![], vec![]),
+            RowOp::LayerNorm | RowOp::RmsNorm => {
+                let n = i.norm();
+                (n.x.clone(), n.gamma.clone(), n.beta.clone())
+            }
         };
-        Rowwise { x: i.f32s[0].clone(), gamma, beta, y: vec![0.0; i.f32s[0].len()], cols, op }
+        Rowwise { y: vec![0.0; x.len()], x, gamma, beta, cols, op }
     }
 }
 
@@ -289,10 +294,10 @@ impl CausalAttention {
     fn new(a: AttentionDims, i: &Inputs) -> Self {
         let sh = attn_shape(a);
         CausalAttention {
-            q: i.f32s[0].clone(),
-            k: i.f32s[1].clone(),
-            v: i.f32s[2].clone(),
-            o: vec![0.0; i.f32s[0].len()],
+            q: i.attention().q.clone(),
+            k: i.attention().k.clone(),
+            v: i.attention().v.clone(),
+            o: vec![0.0; i.attention().q.len()],
             scores: vec![0.0; sh.s * sh.s],
             sh,
         }
@@ -338,10 +343,10 @@ struct WindowAttention {
 impl WindowAttention {
     fn new(a: AttentionDims, i: &Inputs) -> Self {
         WindowAttention {
-            q: i.f32s[0].clone(),
-            k: i.f32s[1].clone(),
-            v: i.f32s[2].clone(),
-            o: vec![0.0; i.f32s[0].len()],
+            q: i.attention().q.clone(),
+            k: i.attention().k.clone(),
+            v: i.attention().v.clone(),
+            o: vec![0.0; i.attention().q.len()],
             sh: attn_shape(a),
             window: a.window,
         }
@@ -392,10 +397,11 @@ struct LogMel {
 
 impl LogMel {
     fn new(d: LogMelDims, i: &Inputs) -> Self {
-        let setup = MelSetup::new(d, i.f32s[0].len());
+        let pcm = &i.audio().pcm;
+        let setup = MelSetup::new(d, pcm.len());
         let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(setup.n_fft);
         let out = vec![0.0; setup.n_mels * setup.n_frames];
-        LogMel { pcm: i.f32s[0].clone(), setup, fft, out }
+        LogMel { pcm: pcm.clone(), setup, fft, out }
     }
 }
 
@@ -438,7 +444,7 @@ impl Prepared for LogMel {
 /// Decode over a contiguous per-(layer, head) cache: what a native engine does when it owns
 /// its memory. Steps run in order; (layer, head) pairs in parallel.
 struct KvDecode {
-    inputs: Inputs,
+    inputs: KvCacheInputs,
     /// Streaming scenario: the prefill is part of the timed work (as on the GPU); a single
     /// decode step finds the cache filled at preparation.
     stream: bool,
@@ -456,7 +462,7 @@ impl KvDecode {
         let (lh, d, context, steps) = (k.layers * k.heads, k.head_dim, k.context, k.steps);
         let cap = context + steps;
         let mut kv = KvDecode {
-            inputs: i.clone(),
+            inputs: i.kv_cache().clone(),
             stream,
             lh,
             d,
@@ -475,7 +481,7 @@ impl KvDecode {
     /// Copies each sequence's first `context` tokens into its slab of the cache.
     fn prefill(&mut self) {
         let (d, ctx0, cap) = (self.d, self.context, self.context + self.steps);
-        let (pre_k, pre_v) = (&self.inputs.f32s[0], &self.inputs.f32s[1]);
+        let (pre_k, pre_v) = (&self.inputs.pre_k, &self.inputs.pre_v);
         self.k.par_chunks_mut(cap * d).zip(self.v.par_chunks_mut(cap * d)).enumerate().for_each(|(h, (k, v))| {
             k[..ctx0 * d].copy_from_slice(&pre_k[h * ctx0 * d..][..ctx0 * d]);
             v[..ctx0 * d].copy_from_slice(&pre_v[h * ctx0 * d..][..ctx0 * d]);
@@ -491,7 +497,7 @@ impl Prepared for KvDecode {
         if self.stream {
             self.prefill();
         }
-        let [new_k, new_v, query] = [2, 3, 4].map(|i| &self.inputs.f32s[i]);
+        let (new_k, new_v, query) = (&self.inputs.new_k, &self.inputs.new_v, &self.inputs.query);
         for step in 0..steps {
             let pos = ctx0 + step;
             let out = &mut self.out[step * lh * d..][..lh * d];

@@ -122,56 +122,63 @@ impl Backend for Cuda {
         }
         let s = &dev.stream;
         let up = |v: &[f32]| s.clone_htod(v).map_err(|e| e.to_string());
-        let x = up(&inputs.f32s[0])?;
-        let rows = |x: CudaSlice<f32>, d: RowsDims, kind: RowKind| -> Result<Job, String> {
+        let rows = |d: RowsDims, kind: RowKind| -> Result<Job, String> {
             let y = s.alloc_zeros::<f32>(d.rows * d.cols).map_err(|e| e.to_string())?;
-            let (g, b) = if kind == RowKind::Softmax {
-                (None, None)
+            let (x, g, b) = if kind == RowKind::Softmax {
+                (up(&inputs.unary().x)?, None, None)
             } else {
-                (Some(up(&inputs.f32s[1])?), Some(up(&inputs.f32s[2])?))
+                let n = inputs.norm();
+                (up(&n.x)?, Some(up(&n.gamma)?), Some(up(&n.beta)?))
             };
             Ok(Job::Rows { x, g, b, y, rows: d.rows, cols: d.cols, kind })
         };
         let job = match op {
             Op::Matmul { dims, dtype: DType::F32 } => {
                 let d = [dims.m, dims.n, dims.k, dims.batch];
-                let b = up(&inputs.f32s[1])?;
+                let (a, b) = (up(&inputs.matmul().a)?, up(&inputs.matmul().b)?);
                 let c = s.alloc_zeros::<f32>(d[0] * d[1] * d[3]).map_err(|e| e.to_string())?;
-                Job::Matmul { a: x, b, c, d }
+                Job::Matmul { a, b, c, d }
             }
-            Op::Softmax(d) => rows(x, d, RowKind::Softmax)?,
-            Op::LayerNorm(d) => rows(x, d, RowKind::LayerNorm)?,
-            Op::RmsNorm(d) => rows(x, d, RowKind::RmsNorm)?,
+            Op::Softmax(d) => rows(d, RowKind::Softmax)?,
+            Op::LayerNorm(d) => rows(d, RowKind::LayerNorm)?,
+            Op::RmsNorm(d) => rows(d, RowKind::RmsNorm)?,
             Op::Attention { dims: a, variant: _ } => {
                 // One kernel for all three: causal attention with a window (seq_len when unbounded).
                 let (bh, seq, d, window) = (a.batch * a.heads, a.seq_len, a.head_dim, a.window);
-                let (k, v) = (up(&inputs.f32s[1])?, up(&inputs.f32s[2])?);
+                let i = inputs.attention();
+                let (q, k, v) = (up(&i.q)?, up(&i.k)?, up(&i.v)?);
                 let o = s.alloc_zeros::<f32>(bh * seq * d).map_err(|e| e.to_string())?;
                 if (d + window.min(seq)) * 4 > 48 * 1024 {
                     return Err(format!(
                         "native-cuda attention keeps a score row in shared memory; {window} keys exceed 48 KiB"
                     ));
                 }
-                Job::Attention { q: x, k, v, o, dims: [bh, seq, d, window.min(seq)] }
+                Job::Attention { q, k, v, o, dims: [bh, seq, d, window.min(seq)] }
             }
             Op::LogMel(dims) => {
-                let m = MelSetup::new(dims, inputs.f32s[0].len());
+                let pcm = &inputs.audio().pcm;
+                let m = MelSetup::new(dims, pcm.len());
                 let ranges: Vec<u32> = m.ranges.iter().flat_map(|&(a, b)| [a as u32, b as u32]).collect();
                 let window = up(&m.window)?;
                 let fb = up(&m.weights)?;
                 let ranges = s.clone_htod(&ranges).map_err(|e| e.to_string())?;
                 let out = s.alloc_zeros::<f32>(m.n_mels * m.n_frames).map_err(|e| e.to_string())?;
-                let dims = [inputs.f32s[0].len(), m.n_fft, m.hop, m.n_mels, m.n_frames];
-                Job::LogMel { pcm: x, window, fb, ranges, out, dims }
+                let dims = [pcm.len(), m.n_fft, m.hop, m.n_mels, m.n_frames];
+                Job::LogMel { pcm: up(pcm)?, window, fb, ranges, out, dims }
             }
             Op::Gelu { len, erf } => {
                 let y = s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())?;
-                Job::Gelu { x, y, erf }
+                Job::Gelu { x: up(&inputs.unary().x)?, y, erf }
             }
-            Op::Silu { len } => Job::Swish { x, up: None, y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())? },
+            Op::Silu { len } => Job::Swish {
+                x: up(&inputs.unary().x)?,
+                up: None,
+                y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())?,
+            },
             Op::SwiGlu { len } => {
-                let up = Some(up(&inputs.f32s[1])?);
-                Job::Swish { x, up, y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())? }
+                let g = inputs.glu();
+                let (x, u) = (up(&g.gate)?, Some(up(&g.up)?));
+                Job::Swish { x, up: u, y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())? }
             }
             Op::Matmul { dtype: DType::F16, .. } | Op::KvCache { .. } => unreachable!("refused above"),
         };

@@ -1,0 +1,106 @@
+//! The named inputs of each kernel family: what `generate` produces, the reference reads, plans
+//! upload and every native backend converts. One struct per family, so a backend names `q`,
+//! `gamma` or `page_table`, never an index into a list.
+
+/// One problem's host-side inputs; a pure function of (kernel, parameters, seed).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inputs {
+    Matmul(MatmulInputs),
+    /// Softmax, GELU and SiLU: one tensor in, one out.
+    Unary(UnaryInputs),
+    Glu(GluInputs),
+    Norm(NormInputs),
+    Attention(AttentionInputs),
+    Audio(AudioInputs),
+    KvCache(KvCacheInputs),
+}
+
+/// `C = A B` per batch: `a` is (batch, m, k), `b` (batch, k, n), row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatmulInputs {
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnaryInputs {
+    pub x: Vec<f32>,
+}
+
+/// SwiGLU: `silu(gate) * up`, elementwise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GluInputs {
+    pub gate: Vec<f32>,
+    pub up: Vec<f32>,
+}
+
+/// LayerNorm and RMSNorm over rows of `x`; RMSNorm ignores `beta`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormInputs {
+    pub x: Vec<f32>,
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+}
+
+/// Q, K, V: (batch, heads, seq_len, head_dim), row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttentionInputs {
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+/// Mono 16 kHz samples in [-1, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioInputs {
+    pub pcm: Vec<f32>,
+}
+
+/// A paged KV cache: the prefilled context (`pre_k`, `pre_v`: (lh, context, head_dim)), each
+/// decode step's new K, V and query ((steps, lh, head_dim)), and the page table mapping
+/// (lh, logical page) to a physical page of the pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvCacheInputs {
+    pub pre_k: Vec<f32>,
+    pub pre_v: Vec<f32>,
+    pub new_k: Vec<f32>,
+    pub new_v: Vec<f32>,
+    pub query: Vec<f32>,
+    pub page_table: Vec<u32>,
+}
+
+macro_rules! accessors {
+    ($($name:ident: $variant:ident => $ty:ty;)*) => {
+        impl Inputs {
+            /// The variant's name, for messages.
+            pub fn family(&self) -> &'static str {
+                match self {
+                    $(Inputs::$variant(_) => stringify!($variant),)*
+                }
+            }
+            $(
+                /// These inputs as the family's struct.
+                ///
+                /// # Panics
+                /// If they are another family's: a kernel's inputs always come from its own
+                /// `generate`, so this is a programming error, never bad user input.
+                pub fn $name(&self) -> &$ty {
+                    match self {
+                        Inputs::$variant(v) => v,
+                        other => panic!(concat!("expected ", stringify!($variant), " inputs, got {}"), other.family()),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+accessors! {
+    matmul: Matmul => MatmulInputs;
+    unary: Unary => UnaryInputs;
+    glu: Glu => GluInputs;
+    norm: Norm => NormInputs;
+    attention: Attention => AttentionInputs;
+    audio: Audio => AudioInputs;
+    kv_cache: KvCache => KvCacheInputs;
+}
