@@ -316,18 +316,20 @@ impl BrowserRun<'_> {
         let name = self.browser.name();
         let mut done: HashSet<String> = HashSet::new();
         let mut env: Option<PageEnvironment> = None;
+        // The labels the page reported for its run; until it has, derived from the environment.
+        let mut labels: Vec<String> = Vec::new();
         let mut failures = 0;
         let mut attempt = 0;
         loop {
-            let label = self.label(env.as_ref());
+            let label = self.label(env.as_ref(), &labels);
             let remaining: Vec<_> = cases.iter().filter(|c| !done.contains(&key(c, &label))).collect();
             if remaining.is_empty() {
                 return Ok(());
             }
             attempt += 1;
             let before = done.len();
-            let outcome = self.attempt(attempt, &mut env, &mut done, sink).await;
-            let label = self.label(env.as_ref());
+            let outcome = self.attempt(attempt, &mut env, &mut labels, &mut done, sink).await;
+            let label = self.label(env.as_ref(), &labels);
             if done.len() > before {
                 // Progress was made: only consecutive fruitless sessions count towards giving up.
                 failures = 0;
@@ -374,6 +376,7 @@ impl BrowserRun<'_> {
         &self,
         attempt: usize,
         env: &mut Option<PageEnvironment>,
+        labels: &mut Vec<String>,
         done: &mut HashSet<String>,
         sink: &mut Sink,
     ) -> anyhow::Result<()> {
@@ -422,6 +425,9 @@ impl BrowserRun<'_> {
                     bail!("the page reported: {}", poll.errors.join("; "));
                 }
                 let st = &poll.state;
+                if !st.labels.is_empty() {
+                    labels.clone_from(&st.labels);
+                }
                 let where_ =
                     st.current.as_ref().map_or(String::new(), |c| format!("{} {} {}", c.kernel, c.case, c.backend));
                 sink.bar.set_message(format!("{name}: {where_}"));
@@ -445,9 +451,12 @@ impl BrowserRun<'_> {
         result
     }
 
-    /// The label the page gives its records: WebGPU when asked for or found (auto), else WASM.
-    /// With both requested, cases are tracked under the WebGPU label.
-    fn label(&self, env: Option<&PageEnvironment>) -> String {
+    /// The label cases are tracked under: the first the page reported for its run (WebGPU when
+    /// both run); before it has reported, WebGPU when asked for or found (auto), else WASM.
+    fn label(&self, env: Option<&PageEnvironment>, reported: &[String]) -> String {
+        if let Some(first) = reported.first() {
+            return first.clone();
+        }
         let asked = |b: PageBackendChoice| self.args.page_backends.contains(&b);
         let kind = if asked(PageBackendChoice::Webgpu)
             || (asked(PageBackendChoice::Auto) && env.is_none_or(|e| e.webgpu.is_some()))

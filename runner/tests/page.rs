@@ -373,6 +373,10 @@ async fn a_bridge_started_run_shows_on_the_page(browser: Browser) -> anyhow::Res
         tokio::time::sleep(Duration::from_millis(300)).await;
         let records = page.records().await?;
         ensure!(records.len() == 2, "softmax has two quick cases: {}", records.len());
+        let labels = page.session.script("state().labels", "return window.accelbench.state().labels;", vec![]).await?;
+        let want = format!("{}-webgpu", browser.name());
+        ensure!(labels == json!([want]), "the state names the run's labels: {labels}");
+        ensure!(records.iter().all(|r| r.backend == want), "records carry the labels the state names");
         ensure!(page.count("#results tbody tr").await? == records.len(), "one row per record");
         ensure!(page.count("#latency-chart g.mark").await? == records.len(), "one latency mark per record");
         ensure!(page.enabled("#run").await? && page.enabled("#download").await?);

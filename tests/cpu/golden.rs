@@ -85,6 +85,7 @@ fn golden_record_and_page_protocol() {
                 samples: 12,
                 elapsed_ms: 250.5,
             }),
+            labels: vec!["chrome-webgpu".into(), "chrome-wasm".into()],
             records: 3,
             elapsed_ms: 1234.5,
             error: None,

@@ -23,6 +23,8 @@ pub struct Shared {
     pub done: usize,
     pub total: usize,
     pub current: Option<PageProgress>,
+    /// The record labels (`backend`) of the current run, in the order the page runs them.
+    pub labels: Vec<String>,
     pub records: Vec<Record>,
     pub started_ms: f64,
     pub ended_ms: Option<f64>,
@@ -45,6 +47,7 @@ impl Shared {
             done: self.done,
             total: self.total,
             current: self.current.clone(),
+            labels: self.labels.clone(),
             records: self.records.len(),
             elapsed_ms: if self.started_ms > 0.0 { self.ended_ms.unwrap_or(now_ms) - self.started_ms } else { 0.0 },
             error: self.error.clone(),

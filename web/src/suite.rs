@@ -163,6 +163,7 @@ pub fn start(config: &PageRunConfig) -> Result<String, String> {
         s.records.clear();
         s.done = 0;
         s.total = plan.total();
+        s.labels = plan.backends.iter().map(|&b| plan.label(b).to_owned()).collect();
         s.current = None;
         s.started_ms = js::now_ms();
         s.ended_ms = None;

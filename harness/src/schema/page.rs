@@ -176,6 +176,10 @@ pub struct PageState {
     pub done: usize,
     pub total: usize,
     pub current: Option<PageProgress>,
+    /// The `backend` labels this run's records carry (`chrome-webgpu`, `firefox-wasm`), in the
+    /// order the page runs them; empty before a run starts. Drivers key cases by these.
+    #[serde(default)]
+    pub labels: Vec<String>,
     /// Records produced so far; read them with `records(since)`.
     pub records: usize,
     pub elapsed_ms: f64,
