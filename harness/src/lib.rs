@@ -19,6 +19,7 @@ pub mod gpu;
 pub mod host;
 pub mod kernels;
 pub mod measure;
+pub mod model;
 pub mod op;
 pub mod plan;
 pub mod reference;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use runner::{Outcome, doctor, icd, native, report, results, run, server};
+use runner::{Outcome, doctor, icd, models, native, report, results, run, server};
 
 #[derive(Parser, Debug)]
 #[command(name = "accelbench", version, about = "ML compute kernels, measured in browsers and natively")]
@@ -21,6 +21,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the model presets (or a --config file) with parameters and memory per dtype and scale
+    Models(models::ModelsArgs),
     /// Run the catalogue on every native wgpu adapter and on the CPU reference
     Native(native::NativeArgs),
     /// Render result files as a table, JSON, CSV, Markdown, Bencher (BMF) or github-action-benchmark JSON
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Kernels { json } => report::print_catalogue(json).map(|()| Outcome::Ok),
+        Command::Models(args) => models::run(&args),
         Command::Native(args) => native::run(&args),
         Command::Report(args) => results::report(&args),
         Command::Compare(args) => results::compare(&args),

@@ -449,3 +449,40 @@ fn a_sweep_gets_a_scaling_table_in_the_terminal_and_in_markdown() {
     assert!(md.contains("#### Scaling: softmax over cols (rows=64)") && md.contains("| 1024 |"), "{md}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn models_lists_every_preset_and_reads_hugging_face_configs() {
+    let out = accelbench(&["models", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let ms = records(&out);
+    let ids: Vec<&str> = ms.iter().map(|m| m["preset"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["gpt2-small", "llama-3.2-1b", "qwen2.5-0.5b", "tinyllama-1.1b", "bert-base", "whisper-tiny", "whisper-base"]
+    );
+    let gpt2 = &ms[0]["scales"];
+    assert_eq!((gpt2[0]["scale"].as_str(), gpt2[1]["scale"].as_str()), (Some("quick"), Some("full")));
+    assert_eq!(gpt2[1]["parameters"], 124_439_808);
+    assert_eq!(gpt2[1]["memory"][1]["weight_bytes"], 2 * 124_439_808u64);
+
+    let dir = std::env::temp_dir().join(format!("accelbench-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(
+        &cfg,
+        r#"{"model_type": "qwen2", "hidden_size": 896, "num_attention_heads": 14, "num_key_value_heads": 2,
+            "num_hidden_layers": 24, "intermediate_size": 4864, "vocab_size": 151936, "hidden_act": "silu",
+            "max_position_embeddings": 32768, "rope_theta": 1000000.0, "tie_word_embeddings": true}"#,
+    )
+    .unwrap();
+    let out = accelbench(&["models", "--config", cfg.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(records(&out)[0]["scales"][1]["parameters"], 494_032_768);
+
+    std::fs::write(&cfg, r#"{"model_type": "qwen2", "num_attention_heads": 14}"#).unwrap();
+    let out = accelbench(&["models", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing field `hidden_size`") && err.contains("config.json"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

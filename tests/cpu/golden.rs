@@ -198,6 +198,9 @@ fn golden_http_api() {
 
 #[test]
 fn golden_cli_outputs() {
+    // A model listing: the config (accelbench's own --config format), counts and memory.
+    golden("model-info", &harness::model::preset("llama-3.2-1b").unwrap().info());
+    golden("suite", &toml::from_str::<Suite>(include_str!("../../suites/llm-decode.toml")).unwrap());
     golden(
         "backends",
         &vec![

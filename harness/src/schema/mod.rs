@@ -10,11 +10,13 @@
 //! bodies, `suite` the suite file; this module reads records produced elsewhere.
 
 mod api;
+mod model;
 mod page;
 mod record;
 mod suite;
 
 pub use api::*;
+pub use model::*;
 pub use page::*;
 pub use record::*;
 pub use suite::*;

@@ -1,0 +1,109 @@
+//! Model configs (`--config FILE.json` in accelbench's own format; Hugging Face `config.json`
+//! files are translated by `harness::model`) and the `accelbench models --json` listing.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of network, which fixes its block order and its inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelFamily {
+    /// Token embeddings, causal blocks, LM head (GPT-2, LLaMA, Qwen).
+    Decoder,
+    /// Token embeddings, bidirectional blocks (BERT).
+    Encoder,
+    /// Log-mel spectrogram, two conv1d + GELU, sinusoidal positions, bidirectional blocks
+    /// (Whisper's encoder).
+    AudioEncoder,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NormKind {
+    LayerNorm,
+    RmsNorm,
+}
+
+/// The MLP: `Gelu` is up, GELU, down (two matrices); `SwiGlu` is silu(gate) * up, down (three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Gelu,
+    SwiGlu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Positions {
+    /// A learned table of `context` rows.
+    Learned,
+    /// Rotary embeddings with this base.
+    Rope { theta: f64 },
+    /// Fixed sinusoids (computed, not stored as weights).
+    Sinusoidal,
+}
+
+/// A model's shapes: everything needed to build its operations and random weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub name: String,
+    pub family: ModelFamily,
+    pub layers: usize,
+    pub hidden: usize,
+    pub heads: usize,
+    /// Heads of K and V (grouped-query attention when fewer than `heads`).
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub ffn: usize,
+    /// Token vocabulary; 0 for the audio encoder (no embedding table).
+    pub vocab: usize,
+    /// Longest sequence (tokens, or audio frames after the strided conv).
+    pub context: usize,
+    pub norm: NormKind,
+    pub activation: Activation,
+    pub positions: Positions,
+    pub causal: bool,
+    /// The LM head shares the token embedding (decoders).
+    #[serde(default)]
+    pub tied_embeddings: bool,
+    /// Biases on Q, K, V, O and the MLP (GPT-2, BERT, Whisper) rather than none (LLaMA).
+    #[serde(default)]
+    pub linear_bias: bool,
+    /// Biases on Q, K and V only (Qwen2).
+    #[serde(default)]
+    pub qkv_bias: bool,
+    /// Mel bins of the audio encoder's input.
+    #[serde(default)]
+    pub n_mels: usize,
+}
+
+/// Weight bytes of a model at one storage precision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DtypeBytes {
+    /// `f32`, `f16`, `int8` (per-channel scales in f32 included).
+    pub dtype: String,
+    pub weight_bytes: u64,
+    /// K and V of one token over every layer.
+    pub kv_bytes_per_token: u64,
+}
+
+/// A model at one scale as `accelbench models` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelScale {
+    /// `quick` or `full`.
+    pub scale: String,
+    pub config: ModelConfig,
+    pub parameters: u64,
+    pub memory: Vec<DtypeBytes>,
+    /// The largest single weight tensor (name, f32 bytes): what must fit one storage binding.
+    pub largest_tensor: String,
+    pub largest_tensor_bytes: u64,
+}
+
+/// One line of `accelbench models --json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub preset: String,
+    pub summary: String,
+    pub scales: Vec<ModelScale>,
+}
