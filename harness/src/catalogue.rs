@@ -22,10 +22,11 @@ pub enum Family {
     Attention,
     Logmel,
     Kvcache,
+    Rope,
 }
 
 impl Family {
-    pub const ALL: [Family; 10] = [
+    pub const ALL: [Family; 11] = [
         Family::Matmul,
         Family::Softmax,
         Family::Gelu,
@@ -36,6 +37,7 @@ impl Family {
         Family::Attention,
         Family::Logmel,
         Family::Kvcache,
+        Family::Rope,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +52,7 @@ impl Family {
             Family::Attention => "attention",
             Family::Logmel => "logmel",
             Family::Kvcache => "kvcache",
+            Family::Rope => "rope",
         }
     }
 }
@@ -347,6 +350,25 @@ pub static KERNELS: &[Kernel] = &[
             "8x1024x4096": { rows = 8192, cols = 4096 },
         },
         imp: &kernels::Norm { rms: true },
+    },
+    Kernel {
+        id: "rope",
+        family: Family::Rope,
+        dtype: DType::F32,
+        summary: "rotary position embedding (rotate-half, LLaMA/Qwen), cos/sin cache from the host",
+        shader: "rope.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "t64h8d64": { tokens = 64, heads = 8, head_dim = 64, theta = 10000, offset = 0 },
+            "t7h3d34-at1000": { tokens = 7, heads = 3, head_dim = 34, theta = 500000, offset = 1000 },
+        },
+        full: params! {
+            "prefill-t2048h32d64": { tokens = 2048, heads = 32, head_dim = 64, theta = 500000, offset = 0 },
+            "decode-h32d128-at8191": { tokens = 1, heads = 32, head_dim = 128, theta = 1000000, offset = 8191 },
+        },
+        imp: &kernels::Rope,
     },
     Kernel {
         id: "attention-causal",

@@ -50,6 +50,16 @@ pub struct LogMelDims {
     pub n_mels: usize,
 }
 
+/// RoPE over (tokens, heads, head_dim) at positions `offset..offset + tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RopeDims {
+    pub tokens: usize,
+    pub heads: usize,
+    pub head_dim: usize,
+    pub theta: u32,
+    pub offset: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Matmul {
@@ -82,4 +92,6 @@ pub enum Op {
         dims: KvDims,
         stream: bool,
     },
+    /// Rotary position embedding, rotate-half convention; inputs x, then the cos/sin table.
+    Rope(RopeDims),
 }

@@ -56,6 +56,37 @@ pub fn silu(x: &[f32]) -> Vec<f32> {
     x.iter().map(|&v| silu_f64(f64::from(v)) as f32).collect()
 }
 
+/// The RoPE cos/sin table for positions `offset..offset + tokens`: (tokens, head_dim / 2) each,
+/// angle `pos * theta^(-2i / head_dim)` in f64.
+pub fn rope_table(tokens: usize, head_dim: usize, theta: f64, offset: usize) -> (Vec<f32>, Vec<f32>) {
+    let half = head_dim / 2;
+    let (mut c, mut s) = (Vec::with_capacity(tokens * half), Vec::with_capacity(tokens * half));
+    for t in 0..tokens {
+        for i in 0..half {
+            let ang = (offset + t) as f64 * theta.powf(-2.0 * i as f64 / head_dim as f64);
+            c.push(ang.cos() as f32);
+            s.push(ang.sin() as f32);
+        }
+    }
+    (c, s)
+}
+
+/// RoPE, rotate-half convention, over (tokens, heads, head_dim) with the table's rows per token.
+pub fn rope(x: &[f32], cos: &[f32], sin: &[f32], heads: usize, head_dim: usize) -> Vec<f32> {
+    let half = head_dim / 2;
+    let mut y = vec![0.0; x.len()];
+    for (row, (xr, yr)) in x.chunks(head_dim).zip(y.chunks_mut(head_dim)).enumerate() {
+        let t = row / heads;
+        for i in 0..half {
+            let (c, s) = (f64::from(cos[t * half + i]), f64::from(sin[t * half + i]));
+            let (a, b) = (f64::from(xr[i]), f64::from(xr[i + half]));
+            yr[i] = (a * c - b * s) as f32;
+            yr[i + half] = (b * c + a * s) as f32;
+        }
+    }
+    y
+}
+
 /// `silu(gate) * up`, elementwise, in f64.
 pub fn swiglu(gate: &[f32], up: &[f32]) -> Vec<f32> {
     gate.iter().zip(up).map(|(&g, &u)| (silu_f64(f64::from(g)) * f64::from(u)) as f32).collect()
@@ -336,5 +367,26 @@ mod tests {
         let fb = cfg.filterbank();
         // The 1 kHz bin is 32 at 512 points / 16 kHz; the loudest mel band must weight it.
         assert!(fb[best * cfg.n_bins() + 32] > 0.0, "band {best}");
+    }
+
+    /// RoPE's defining property, checked without our own formula twice: the score of a rotated
+    /// query and key depends only on their distance, and rotation keeps each vector's length.
+    #[test]
+    fn rope_scores_depend_only_on_relative_position() {
+        let (hd, theta) = (16, 10_000.0);
+        let q: Vec<f32> = (0..hd).map(|i| (i as f32 * 0.37).sin()).collect();
+        let k: Vec<f32> = (0..hd).map(|i| (i as f32 * 0.91).cos()).collect();
+        let at = |v: &[f32], pos: usize| {
+            let (c, s) = rope_table(1, hd, theta, pos);
+            rope(v, &c, &s, 1, hd)
+        };
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum::<f64>();
+        let base = dot(&at(&q, 7), &at(&k, 3));
+        for shift in [1, 100, 5000] {
+            let moved = dot(&at(&q, 7 + shift), &at(&k, 3 + shift));
+            assert!((moved - base).abs() < 1e-4, "shift {shift}: {moved} vs {base}");
+        }
+        assert!((dot(&at(&q, 123), &at(&q, 123)) - dot(&q, &q)).abs() < 1e-4);
+        assert_eq!(at(&q, 0), q, "position 0 is no rotation");
     }
 }

@@ -13,6 +13,7 @@ pub enum Inputs {
     Attention(AttentionInputs),
     Audio(AudioInputs),
     KvCache(KvCacheInputs),
+    Rope(RopeInputs),
 }
 
 /// `C = A B` per batch: `a` is (batch, m, k), `b` (batch, k, n), row-major.
@@ -69,6 +70,15 @@ pub struct KvCacheInputs {
     pub page_table: Vec<u32>,
 }
 
+/// RoPE: `x` (tokens, heads, head_dim) and the cos/sin table (tokens, head_dim / 2) of each
+/// token's position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RopeInputs {
+    pub x: Vec<f32>,
+    pub cos: Vec<f32>,
+    pub sin: Vec<f32>,
+}
+
 macro_rules! accessors {
     ($($name:ident: $variant:ident => $ty:ty;)*) => {
         impl Inputs {
@@ -103,4 +113,5 @@ accessors! {
     attention: Attention => AttentionInputs;
     audio: Audio => AudioInputs;
     kv_cache: KvCache => KvCacheInputs;
+    rope: Rope => RopeInputs;
 }

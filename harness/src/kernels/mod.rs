@@ -9,17 +9,19 @@ mod inputs;
 mod kvcache;
 mod logmel;
 mod matmul;
+mod rope;
 
 pub use crate::reference::reflect as reflect_index;
 pub use attention::{Attention, AttentionVariant};
 pub use elementwise::{Gelu, Norm, Softmax};
 pub use glu::Glu;
 pub use inputs::{
-    AttentionInputs, AudioInputs, GluInputs, Inputs, KvCacheInputs, MatmulInputs, NormInputs, UnaryInputs,
+    AttentionInputs, AudioInputs, GluInputs, Inputs, KvCacheInputs, MatmulInputs, NormInputs, RopeInputs, UnaryInputs,
 };
 pub use kvcache::KvCache;
 pub use logmel::{LogMel, MelSetup, speech_clip};
 pub use matmul::Matmul;
+pub use rope::Rope;
 
 use crate::catalogue::Params;
 use crate::plan::Plan;

@@ -7,7 +7,7 @@ use harness::catalogue::{DType, Kernel, Params};
 use harness::host::{Prepared, RunError};
 use harness::kernels::AttentionVariant;
 use harness::kernels::{Inputs, KvCacheInputs, MelSetup};
-use harness::op::{AttentionDims, KvDims, LogMelDims, MatmulDims, Op, RowsDims};
+use harness::op::{AttentionDims, KvDims, LogMelDims, MatmulDims, Op, RopeDims, RowsDims};
 use rayon::prelude::*;
 
 /// `None` when this backend has no implementation for the kernel (a `skipped` record says so).
@@ -23,6 +23,10 @@ pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn P
         Op::SwiGlu { len } => {
             let g = inputs.glu();
             Box::new(Swish { x: g.gate.clone(), up: Some(g.up.clone()), y: vec![0.0; len] })
+        }
+        Op::Rope(d) => {
+            let i = inputs.rope();
+            Box::new(Rope { x: i.x.clone(), cos: i.cos.clone(), sin: i.sin.clone(), y: vec![0.0; i.x.len()], dims: d })
         }
         Op::Attention { dims, variant: AttentionVariant::Window } => Box::new(WindowAttention::new(dims, inputs)),
         // Flash and unfused compute the same causal attention; native code has one best way.
@@ -226,6 +230,45 @@ impl Prepared for Gelu {
                 };
             }
         });
+        Ok(())
+    }
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.y.clone())
+    }
+}
+
+/// RoPE, rotate-half, with the inputs' cos/sin table; tokens in parallel.
+struct Rope {
+    x: Vec<f32>,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    y: Vec<f32>,
+    dims: RopeDims,
+}
+
+impl Prepared for Rope {
+    fn run(&mut self) -> Result<(), RunError> {
+        let (d, half) = (self.dims.head_dim, self.dims.head_dim / 2);
+        let token = self.dims.heads * d;
+        let (cos, sin) = (&self.cos, &self.sin);
+        // Tasks of at least ~64k elements: below that, rayon's hand-off costs more than it saves.
+        let min_tokens = (1 << 16) / token.max(1);
+        self.y
+            .par_chunks_mut(token)
+            .zip(self.x.par_chunks(token))
+            .enumerate()
+            .with_min_len(min_tokens.max(1))
+            .for_each(|(t, (y, x))| {
+                let (c, s) = (&cos[t * half..][..half], &sin[t * half..][..half]);
+                for (yr, xr) in y.chunks_mut(d).zip(x.chunks(d)) {
+                    let (a, b) = xr.split_at(half);
+                    let (ya, yb) = yr.split_at_mut(half);
+                    for i in 0..half {
+                        ya[i] = a[i] * c[i] - b[i] * s[i];
+                        yb[i] = b[i] * c[i] + a[i] * s[i];
+                    }
+                }
+            });
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {

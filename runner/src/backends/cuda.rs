@@ -64,7 +64,7 @@ fn open() -> Result<Device, String> {
     let ptx = cudarc::nvrtc::compile_ptx(KERNELS_CU).map_err(|e| format!("NVRTC: {e}"))?;
     let module = ctx.load_module(ptx).map_err(|e| e.to_string())?;
     let mut funcs = std::collections::HashMap::new();
-    for f in ["gelu_tanh", "gelu_erf", "silu", "swiglu", "softmax", "rownorm", "attention", "logmel"] {
+    for f in ["gelu_tanh", "gelu_erf", "silu", "swiglu", "rope", "softmax", "rownorm", "attention", "logmel"] {
         funcs.insert(f, module.load_function(f).map_err(|e| e.to_string())?);
     }
     Ok(Device { name, stream, blas, funcs })
@@ -180,6 +180,12 @@ impl Backend for Cuda {
                 let (x, u) = (up(&g.gate)?, Some(up(&g.up)?));
                 Job::Swish { x, up: u, y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())? }
             }
+            Op::Rope(d) => {
+                let i = inputs.rope();
+                let y = s.alloc_zeros::<f32>(i.x.len()).map_err(|e| e.to_string())?;
+                let dims = [d.tokens as u32, d.heads as u32, (d.head_dim / 2) as u32];
+                Job::Rope { x: up(&i.x)?, cos: up(&i.cos)?, sin: up(&i.sin)?, y, dims }
+            }
             Op::Matmul { dtype: DType::F16, .. } | Op::KvCache { .. } => unreachable!("refused above"),
         };
         Ok(Box::new(CudaRun { stream: s.clone(), blas: dev.blas.clone(), funcs: dev.funcs.clone(), job }))
@@ -208,6 +214,14 @@ enum Job {
         rows: usize,
         cols: usize,
         kind: RowKind,
+    },
+    Rope {
+        x: CudaSlice<f32>,
+        cos: CudaSlice<f32>,
+        sin: CudaSlice<f32>,
+        y: CudaSlice<f32>,
+        /// tokens, heads, head_dim / 2.
+        dims: [u32; 3],
     },
     /// SiLU, or SwiGLU when `up` is there.
     Swish {
@@ -342,6 +356,30 @@ impl Prepared for CudaRun {
                 }
                 .map_err(|e| RunError(format!("silu launch: {e}")))?;
             }
+            Job::Rope { x, cos, sin, y, dims } => {
+                let [tokens, heads, half] = *dims;
+                let total = tokens * heads * half;
+                let cfg = LaunchConfig {
+                    grid_dim: (total.div_ceil(256).clamp(1, 65535), 1, 1),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                // SAFETY: the grid-stride loop touches pairs below tokens*heads*half: x and y hold
+                // tokens*heads*2*half elements, the tables tokens*half.
+                unsafe {
+                    self.stream
+                        .launch_builder(&self.funcs["rope"])
+                        .arg(&*x)
+                        .arg(&*cos)
+                        .arg(&*sin)
+                        .arg(&mut *y)
+                        .arg(&tokens)
+                        .arg(&heads)
+                        .arg(&half)
+                        .launch(cfg)
+                }
+                .map_err(|e| RunError(format!("rope launch: {e}")))?;
+            }
             Job::Attention { q, k, v, o, dims } => {
                 let [bh, seq, d, window] = dims.map(|x| x as u32);
                 let scale = 1.0 / (d as f32).sqrt();
@@ -399,7 +437,7 @@ impl Prepared for CudaRun {
     fn output(&self) -> Result<Vec<f32>, RunError> {
         let out = match &self.job {
             Job::Matmul { c, .. } => c,
-            Job::Rows { y, .. } | Job::Gelu { y, .. } | Job::Swish { y, .. } => y,
+            Job::Rows { y, .. } | Job::Gelu { y, .. } | Job::Swish { y, .. } | Job::Rope { y, .. } => y,
             Job::Attention { o, .. } => o,
             Job::LogMel { out, .. } => out,
         };

@@ -29,6 +29,19 @@ extern "C" __global__ void swiglu(const float* gate, const float* up, float* y, 
     }
 }
 
+// RoPE, rotate-half, one thread per (token, head, pair); cos/sin table (tokens x half) given.
+extern "C" __global__ void rope(const float* x, const float* cos_t, const float* sin_t, float* y,
+                                unsigned int tokens, unsigned int heads, unsigned int half) {
+    unsigned int total = tokens * heads * half;
+    for (unsigned int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
+        unsigned int i = e % half, row = e / half, t = row / heads, base = row * 2 * half;
+        float c = cos_t[t * half + i], s = sin_t[t * half + i];
+        float a = x[base + i], b = x[base + i + half];
+        y[base + i] = a * c - b * s;
+        y[base + i + half] = b * c + a * s;
+    }
+}
+
 // Block-wide reduction over 256 threads: warp shuffles, then one warp over the warp results.
 __device__ float block_reduce(float v, bool is_max) {
     __shared__ float warp_vals[8];

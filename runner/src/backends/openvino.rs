@@ -271,6 +271,30 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
                 tensor_f32(&dims, &i.attention().v)?,
             ]
         }
+        Op::Rope(d) => {
+            // y = x * cos + rotate_half(x) * sin, with rotate_half as a matmul by a signed
+            // permutation (exact in f32) and the tables broadcast over heads.
+            let (t, h, hd, half) = (d.tokens, d.heads, d.head_dim, d.head_dim / 2);
+            let ri = i.rope();
+            let xp = ir.param(Elem::F32, &[t, h, hd]);
+            let mut rot = vec![0.0f32; hd * hd];
+            for j in 0..half {
+                rot[(j + half) * hd + j] = -1.0;
+                rot[j * hd + j + half] = 1.0;
+            }
+            let rot = ir.const_f32(&[hd, hd], &rot);
+            let full = |table: &[f32]| -> Vec<f32> {
+                table.chunks(half).flat_map(|row| row.iter().chain(row).copied()).collect()
+            };
+            let (c, sn) = (ir.const_f32(&[t, 1, hd], &full(&ri.cos)), ir.const_f32(&[t, 1, hd], &full(&ri.sin)));
+            let rotated =
+                ir.op("MatMul", "opset1", "transpose_a=\"false\" transpose_b=\"false\"", &[xp, rot], &[t, h, hd]);
+            let a = ir.binary("Multiply", xp, c);
+            let b = ir.binary("Multiply", rotated, sn);
+            let y = ir.binary("Add", a, b);
+            ir.result(y);
+            vec![tensor_f32(&[t, h, hd], &ri.x)?]
+        }
         Op::LogMel(dims) => {
             let n = i.audio().pcm.len();
             let m = MelSetup::new(dims, n);

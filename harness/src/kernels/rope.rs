@@ -1,0 +1,93 @@
+//! Rotary position embedding (RoPE) on a (tokens, heads, head_dim) tensor: how LLaMA-family
+//! decoders put positions into Q and K. The cos/sin table comes with the inputs (host f64), as
+//! serving engines cache it.
+
+use super::{Inputs, KernelImpl, ParamError, ParamSpec, RopeInputs, check};
+use crate::catalogue::Params;
+use crate::op::{Op, RopeDims};
+use crate::plan::{Dispatch, OutputType, Pass, Plan};
+use crate::reference;
+use crate::rng::InputRng;
+use crate::schema::Work;
+use crate::shaders::Shader;
+
+const SPEC: &[ParamSpec] = &[
+    ParamSpec::new("tokens", 1, 1 << 20, "positions rotated (a prompt, or 1 for a decode step)"),
+    ParamSpec::new("heads", 1, 1024, "attention heads (query or key heads)"),
+    ParamSpec::new("head_dim", 2, 1024, "features per head, even (rotated in pairs)"),
+    ParamSpec::new("theta", 1, 1_000_000_000, "the frequency base (10000 LLaMA 2, 500000 Llama 3, 1000000 Qwen2)"),
+    ParamSpec::new("offset", 0, 1 << 24, "position of the first token (a decode step's place in the context)"),
+];
+
+#[derive(Debug)]
+pub struct Rope;
+
+fn dims(p: &Params) -> RopeDims {
+    RopeDims {
+        tokens: p.usize("tokens"),
+        heads: p.usize("heads"),
+        head_dim: p.usize("head_dim"),
+        theta: p.get("theta"),
+        offset: p.usize("offset"),
+    }
+}
+
+impl KernelImpl for Rope {
+    fn spec(&self) -> &'static [ParamSpec] {
+        SPEC
+    }
+
+    fn op(&self, p: &Params) -> Op {
+        Op::Rope(dims(p))
+    }
+
+    fn validate(&self, p: &Params) -> Result<(), ParamError> {
+        let hd = p.get("head_dim");
+        check("head_dim", hd, hd.is_multiple_of(2), "must be even (features rotate in pairs)")
+    }
+
+    fn generate(&self, p: &Params, seed: u64) -> Inputs {
+        let d = dims(p);
+        let mut rng = InputRng::new(seed);
+        let x = rng.vec(d.tokens * d.heads * d.head_dim, -1.0, 1.0);
+        let (cos, sin) = reference::rope_table(d.tokens, d.head_dim, f64::from(d.theta), d.offset);
+        Inputs::Rope(RopeInputs { x, cos, sin })
+    }
+
+    fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
+        let (d, i) = (dims(p), i.rope());
+        reference::rope(&i.x, &i.cos, &i.sin, d.heads, d.head_dim)
+    }
+
+    fn work(&self, p: &Params) -> Work {
+        let d = dims(p);
+        let n = (d.tokens * d.heads * d.head_dim) as f64;
+        // Per pair: 4 multiplies and 2 adds; x in, y out, the table read once per token.
+        Work { flops: 3.0 * n, bytes: 8.0 * n + 4.0 * (d.tokens * d.head_dim) as f64 }
+    }
+
+    fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
+        let (d, i) = (dims(p), i.rope());
+        let half = (d.head_dim / 2) as u32;
+        let mut plan = Plan::new(shader);
+        let u = plan.uniform(
+            "dims",
+            &[("tokens", (d.tokens as u32).into()), ("heads", (d.heads as u32).into()), ("half", half.into())],
+        );
+        let x = plan.storage_f32("x", &i.x);
+        let c = plan.storage_f32("cos_t", &i.cos);
+        let s = plan.storage_f32("sin_t", &i.sin);
+        let y = plan.output("y", i.x.len(), OutputType::F32);
+        let pairs = (d.tokens * d.heads) as u32 * half;
+        plan.timed.push(Pass {
+            label: "rope".into(),
+            dispatches: vec![Dispatch {
+                entry_point: "main",
+                bindings: vec![("dims", u), ("x", x), ("cos_t", c), ("sin_t", s), ("y", y)],
+                // Enough workgroups to fill a large GPU; the grid-stride loop covers the rest.
+                workgroups: [pairs.div_ceil(256).clamp(1, 4096), 1, 1],
+            }],
+        });
+        plan
+    }
+}
