@@ -23,10 +23,11 @@ pub enum Family {
     Logmel,
     Kvcache,
     Rope,
+    Embedding,
 }
 
 impl Family {
-    pub const ALL: [Family; 11] = [
+    pub const ALL: [Family; 12] = [
         Family::Matmul,
         Family::Softmax,
         Family::Gelu,
@@ -38,6 +39,7 @@ impl Family {
         Family::Logmel,
         Family::Kvcache,
         Family::Rope,
+        Family::Embedding,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +55,7 @@ impl Family {
             Family::Logmel => "logmel",
             Family::Kvcache => "kvcache",
             Family::Rope => "rope",
+            Family::Embedding => "embedding",
         }
     }
 }
@@ -369,6 +372,25 @@ pub static KERNELS: &[Kernel] = &[
             "decode-h32d128-at8191": { tokens = 1, heads = 32, head_dim = 128, theta = 1000000, offset = 8191 },
         },
         imp: &kernels::Rope,
+    },
+    Kernel {
+        id: "embedding",
+        family: Family::Embedding,
+        dtype: DType::F32,
+        summary: "token embedding lookup: rows of a (vocab, hidden) table by id, pure data movement",
+        shader: "embedding.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::STRICT,
+        quick: params! {
+            "t64v2048h128": { tokens = 64, vocab = 2048, hidden = 128 },
+            "t5v1000h77": { tokens = 5, vocab = 1000, hidden = 77 },
+        },
+        full: params! {
+            "gpt2-t1024": { tokens = 1024, vocab = 50257, hidden = 768 },
+            "bert-t512": { tokens = 512, vocab = 30522, hidden = 768 },
+        },
+        imp: &kernels::Embedding,
     },
     Kernel {
         id: "attention-causal",

@@ -60,6 +60,14 @@ pub struct RopeDims {
     pub offset: usize,
 }
 
+/// Rows of a (vocab, hidden) table for `tokens` ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingDims {
+    pub tokens: usize,
+    pub vocab: usize,
+    pub hidden: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Matmul {
@@ -94,4 +102,6 @@ pub enum Op {
     },
     /// Rotary position embedding, rotate-half convention; inputs x, then the cos/sin table.
     Rope(RopeDims),
+    /// Embedding lookup; inputs the table, then the ids.
+    Embedding(EmbeddingDims),
 }

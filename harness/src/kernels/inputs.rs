@@ -14,6 +14,7 @@ pub enum Inputs {
     Audio(AudioInputs),
     KvCache(KvCacheInputs),
     Rope(RopeInputs),
+    Embedding(EmbeddingInputs),
 }
 
 /// `C = A B` per batch: `a` is (batch, m, k), `b` (batch, k, n), row-major.
@@ -79,6 +80,13 @@ pub struct RopeInputs {
     pub sin: Vec<f32>,
 }
 
+/// An embedding table (vocab, hidden) and the token ids to look up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingInputs {
+    pub table: Vec<f32>,
+    pub ids: Vec<u32>,
+}
+
 macro_rules! accessors {
     ($($name:ident: $variant:ident => $ty:ty;)*) => {
         impl Inputs {
@@ -114,4 +122,5 @@ accessors! {
     audio: Audio => AudioInputs;
     kv_cache: KvCache => KvCacheInputs;
     rope: Rope => RopeInputs;
+    embedding: Embedding => EmbeddingInputs;
 }

@@ -4,6 +4,7 @@
 
 mod attention;
 mod elementwise;
+mod embedding;
 mod glu;
 mod inputs;
 mod kvcache;
@@ -14,9 +15,11 @@ mod rope;
 pub use crate::reference::reflect as reflect_index;
 pub use attention::{Attention, AttentionVariant};
 pub use elementwise::{Gelu, Norm, Softmax};
+pub use embedding::Embedding;
 pub use glu::Glu;
 pub use inputs::{
-    AttentionInputs, AudioInputs, GluInputs, Inputs, KvCacheInputs, MatmulInputs, NormInputs, RopeInputs, UnaryInputs,
+    AttentionInputs, AudioInputs, EmbeddingInputs, GluInputs, Inputs, KvCacheInputs, MatmulInputs, NormInputs,
+    RopeInputs, UnaryInputs,
 };
 pub use kvcache::KvCache;
 pub use logmel::{LogMel, MelSetup, speech_clip};

@@ -24,6 +24,15 @@ pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn P
             let g = inputs.glu();
             Box::new(Swish { x: g.gate.clone(), up: Some(g.up.clone()), y: vec![0.0; len] })
         }
+        Op::Embedding(d) => {
+            let i = inputs.embedding();
+            Box::new(Embedding {
+                table: i.table.clone(),
+                ids: i.ids.clone(),
+                y: vec![0.0; d.tokens * d.hidden],
+                hidden: d.hidden,
+            })
+        }
         Op::Rope(d) => {
             let i = inputs.rope();
             Box::new(Rope { x: i.x.clone(), cos: i.cos.clone(), sin: i.sin.clone(), y: vec![0.0; i.x.len()], dims: d })
@@ -229,6 +238,28 @@ impl Prepared for Gelu {
                     0.5 * v * (1.0 + (0.797_884_6 * (v + 0.044715 * v * v * v)).tanh())
                 };
             }
+        });
+        Ok(())
+    }
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.y.clone())
+    }
+}
+
+/// Embedding rows copied by id; rows in parallel once there are enough of them.
+struct Embedding {
+    table: Vec<f32>,
+    ids: Vec<u32>,
+    y: Vec<f32>,
+    hidden: usize,
+}
+
+impl Prepared for Embedding {
+    fn run(&mut self) -> Result<(), RunError> {
+        let (h, table) = (self.hidden, &self.table);
+        let min_rows = ((1 << 16) / h.max(1)).max(1);
+        self.y.par_chunks_mut(h).zip(self.ids.par_iter()).with_min_len(min_rows).for_each(|(y, &t)| {
+            y.copy_from_slice(&table[t as usize * h..][..h]);
         });
         Ok(())
     }

@@ -64,7 +64,9 @@ fn open() -> Result<Device, String> {
     let ptx = cudarc::nvrtc::compile_ptx(KERNELS_CU).map_err(|e| format!("NVRTC: {e}"))?;
     let module = ctx.load_module(ptx).map_err(|e| e.to_string())?;
     let mut funcs = std::collections::HashMap::new();
-    for f in ["gelu_tanh", "gelu_erf", "silu", "swiglu", "rope", "softmax", "rownorm", "attention", "logmel"] {
+    for f in
+        ["gelu_tanh", "gelu_erf", "silu", "swiglu", "rope", "embedding", "softmax", "rownorm", "attention", "logmel"]
+    {
         funcs.insert(f, module.load_function(f).map_err(|e| e.to_string())?);
     }
     Ok(Device { name, stream, blas, funcs })
@@ -180,6 +182,12 @@ impl Backend for Cuda {
                 let (x, u) = (up(&g.gate)?, Some(up(&g.up)?));
                 Job::Swish { x, up: u, y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())? }
             }
+            Op::Embedding(d) => {
+                let i = inputs.embedding();
+                let y = s.alloc_zeros::<f32>(d.tokens * d.hidden).map_err(|e| e.to_string())?;
+                let ids = s.clone_htod(&i.ids).map_err(|e| e.to_string())?;
+                Job::Embedding { table: up(&i.table)?, ids, y, dims: [d.tokens as u32, d.hidden as u32] }
+            }
             Op::Rope(d) => {
                 let i = inputs.rope();
                 let y = s.alloc_zeros::<f32>(i.x.len()).map_err(|e| e.to_string())?;
@@ -214,6 +222,13 @@ enum Job {
         rows: usize,
         cols: usize,
         kind: RowKind,
+    },
+    Embedding {
+        table: CudaSlice<f32>,
+        ids: CudaSlice<u32>,
+        y: CudaSlice<f32>,
+        /// tokens, hidden.
+        dims: [u32; 2],
     },
     Rope {
         x: CudaSlice<f32>,
@@ -356,6 +371,28 @@ impl Prepared for CudaRun {
                 }
                 .map_err(|e| RunError(format!("silu launch: {e}")))?;
             }
+            Job::Embedding { table, ids, y, dims } => {
+                let [tokens, hidden] = *dims;
+                let total = tokens * hidden;
+                let cfg = LaunchConfig {
+                    grid_dim: (total.div_ceil(256).clamp(1, 65535), 1, 1),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                // SAFETY: e < tokens*hidden = len(y); ids holds tokens entries, each below vocab,
+                // so every table index is below vocab*hidden = len(table).
+                unsafe {
+                    self.stream
+                        .launch_builder(&self.funcs["embedding"])
+                        .arg(&*table)
+                        .arg(&*ids)
+                        .arg(&mut *y)
+                        .arg(&tokens)
+                        .arg(&hidden)
+                        .launch(cfg)
+                }
+                .map_err(|e| RunError(format!("embedding launch: {e}")))?;
+            }
             Job::Rope { x, cos, sin, y, dims } => {
                 let [tokens, heads, half] = *dims;
                 let total = tokens * heads * half;
@@ -437,7 +474,11 @@ impl Prepared for CudaRun {
     fn output(&self) -> Result<Vec<f32>, RunError> {
         let out = match &self.job {
             Job::Matmul { c, .. } => c,
-            Job::Rows { y, .. } | Job::Gelu { y, .. } | Job::Swish { y, .. } | Job::Rope { y, .. } => y,
+            Job::Rows { y, .. }
+            | Job::Gelu { y, .. }
+            | Job::Swish { y, .. }
+            | Job::Rope { y, .. }
+            | Job::Embedding { y, .. } => y,
             Job::Attention { o, .. } => o,
             Job::LogMel { out, .. } => out,
         };

@@ -29,6 +29,15 @@ extern "C" __global__ void swiglu(const float* gate, const float* up, float* y, 
     }
 }
 
+// Embedding lookup, one thread per output element.
+extern "C" __global__ void embedding(const float* table, const unsigned int* ids, float* y, unsigned int tokens,
+                                     unsigned int hidden) {
+    unsigned int total = tokens * hidden;
+    for (unsigned int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
+        y[e] = table[ids[e / hidden] * hidden + e % hidden];
+    }
+}
+
 // RoPE, rotate-half, one thread per (token, head, pair); cos/sin table (tokens x half) given.
 extern "C" __global__ void rope(const float* x, const float* cos_t, const float* sin_t, float* y,
                                 unsigned int tokens, unsigned int heads, unsigned int half) {

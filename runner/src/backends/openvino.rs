@@ -271,6 +271,16 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
                 tensor_f32(&dims, &i.attention().v)?,
             ]
         }
+        Op::Embedding(d) => {
+            let e = i.embedding();
+            let table = ir.param(Elem::F32, &[d.vocab, d.hidden]);
+            let ids: Vec<i64> = e.ids.iter().map(|&t| i64::from(t)).collect();
+            let ids = ir.const_i64(&[d.tokens], &ids);
+            let axis = ir.const_i64(&[], &[0]);
+            let y = ir.op("Gather", "opset8", "batch_dims=\"0\"", &[table, ids, axis], &[d.tokens, d.hidden]);
+            ir.result(y);
+            vec![tensor_f32(&[d.vocab, d.hidden], &e.table)?]
+        }
         Op::Rope(d) => {
             // y = x * cos + rotate_half(x) * sin, with rotate_half as a matmul by a signed
             // permutation (exact in f32) and the tables broadcast over heads.

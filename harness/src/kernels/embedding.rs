@@ -1,0 +1,72 @@
+//! Embedding lookup: token ids to rows of a (vocab, hidden) table. No arithmetic, all memory:
+//! and at published vocabularies the table alone exceeds a software adapter's binding limit,
+//! which the requirement check reports.
+
+use super::{EmbeddingInputs, Inputs, KernelImpl, ParamSpec};
+use crate::catalogue::Params;
+use crate::op::{EmbeddingDims, Op};
+use crate::plan::{Dispatch, OutputType, Pass, Plan};
+use crate::rng::InputRng;
+use crate::schema::Work;
+use crate::shaders::Shader;
+
+const SPEC: &[ParamSpec] = &[
+    ParamSpec::new("tokens", 1, 1 << 20, "token ids looked up"),
+    ParamSpec::new("vocab", 1, 1 << 24, "rows of the table"),
+    ParamSpec::new("hidden", 1, 1 << 16, "columns of the table (the model's hidden size)"),
+];
+
+#[derive(Debug)]
+pub struct Embedding;
+
+fn dims(p: &Params) -> EmbeddingDims {
+    EmbeddingDims { tokens: p.usize("tokens"), vocab: p.usize("vocab"), hidden: p.usize("hidden") }
+}
+
+impl KernelImpl for Embedding {
+    fn spec(&self) -> &'static [ParamSpec] {
+        SPEC
+    }
+
+    fn op(&self, p: &Params) -> Op {
+        Op::Embedding(dims(p))
+    }
+
+    fn generate(&self, p: &Params, seed: u64) -> Inputs {
+        let d = dims(p);
+        let mut rng = InputRng::new(seed);
+        let table = rng.vec(d.vocab * d.hidden, -1.0, 1.0);
+        let ids = (0..d.tokens).map(|_| rng.below(d.vocab as u32)).collect();
+        Inputs::Embedding(EmbeddingInputs { table, ids })
+    }
+
+    fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
+        let (h, i) = (dims(p).hidden, i.embedding());
+        i.ids.iter().flat_map(|&t| i.table[t as usize * h..][..h].iter().copied()).collect()
+    }
+
+    fn work(&self, p: &Params) -> Work {
+        let d = dims(p);
+        // No arithmetic: the ids in, each looked-up row read once and written once.
+        Work { flops: 0.0, bytes: 4.0 * d.tokens as f64 * (1.0 + 2.0 * d.hidden as f64) }
+    }
+
+    fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
+        let (d, i) = (dims(p), i.embedding());
+        let mut plan = Plan::new(shader);
+        let u = plan.uniform("dims", &[("tokens", (d.tokens as u32).into()), ("hidden", (d.hidden as u32).into())]);
+        let table = plan.storage_f32("table", &i.table);
+        let ids = plan.storage_bytes("ids", bytemuck::cast_slice(&i.ids).to_vec());
+        let y = plan.output("y", d.tokens * d.hidden, OutputType::F32);
+        let n = (d.tokens * d.hidden) as u32;
+        plan.timed.push(Pass {
+            label: "embedding".into(),
+            dispatches: vec![Dispatch {
+                entry_point: "main",
+                bindings: vec![("dims", u), ("table", table), ("ids", ids), ("y", y)],
+                workgroups: [n.div_ceil(256).clamp(1, 4096), 1, 1],
+            }],
+        });
+        plan
+    }
+}
