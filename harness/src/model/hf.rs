@@ -62,26 +62,7 @@ fn act(v: &Value, field: &'static str) -> Result<Activation, ConfigError> {
 pub fn from_hf_config(v: &Value) -> Result<ModelConfig, ConfigError> {
     let ty = v.get("model_type").and_then(Value::as_str).unwrap_or_default();
     let name = v.get("_name_or_path").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or(ty).to_owned();
-    let base = |family| ModelConfig {
-        name: name.clone(),
-        family,
-        layers: 0,
-        hidden: 0,
-        heads: 0,
-        kv_heads: 0,
-        head_dim: 0,
-        ffn: 0,
-        vocab: 0,
-        context: 0,
-        norm: NormKind::LayerNorm,
-        activation: Activation::Gelu,
-        positions: Positions::Learned,
-        causal: family == ModelFamily::Decoder,
-        tied_embeddings: false,
-        linear_bias: true,
-        qkv_bias: false,
-        n_mels: 0,
-    };
+    let base = |family| super::skeleton(&name, family);
     let cfg = match ty {
         "llama" | "mistral" | "qwen2" => {
             let (hidden, heads) = (num(v, "hidden_size")?, num(v, "num_attention_heads")?);

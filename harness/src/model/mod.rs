@@ -12,6 +12,31 @@ pub use presets::{PRESETS, Preset, preset};
 
 use crate::schema::{Activation, DtypeBytes, ModelConfig, ModelFamily, ModelInfo, ModelScale, NormKind, Positions};
 
+/// A config of `family` with every size zero and GPT-2's choices (LayerNorm, GELU, learned
+/// positions, biases): what presets and translated configs fill in.
+pub(crate) fn skeleton(name: &str, family: ModelFamily) -> ModelConfig {
+    ModelConfig {
+        name: name.into(),
+        family,
+        layers: 0,
+        hidden: 0,
+        heads: 0,
+        kv_heads: 0,
+        head_dim: 0,
+        ffn: 0,
+        vocab: 0,
+        context: 0,
+        norm: NormKind::LayerNorm,
+        activation: Activation::Gelu,
+        positions: Positions::Learned,
+        causal: family == ModelFamily::Decoder,
+        tied_embeddings: false,
+        linear_bias: true,
+        qkv_bias: false,
+        n_mels: 0,
+    }
+}
+
 /// One weight tensor of a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tensor {

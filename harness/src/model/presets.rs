@@ -18,26 +18,14 @@ impl Preset {
     }
 }
 
+/// A LLaMA-style decoder (RMSNorm, SwiGLU, RoPE 10k, no biases) to fill in.
 fn decoder(name: &str) -> ModelConfig {
     ModelConfig {
-        name: name.into(),
-        family: ModelFamily::Decoder,
-        layers: 0,
-        hidden: 0,
-        heads: 0,
-        kv_heads: 0,
-        head_dim: 0,
-        ffn: 0,
-        vocab: 0,
-        context: 0,
         norm: NormKind::RmsNorm,
         activation: Activation::SwiGlu,
         positions: Positions::Rope { theta: 10_000.0 },
-        causal: true,
-        tied_embeddings: false,
         linear_bias: false,
-        qkv_bias: false,
-        n_mels: 0,
+        ..super::skeleton(name, ModelFamily::Decoder)
     }
 }
 

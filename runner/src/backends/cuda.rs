@@ -275,6 +275,11 @@ struct CudaRun {
     job: Job,
 }
 
+/// A 1-D grid of 256-thread blocks for `n` elements, capped: the kernels grid-stride the rest.
+fn grid_stride(n: u32) -> LaunchConfig {
+    LaunchConfig { grid_dim: (n.div_ceil(256).clamp(1, 65535), 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 }
+}
+
 // cudarc's handles are Send + Sync; the run is used from one thread at a time.
 impl Prepared for CudaRun {
     fn run(&mut self) -> Result<(), RunError> {
@@ -338,22 +343,14 @@ impl Prepared for CudaRun {
             Job::Gelu { x, y, erf } => {
                 let n = x.len() as u32;
                 let f = &self.funcs[if *erf { "gelu_erf" } else { "gelu_tanh" }];
-                let cfg = LaunchConfig {
-                    grid_dim: (n.div_ceil(256).min(65535), 1, 1),
-                    block_dim: (256, 1, 1),
-                    shared_mem_bytes: 0,
-                };
+                let cfg = grid_stride(n);
                 // SAFETY: the grid-stride loop touches indices below n = len of x and y.
                 unsafe { self.stream.launch_builder(f).arg(&*x).arg(&mut *y).arg(&n).launch(cfg) }
                     .map_err(|e| RunError(format!("gelu launch: {e}")))?;
             }
             Job::Swish { x, up, y } => {
                 let n = x.len() as u32;
-                let cfg = LaunchConfig {
-                    grid_dim: (n.div_ceil(256).min(65535), 1, 1),
-                    block_dim: (256, 1, 1),
-                    shared_mem_bytes: 0,
-                };
+                let cfg = grid_stride(n);
                 // SAFETY: the grid-stride loops touch indices below n = len of x, up and y.
                 match up {
                     None => unsafe {
@@ -374,11 +371,7 @@ impl Prepared for CudaRun {
             Job::Embedding { table, ids, y, dims } => {
                 let [tokens, hidden] = *dims;
                 let total = tokens * hidden;
-                let cfg = LaunchConfig {
-                    grid_dim: (total.div_ceil(256).clamp(1, 65535), 1, 1),
-                    block_dim: (256, 1, 1),
-                    shared_mem_bytes: 0,
-                };
+                let cfg = grid_stride(total);
                 // SAFETY: e < tokens*hidden = len(y); ids holds tokens entries, each below vocab,
                 // so every table index is below vocab*hidden = len(table).
                 unsafe {
@@ -396,11 +389,7 @@ impl Prepared for CudaRun {
             Job::Rope { x, cos, sin, y, dims } => {
                 let [tokens, heads, half] = *dims;
                 let total = tokens * heads * half;
-                let cfg = LaunchConfig {
-                    grid_dim: (total.div_ceil(256).clamp(1, 65535), 1, 1),
-                    block_dim: (256, 1, 1),
-                    shared_mem_bytes: 0,
-                };
+                let cfg = grid_stride(total);
                 // SAFETY: the grid-stride loop touches pairs below tokens*heads*half: x and y hold
                 // tokens*heads*2*half elements, the tables tokens*half.
                 unsafe {
