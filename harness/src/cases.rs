@@ -4,7 +4,7 @@
 //! Keys left out take the kernel's first catalogue parameter set of the run's size; every value is
 //! checked against the kernel's [`ParamSpec`]s and its own rules before anything runs.
 
-use crate::catalogue::{self, KERNELS, Kernel, Params, Size};
+use crate::catalogue::{self, DType, KERNELS, Kernel, Params, Size};
 use crate::kernels::{ParamError, ParamSpec};
 
 /// One case to run: a kernel and its parameters.
@@ -98,12 +98,33 @@ pub fn select(kernels: &[String], cases: &[String], sweeps: &[String], size: Siz
     Ok(out)
 }
 
+/// Keeps the cases of these dtypes (`f32`, `f16`); none given keeps all. An unknown dtype, or a
+/// filter that leaves nothing, is an error naming it.
+pub fn keep_dtypes(cases: &mut Vec<Case>, dtypes: &[String]) -> Result<(), Selection> {
+    if dtypes.is_empty() {
+        return Ok(());
+    }
+    let known = [DType::F32, DType::F16].map(DType::name);
+    if let Some(d) = dtypes.iter().find(|d| !known.contains(&d.as_str())) {
+        return Err(Selection::Dtype(d.clone()));
+    }
+    cases.retain(|c| dtypes.iter().any(|d| d == c.kernel.dtype.name()));
+    if cases.is_empty() {
+        return Err(Selection::NoneOfDtype(dtypes.join(" or ")));
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Selection {
     #[error(transparent)]
     Kernel(#[from] catalogue::UnknownKernel),
     #[error(transparent)]
     Case(#[from] CaseError),
+    #[error("dtype `{0}` is not `f32` or `f16`")]
+    Dtype(String),
+    #[error("no chosen case has dtype {0}")]
+    NoneOfDtype(String),
 }
 
 type Keys = Vec<(String, Vec<u32>)>;
@@ -261,5 +282,21 @@ mod tests {
         assert_eq!(both.len(), 3);
         let all = select(&[], &[], &[], Size::Quick).unwrap();
         assert_eq!(all.len(), KERNELS.iter().map(|k| k.quick.len()).sum::<usize>());
+    }
+
+    #[test]
+    fn a_dtype_filter_keeps_its_cases_and_names_what_it_refuses() {
+        let all = select(&["matmul".into()], &[], &[], Size::Quick).unwrap();
+        let mut f16 = all.clone();
+        keep_dtypes(&mut f16, &["f16".into()]).unwrap();
+        assert!(!f16.is_empty() && f16.iter().all(|c| c.kernel.id == "matmul-f16"));
+        let mut none = all.clone();
+        keep_dtypes(&mut none, &[]).unwrap();
+        assert_eq!(none.len(), all.len());
+        let e = keep_dtypes(&mut all.clone(), &["bf16".into()]).unwrap_err().to_string();
+        assert!(e.contains("`bf16`") && e.contains("f32"), "{e}");
+        let mut softmax = select(&["softmax".into()], &[], &[], Size::Quick).unwrap();
+        let e = keep_dtypes(&mut softmax, &["f16".into()]).unwrap_err().to_string();
+        assert!(e.contains("no chosen case has dtype f16"), "{e}");
     }
 }

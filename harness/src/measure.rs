@@ -311,11 +311,10 @@ impl<T: Timed> Measurement<T> {
 /// are compared within one run. `on_sample(index, samples taken)` follows every sample;
 /// `cancelled()` is asked between samples and ends every case with the samples so far.
 pub async fn interleaved<T: Timed>(
-    cases: Vec<Result<Measurement<T>, Box<Record>>>,
+    mut cases: Vec<Result<Measurement<T>, Box<Record>>>,
     on_sample: &mut dyn FnMut(usize, usize),
     cancelled: &dyn Fn() -> bool,
 ) -> Vec<Record> {
-    let mut cases = cases;
     loop {
         let mut active = 0;
         for (i, m) in cases.iter_mut().enumerate() {

@@ -94,15 +94,7 @@ impl Selection {
         let mut cases = cases::select(&self.kernels, &self.cases, &self.sweeps, size).context(
             "choose kernels with --kernels, or write cases as --case KERNEL:key=value,... (see `accelbench kernels`)",
         )?;
-        if let Some(d) = self.dtypes.iter().find(|d| !["f32", "f16"].contains(&d.as_str())) {
-            bail!("dtype `{d}` is not `f32` or `f16`");
-        }
-        if !self.dtypes.is_empty() {
-            cases.retain(|c| self.dtypes.iter().any(|d| d == c.kernel.dtype.name()));
-            if cases.is_empty() {
-                bail!("no chosen case has dtype {}", self.dtypes.join(" or "));
-            }
-        }
+        cases::keep_dtypes(&mut cases, &self.dtypes)?;
         Ok(cases)
     }
 }

@@ -45,14 +45,7 @@ impl SuitePlan {
         let size = config.size;
         let mut cases =
             cases::select(&config.kernels, &config.cases, &config.sweeps, size).map_err(|e| e.to_string())?;
-        if !config.dtypes.is_empty() {
-            for d in &config.dtypes {
-                if d != "f32" && d != "f16" {
-                    return Err(format!("dtype {d:?} is not `f32` or `f16`"));
-                }
-            }
-            cases.retain(|c| config.dtypes.iter().any(|d| d == c.kernel.dtype.name()));
-        }
+        cases::keep_dtypes(&mut cases, &config.dtypes).map_err(|e| e.to_string())?;
         if cases.is_empty() {
             return Err("no kernel matches the chosen kernels and dtypes".into());
         }
@@ -264,13 +257,13 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                     let mut prepared = RefRun { kernel, params, inputs: &inputs, out: vec![] };
                     match start_host(&mut prepared, kernel, params, None, &run) {
                         Ok(mut m) => loop {
-                            let stop = complete_now(m.step());
+                            complete_now(m.step());
                             set_progress(kernel, &params.case, &wasm_label, m.samples_taken(), case_start);
                             js::yield_now().await;
                             if cancelled() {
                                 m.cancel();
                             }
-                            if stop || m.is_done() {
+                            if m.is_done() {
                                 break m.finish();
                             }
                         },

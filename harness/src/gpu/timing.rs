@@ -12,18 +12,6 @@ use super::{GpuDevice, GpuError};
 /// WebGPU caps a query set at 4096 queries; two per pass per repetition.
 const MAX_QUERIES: u32 = 4096;
 
-struct Sample {
-    /// ns per execution of the timed passes.
-    per_exec_ns: f64,
-    wall_ns: f64,
-    /// Mean ns per pass over the repetitions (timestamps only).
-    per_pass_ns: Vec<f64>,
-    /// The greatest common divisor of the timestamps' offsets from the first, in ticks (0 without
-    /// timestamps): a browser that quantises timestamps (Chrome: 100 us unless started with
-    /// `--enable-webgpu-developer-features`) shows it here, whatever it claims.
-    pub(super) tick_gcd: u64,
-}
-
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -39,7 +27,16 @@ fn timestamp_timer(period: f64, tick_gcd: u64) -> TimerInfo {
     TimerInfo { kind: TimerKind::GpuTimestamp, resolution_ns: step.max(period), quantized: step >= QUANTIZED_NS }
 }
 
-async fn sample(dev: &GpuDevice, prep: &Resources, reps: u32, ts: Option<&Timestamps>) -> Result<Sample, GpuError> {
+/// One sample of `reps` executions, and the greatest common divisor of its timestamps' offsets
+/// from the first, in ticks (0 without timestamps): a browser that quantises timestamps (Chrome:
+/// 100 us unless started with `--enable-webgpu-developer-features`) shows it there, whatever it
+/// claims.
+async fn sample(
+    dev: &GpuDevice,
+    prep: &Resources,
+    reps: u32,
+    ts: Option<&Timestamps>,
+) -> Result<(Reading, u64), GpuError> {
     let npass = prep.timed.len();
     let mut encoder = dev.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sample") });
     encode(&mut encoder, &prep.timed, reps, ts.map(|t| &t.0));
@@ -53,7 +50,7 @@ async fn sample(dev: &GpuDevice, prep: &Resources, reps: u32, ts: Option<&Timest
     dev.wait_idle().await?;
     let wall_ns = t0.elapsed().as_secs_f64() * 1e9;
     match ts {
-        None => Ok(Sample { per_exec_ns: wall_ns / f64::from(reps), wall_ns, per_pass_ns: vec![], tick_gcd: 0 }),
+        None => Ok((Reading { per_exec_ns: wall_ns / f64::from(reps), wall_ns, per_pass_ns: vec![] }, 0)),
         Some((_, _, readback)) => {
             let raw = dev.read(readback, u64::from(nq) * 8).await?;
             let ticks: &[u64] = bytemuck::cast_slice(&raw);
@@ -67,7 +64,7 @@ async fn sample(dev: &GpuDevice, prep: &Resources, reps: u32, ts: Option<&Timest
                 }
             }
             let tick_gcd = ticks[..nq as usize].iter().fold(0, |g, &t| gcd(g, t.saturating_sub(ticks[0])));
-            Ok(Sample { per_exec_ns: total / f64::from(reps), wall_ns, per_pass_ns: per_pass, tick_gcd })
+            Ok((Reading { per_exec_ns: total / f64::from(reps), wall_ns, per_pass_ns: per_pass }, tick_gcd))
         }
     }
 }
@@ -83,7 +80,7 @@ pub(super) struct GpuTimed<'a> {
     pub(super) use_ts: bool,
     /// Query set and buffers for the current batch size.
     pub(super) ts: Option<(u32, Timestamps)>,
-    /// Timestamp granularity over every execution so far (see [`Sample::tick_gcd`]).
+    /// Timestamp granularity over every execution so far, in ticks (see [`sample`]).
     pub(super) tick_gcd: u64,
     pub(super) host_resolution_ns: f64,
     pub(super) pipeline_ns: f64,
@@ -148,12 +145,12 @@ impl Timed for GpuTimed<'_> {
             self.ts = Some((reps, make_timestamps(self.dev, reps, self.res.timed.len() as u32)));
         }
         let scope = self.dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let s = sample(self.dev, &self.res, reps, self.ts.as_ref().map(|(_, t)| t)).await?;
+        let (reading, tick_gcd) = sample(self.dev, &self.res, reps, self.ts.as_ref().map(|(_, t)| t)).await?;
         if let Some(e) = scope.pop().await {
             return Err(GpuError::Wgpu { during: "timing the kernel", message: e.to_string() });
         }
-        self.tick_gcd = gcd(self.tick_gcd, s.tick_gcd);
-        Ok(Reading { per_exec_ns: s.per_exec_ns, wall_ns: s.wall_ns, per_pass_ns: s.per_pass_ns })
+        self.tick_gcd = gcd(self.tick_gcd, tick_gcd);
+        Ok(reading)
     }
 
     fn timer(&self) -> TimerInfo {

@@ -144,7 +144,7 @@ pub fn memory(cfg: &ModelConfig) -> Vec<DtypeBytes> {
             _ => 4 * t.elements(),
         })
         .sum();
-    let n = parameters(cfg);
+    let n: u64 = ts.iter().map(Tensor::elements).sum();
     vec![
         DtypeBytes { dtype: "f32".into(), weight_bytes: 4 * n, kv_bytes_per_token: 4 * kv_elems },
         DtypeBytes { dtype: "f16".into(), weight_bytes: 2 * n, kv_bytes_per_token: 2 * kv_elems },
@@ -181,7 +181,7 @@ fn scale(name: &str, cfg: ModelConfig) -> ModelScale {
         ts.iter().rev().max_by_key(|t| t.elements()).cloned().unwrap_or(Tensor { name: String::new(), shape: vec![] });
     ModelScale {
         scale: name.into(),
-        parameters: parameters(&cfg),
+        parameters: ts.iter().map(Tensor::elements).sum(),
         memory: memory(&cfg),
         largest_tensor: largest.name.clone(),
         largest_tensor_bytes: 4 * largest.elements(),

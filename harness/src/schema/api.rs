@@ -68,18 +68,18 @@ impl RunUpload {
     /// Parses and validates an upload field by field, so the error names the first bad one (and,
     /// for records, its index and whether only its schema version is wrong).
     pub fn from_json(body: &[u8]) -> Result<RunUpload, UploadError> {
-        let v: serde_json::Value = serde_json::from_slice(body).map_err(UploadError::NotJson)?;
-        let id = v.get("id").and_then(serde_json::Value::as_str).ok_or(UploadError::MissingId)?;
-        if !valid_run_id(id) {
-            return Err(UploadError::BadId(id.to_owned()));
+        let mut v: serde_json::Value = serde_json::from_slice(body).map_err(UploadError::NotJson)?;
+        let id = v.get("id").and_then(serde_json::Value::as_str).ok_or(UploadError::MissingId)?.to_owned();
+        if !valid_run_id(&id) {
+            return Err(UploadError::BadId(id));
         }
         let source = v.get("source").and_then(serde_json::Value::as_str).map_or_else(default_source, str::to_owned);
-        let Some(serde_json::Value::Array(items)) = v.get("records") else {
+        // Taken out of the body rather than copied: a browser run is megabytes of records.
+        let Some(serde_json::Value::Array(items)) = v.get_mut("records").map(serde_json::Value::take) else {
             return Err(UploadError::MissingRecords);
         };
-        let records =
-            items.iter().enumerate().map(|(i, r)| record_from_value(r.clone(), i)).collect::<Result<_, _>>()?;
-        Ok(RunUpload { id: id.to_owned(), source, records })
+        let records = items.into_iter().enumerate().map(|(i, r)| record_from_value(r, i)).collect::<Result<_, _>>()?;
+        Ok(RunUpload { id, source, records })
     }
 }
 
