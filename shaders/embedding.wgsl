@@ -1,11 +1,14 @@
 // Embedding lookup: y[t, :] = table[ids[t], :], the first operation of every token model.
 // Pure data movement: one invocation per output element, grid-stride, so neighbouring
 // invocations read neighbouring floats of the same table row. table: (vocab, hidden), ids:
-// (tokens), y: (tokens, hidden), row-major.
+// (first + tokens), y: (tokens, hidden), row-major.
 
 struct Dims {
     tokens: u32,
     hidden: u32,
+    // Index of the first id to look up: a decode step reads the one token its position holds,
+    // and a model gathers one row of its hidden state the same way (ids 0, 1, 2, ...).
+    first: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -18,6 +21,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let total = dims.tokens * dims.hidden;
     for (var e = gid.x; e < total; e += nwg.x * 256u) {
         let t = e / dims.hidden;
-        y[e] = table[ids[t] * dims.hidden + e % dims.hidden];
+        y[e] = table[ids[dims.first + t] * dims.hidden + e % dims.hidden];
     }
 }

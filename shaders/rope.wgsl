@@ -10,6 +10,9 @@ struct Dims {
     heads: u32,
     // head_dim / 2
     half: u32,
+    // Table row of the first token: a model keeps one table for its whole context and rotates
+    // a decode step's single token at its position.
+    first: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -27,8 +30,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let row = e / dims.half;
         let t = row / dims.heads;
         let base = row * 2u * dims.half;
-        let c = cos_t[t * dims.half + i];
-        let s = sin_t[t * dims.half + i];
+        let c = cos_t[(dims.first + t) * dims.half + i];
+        let s = sin_t[(dims.first + t) * dims.half + i];
         let a = x[base + i];
         let b = x[base + i + dims.half];
         y[base + i] = a * c - b * s;

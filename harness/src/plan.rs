@@ -43,6 +43,9 @@ impl BufferDesc {
 
 #[derive(Debug)]
 pub struct Dispatch {
+    /// The shader holding the entry point; `None` is the plan's own. A model's plan chains entry
+    /// points of several catalogue shaders over one set of buffers.
+    pub shader: Option<&'static Shader>,
     pub entry_point: &'static str,
     /// (WGSL variable, buffer) pairs; variables the entry point does not use are dropped by the
     /// executor, so one list can serve every entry point of a shader.
@@ -168,7 +171,18 @@ impl Plan {
 
     /// As [`Plan::uniform`], for one of several buffers bound to the same variable in turn.
     pub fn uniform_labelled(&mut self, var: &str, label: &str, fields: &[(&str, UniformValue)]) -> BufferId {
-        let bytes = match self.layout_uniform(var, fields) {
+        self.uniform_in(self.shader, var, label, fields)
+    }
+
+    /// As [`Plan::uniform_labelled`], for a variable of `shader` rather than the plan's own.
+    pub fn uniform_in(
+        &mut self,
+        shader: &'static Shader,
+        var: &str,
+        label: &str,
+        fields: &[(&str, UniformValue)],
+    ) -> BufferId {
+        let bytes = match layout_uniform(shader, var, fields) {
             Ok(b) => b,
             Err(e) => {
                 self.errors.push(e);
@@ -178,36 +192,21 @@ impl Plan {
         self.push(label, BufferInit::Uniform(pad16(bytes)))
     }
 
-    fn layout_uniform(&self, var: &str, fields: &[(&str, UniformValue)]) -> Result<Vec<u8>, PlanError> {
-        let shader = self.shader.file;
-        let problem = |problem: String| PlanError::Uniform { shader, name: var.to_owned(), problem };
-        let global = self.global(var)?;
-        let GlobalKind::Uniform { size, fields: layout } = &global.kind else {
-            return Err(problem("is a storage buffer in WGSL, not a uniform".into()));
-        };
-        let mut bytes = vec![0u8; *size as usize];
-        for f in layout.iter() {
-            let Some((_, v)) = fields.iter().find(|(n, _)| *n == f.name) else {
-                return Err(problem(format!("field `{}` ({:?}) is not given", f.name, f.ty)));
-            };
-            if v.ty() != f.ty {
-                return Err(problem(format!("field `{}` is {:?} in WGSL but given as {:?}", f.name, f.ty, v.ty())));
-            }
-            bytes[f.offset as usize..f.offset as usize + 4].copy_from_slice(&v.bytes());
-        }
-        if let Some((extra, _)) = fields.iter().find(|(n, _)| layout.iter().all(|f| f.name != *n)) {
-            let names: Vec<_> = layout.iter().map(|f| f.name).collect();
-            return Err(problem(format!("has no field `{extra}` (fields: {})", names.join(", "))));
-        }
-        Ok(bytes)
+    /// The shader a dispatch runs.
+    pub fn shader_of(&self, d: &Dispatch) -> &'static Shader {
+        d.shader.unwrap_or(self.shader)
     }
 
-    fn global(&self, name: &str) -> Result<&'static crate::shaders::Global, PlanError> {
-        self.shader.global(name).ok_or_else(|| PlanError::NoGlobal {
-            shader: self.shader.file,
-            name: name.to_owned(),
-            known: self.shader.globals.iter().map(|g| g.name).collect::<Vec<_>>().join(", "),
-        })
+    /// Every shader the plan's dispatches use, the plan's own first, each once.
+    pub fn shaders(&self) -> Vec<&'static Shader> {
+        let mut out = vec![self.shader];
+        for d in self.setup.iter().chain(&self.timed).flat_map(|p| &p.dispatches) {
+            let s = self.shader_of(d);
+            if !out.iter().any(|o| o.file == s.file) {
+                out.push(s);
+            }
+        }
+        out
     }
 
     /// Checks every dispatch against the shader's reflection: the entry point exists, each bound
@@ -217,17 +216,17 @@ impl Plan {
         if let Some(e) = self.errors.first() {
             return Err(e.clone());
         }
-        let shader = self.shader.file;
         for d in self.setup.iter().chain(&self.timed).flat_map(|p| &p.dispatches) {
-            let ep = self
-                .shader
+            let wgsl = self.shader_of(d);
+            let shader = wgsl.file;
+            let ep = wgsl
                 .entry_point(d.entry_point)
                 .ok_or(PlanError::NoEntryPoint { shader, entry_point: d.entry_point })?;
             for (i, &(name, id)) in d.bindings.iter().enumerate() {
                 if d.bindings[..i].iter().any(|(n, _)| *n == name) {
                     return Err(PlanError::BoundTwice { shader, entry_point: d.entry_point, name });
                 }
-                let g = self.global(name)?;
+                let g = global(wgsl, name)?;
                 let buf = &self.buffers[id];
                 let wrong =
                     |wgsl, buffer| PlanError::WrongKind { shader, name, wgsl, buffer, label: buf.label.clone() };
@@ -259,7 +258,7 @@ impl Plan {
                     }
                 }
             }
-            for g in self.shader.globals.iter().filter(|g| ep.bindings.contains(&g.binding)) {
+            for g in wgsl.globals.iter().filter(|g| ep.bindings.contains(&g.binding)) {
                 if !d.bindings.iter().any(|(n, _)| *n == g.name) {
                     return Err(PlanError::Unbound {
                         shader,
@@ -307,6 +306,37 @@ impl Plan {
     pub fn largest_buffer(&self) -> u64 {
         self.buffers.iter().map(BufferDesc::size).max().unwrap_or(0)
     }
+}
+
+fn layout_uniform(shader: &'static Shader, var: &str, fields: &[(&str, UniformValue)]) -> Result<Vec<u8>, PlanError> {
+    let problem = |problem: String| PlanError::Uniform { shader: shader.file, name: var.to_owned(), problem };
+    let global = global(shader, var)?;
+    let GlobalKind::Uniform { size, fields: layout } = &global.kind else {
+        return Err(problem("is a storage buffer in WGSL, not a uniform".into()));
+    };
+    let mut bytes = vec![0u8; *size as usize];
+    for f in layout.iter() {
+        let Some((_, v)) = fields.iter().find(|(n, _)| *n == f.name) else {
+            return Err(problem(format!("field `{}` ({:?}) is not given", f.name, f.ty)));
+        };
+        if v.ty() != f.ty {
+            return Err(problem(format!("field `{}` is {:?} in WGSL but given as {:?}", f.name, f.ty, v.ty())));
+        }
+        bytes[f.offset as usize..f.offset as usize + 4].copy_from_slice(&v.bytes());
+    }
+    if let Some((extra, _)) = fields.iter().find(|(n, _)| layout.iter().all(|f| f.name != *n)) {
+        let names: Vec<_> = layout.iter().map(|f| f.name).collect();
+        return Err(problem(format!("has no field `{extra}` (fields: {})", names.join(", "))));
+    }
+    Ok(bytes)
+}
+
+fn global(shader: &'static Shader, name: &str) -> Result<&'static crate::shaders::Global, PlanError> {
+    shader.global(name).ok_or_else(|| PlanError::NoGlobal {
+        shader: shader.file,
+        name: name.to_owned(),
+        known: shader.globals.iter().map(|g| g.name).collect::<Vec<_>>().join(", "),
+    })
 }
 
 /// Uniform buffers must be a multiple of 16 bytes.

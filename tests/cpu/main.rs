@@ -93,7 +93,12 @@ fn plans_that_disagree_with_their_shader_are_refused_naming_the_variable() {
         let y = plan.output("y", 8, OutputType::F32);
         plan.timed.push(Pass {
             label: "t".into(),
-            dispatches: vec![Dispatch { entry_point: "main", bindings: bind(u, x, y), workgroups: [1, 1, 1] }],
+            dispatches: vec![Dispatch {
+                shader: None,
+                entry_point: "main",
+                bindings: bind(u, x, y),
+                workgroups: [1, 1, 1],
+            }],
         });
         plan.verify()
     };
@@ -124,6 +129,7 @@ fn plans_that_disagree_with_their_shader_are_refused_naming_the_variable() {
     plan.timed.push(Pass {
         label: "t".into(),
         dispatches: vec![Dispatch {
+            shader: None,
             entry_point: "gelu_tanh",
             bindings: vec![("dims", u), ("x", x), ("y", y)],
             workgroups: [1, 1, 1],

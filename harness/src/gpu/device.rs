@@ -181,7 +181,14 @@ impl GpuDevice {
 
 /// Why this device cannot run this plan, if it cannot: the first missing feature or limit.
 pub fn unmet_requirement(dev: &GpuDevice, kernel: &Kernel, plan: &Plan) -> Option<String> {
-    for &name in kernel.requires.iter().chain(plan.shader.requires) {
+    unmet_plan_requirement(dev, kernel.requires, plan)
+}
+
+/// As [`unmet_requirement`] for a plan that is not one catalogue kernel's (a model's), needing
+/// `requires` beyond what its shaders declare.
+pub fn unmet_plan_requirement(dev: &GpuDevice, requires: &[&str], plan: &Plan) -> Option<String> {
+    let shaders = plan.shaders();
+    for &name in requires.iter().chain(shaders.iter().flat_map(|s| s.requires)) {
         match feature_by_name(name) {
             Some(f) if dev.features.contains(f) => {}
             Some(_) => {
@@ -200,7 +207,7 @@ pub fn unmet_requirement(dev: &GpuDevice, kernel: &Kernel, plan: &Plan) -> Optio
     }
     for pass in plan.setup.iter().chain(&plan.timed) {
         for d in &pass.dispatches {
-            if let Some(ep) = plan.shader.entry_point(d.entry_point) {
+            if let Some(ep) = plan.shader_of(d).entry_point(d.entry_point) {
                 let inv: u32 = ep.workgroup_size.iter().product();
                 if inv > l.max_compute_invocations_per_workgroup {
                     return Some(format!(

@@ -13,7 +13,7 @@ mod timing;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use device::native_adapters;
-pub use device::{GpuDevice, adapter_report, unmet_requirement};
+pub use device::{GpuDevice, adapter_report, unmet_plan_requirement, unmet_requirement};
 pub use wgpu::Features;
 
 use crate::catalogue::{Kernel, Params, Size};

@@ -57,18 +57,23 @@ pub(super) async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Resources, 
 
     // Cold phase: module and pipelines, host clock. Buffers are excluded (upload is not compile).
     let t0 = clock::now();
-    let module = dev.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(plan.shader.file),
-        source: wgpu::ShaderSource::Wgsl(plan.shader.source.into()),
-    });
-    let mut pipelines: BTreeMap<&str, wgpu::ComputePipeline> = BTreeMap::new();
+    let mut modules: BTreeMap<&str, wgpu::ShaderModule> = BTreeMap::new();
+    for shader in plan.shaders() {
+        let module = dev.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(shader.file),
+            source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+        });
+        modules.insert(shader.file, module);
+    }
+    let mut pipelines: BTreeMap<(&str, &str), wgpu::ComputePipeline> = BTreeMap::new();
     for pass in plan.setup.iter().chain(&plan.timed) {
         for d in &pass.dispatches {
-            pipelines.entry(d.entry_point).or_insert_with(|| {
+            let file = plan.shader_of(d).file;
+            pipelines.entry((file, d.entry_point)).or_insert_with(|| {
                 dev.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(d.entry_point),
                     layout: None,
-                    module: &module,
+                    module: &modules[file],
                     entry_point: Some(d.entry_point),
                     compilation_options: wgpu::PipelineCompilationOptions::default(),
                     cache: None,
@@ -85,13 +90,14 @@ pub(super) async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Resources, 
                 pass.dispatches
                     .iter()
                     .map(|d| {
-                        let pipeline = pipelines[d.entry_point].clone();
+                        let shader = plan.shader_of(d);
+                        let pipeline = pipelines[&(shader.file, d.entry_point)].clone();
                         // `Plan::verify` has checked every name resolves and every used binding is bound.
-                        let used = plan.shader.entry_point(d.entry_point).map(|e| e.bindings).unwrap_or(&[]);
+                        let used = shader.entry_point(d.entry_point).map(|e| e.bindings).unwrap_or(&[]);
                         let entries: Vec<wgpu::BindGroupEntry> = d
                             .bindings
                             .iter()
-                            .filter_map(|&(name, id)| Some((plan.shader.global(name)?.binding, id)))
+                            .filter_map(|&(name, id)| Some((shader.global(name)?.binding, id)))
                             .filter(|(b, _)| used.contains(b))
                             .map(|(binding, id)| wgpu::BindGroupEntry {
                                 binding,

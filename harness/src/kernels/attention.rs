@@ -136,7 +136,7 @@ impl KernelImpl for Attention {
         let q = plan.storage_f32("q", &i.q);
         let k = plan.storage_f32("k", &i.k);
         let v = plan.storage_f32("v", &i.v);
-        let dispatch = |entry_point, bindings, workgroups| Dispatch { entry_point, bindings, workgroups };
+        let dispatch = |entry_point, bindings, workgroups| Dispatch { shader: None, entry_point, bindings, workgroups };
         let dispatches = match self.variant {
             AttentionVariant::Unfused => {
                 let probs = plan.scratch("p", u64::from(b * h) * u64::from(n) * u64::from(n) * 4);

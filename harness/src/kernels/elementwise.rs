@@ -31,7 +31,7 @@ fn single_pass(
     bindings: Vec<(&'static str, usize)>,
     workgroups: [u32; 3],
 ) -> Pass {
-    Pass { label: label.into(), dispatches: vec![Dispatch { entry_point, bindings, workgroups }] }
+    Pass { label: label.into(), dispatches: vec![Dispatch { shader: None, entry_point, bindings, workgroups }] }
 }
 
 #[derive(Debug)]

@@ -54,7 +54,10 @@ impl KernelImpl for Embedding {
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (d, i) = (dims(p), i.embedding());
         let mut plan = Plan::new(shader);
-        let u = plan.uniform("dims", &[("tokens", (d.tokens as u32).into()), ("hidden", (d.hidden as u32).into())]);
+        let u = plan.uniform(
+            "dims",
+            &[("tokens", (d.tokens as u32).into()), ("hidden", (d.hidden as u32).into()), ("first", 0u32.into())],
+        );
         let table = plan.storage_f32("table", &i.table);
         let ids = plan.storage_bytes("ids", bytemuck::cast_slice(&i.ids).to_vec());
         let y = plan.output("y", d.tokens * d.hidden, OutputType::F32);
@@ -62,6 +65,7 @@ impl KernelImpl for Embedding {
         plan.timed.push(Pass {
             label: "embedding".into(),
             dispatches: vec![Dispatch {
+                shader: None,
                 entry_point: "main",
                 bindings: vec![("dims", u), ("table", table), ("ids", ids), ("y", y)],
                 workgroups: [n.div_ceil(256).clamp(1, 4096), 1, 1],

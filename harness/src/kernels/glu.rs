@@ -76,7 +76,7 @@ impl KernelImpl for Glu {
         let groups = len4.div_ceil(256).clamp(1, 4096);
         plan.timed.push(Pass {
             label: entry.into(),
-            dispatches: vec![Dispatch { entry_point: entry, bindings, workgroups: [groups, 1, 1] }],
+            dispatches: vec![Dispatch { shader: None, entry_point: entry, bindings, workgroups: [groups, 1, 1] }],
         });
         plan
     }

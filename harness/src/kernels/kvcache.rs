@@ -184,6 +184,7 @@ impl KernelImpl for KvCache {
         let prefill = Pass {
             label: "prefill".into(),
             dispatches: vec![Dispatch {
+                shader: None,
                 entry_point: "prefill",
                 bindings: bind(u_pre),
                 workgroups: [total.div_ceil(256).clamp(1, 4096), 1, 1],
@@ -197,16 +198,23 @@ impl KernelImpl for KvCache {
                 label: if self.stream { format!("step {step}") } else { "decode".into() },
                 dispatches: vec![
                     Dispatch {
+                        shader: None,
                         entry_point: "append",
                         bindings: bind(u),
                         workgroups: [((s.lh * s.d) as u32).div_ceil(256), 1, 1],
                     },
                     Dispatch {
+                        shader: None,
                         entry_point: "attend",
                         bindings: bind(u),
                         workgroups: [(pos + 1).div_ceil(CHUNK) as u32, s.lh as u32, 1],
                     },
-                    Dispatch { entry_point: "combine", bindings: bind(u), workgroups: [s.lh as u32, 1, 1] },
+                    Dispatch {
+                        shader: None,
+                        entry_point: "combine",
+                        bindings: bind(u),
+                        workgroups: [s.lh as u32, 1, 1],
+                    },
                 ],
             });
         }

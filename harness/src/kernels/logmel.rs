@@ -147,6 +147,7 @@ impl KernelImpl for LogMel {
         plan.timed.push(Pass {
             label: "logmel".into(),
             dispatches: vec![Dispatch {
+                shader: None,
                 entry_point: "main",
                 bindings: vec![
                     ("dims", u),

@@ -96,6 +96,7 @@ impl KernelImpl for Matmul {
         plan.timed.push(crate::plan::Pass {
             label: "matmul".into(),
             dispatches: vec![crate::plan::Dispatch {
+                shader: None,
                 entry_point: "main",
                 bindings: vec![("dims", u), ("a", a), ("b", b), ("c", c)],
                 workgroups: [d.n.div_ceil(64) as u32, d.m.div_ceil(64) as u32, d.batch as u32],

@@ -72,7 +72,12 @@ impl KernelImpl for Rope {
         let mut plan = Plan::new(shader);
         let u = plan.uniform(
             "dims",
-            &[("tokens", (d.tokens as u32).into()), ("heads", (d.heads as u32).into()), ("half", half.into())],
+            &[
+                ("tokens", (d.tokens as u32).into()),
+                ("heads", (d.heads as u32).into()),
+                ("half", half.into()),
+                ("first", 0u32.into()),
+            ],
         );
         let x = plan.storage_f32("x", &i.x);
         let c = plan.storage_f32("cos_t", &i.cos);
@@ -82,6 +87,7 @@ impl KernelImpl for Rope {
         plan.timed.push(Pass {
             label: "rope".into(),
             dispatches: vec![Dispatch {
+                shader: None,
                 entry_point: "main",
                 bindings: vec![("dims", u), ("x", x), ("cos_t", c), ("sin_t", s), ("y", y)],
                 // Enough workgroups to fill a large GPU; the grid-stride loop covers the rest.

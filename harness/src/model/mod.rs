@@ -4,8 +4,12 @@
 //! seed, memory plans, splitting for binding limits); parameter counts come from it, not from
 //! a table.
 
+pub mod exec;
+pub mod graph;
 mod hf;
 mod presets;
+pub mod reference;
+pub mod values;
 
 pub use hf::{ConfigError, from_hf_config, parse_config};
 pub use presets::{PRESETS, Preset, preset};
@@ -120,7 +124,8 @@ pub fn tensors(cfg: &ModelConfig) -> Vec<Tensor> {
         norm(&mut t, "final_norm");
     }
     if cfg.family == ModelFamily::Decoder && !cfg.tied_embeddings {
-        t("lm_head.weight".into(), &[h, cfg.vocab]);
+        // (vocab, hidden), as the embedding table: one LM-head kernel serves tied and untied heads.
+        t("lm_head.weight".into(), &[cfg.vocab, h]);
     }
     out
 }
@@ -199,7 +204,7 @@ pub fn info(preset: &str, summary: &str, cfg: &ModelConfig) -> ModelInfo {
 }
 
 #[cfg(test)]
-mod tests {
+mod config_tests {
     use super::*;
 
     fn params(id: &str) -> u64 {
@@ -244,3 +249,6 @@ mod tests {
         assert_eq!(full.memory[0].kv_bytes_per_token, 2 * 16 * 8 * 64 * 4);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+//! Executing a graph on the host: one driver that walks the nodes over a tensor store, and the
+//! per-node arithmetic behind the [`HostOps`] trait, so the f64 reference and native-cpu's fast
+//! f32 code run the same graph the same way and differ only in how each operation computes.
+
+use super::graph::{CacheShape, Graph, Node, TensorId};
+use super::values::Values;
+use crate::schema::NormKind;
+
+/// The norm epsilon every preset uses (GPT-2, LLaMA, Qwen and Whisper publish 1e-5 or 1e-6;
+/// the check compares like with like).
+pub const NORM_EPS: f64 = 1e-5;
+
+/// Element arithmetic of one host executor. Inputs and outputs are distinct tensors; `out` is
+/// the output tensor's full storage, written from the start.
+pub trait HostOps {
+    type T: Copy + Default + Send + Sync;
+    fn from_f32(v: f32) -> Self::T;
+    fn to_f32(v: Self::T) -> f32;
+    fn matmul(&self, x: &[Self::T], w: &[Self::T], m: usize, k: usize, n: usize, out: &mut [Self::T]);
+    #[allow(clippy::too_many_arguments)]
+    fn norm(
+        &self,
+        kind: NormKind,
+        x: &[Self::T],
+        gamma: &[Self::T],
+        beta: Option<&[Self::T]>,
+        rows: usize,
+        cols: usize,
+        out: &mut [Self::T],
+    );
+    fn add(&self, a: &[Self::T], b: &[Self::T], b_len: usize, out: &mut [Self::T]);
+    fn gelu(&self, x: &[Self::T], erf: bool, out: &mut [Self::T]);
+    fn swiglu(&self, gate: &[Self::T], up: &[Self::T], out: &mut [Self::T]);
+    /// Rotate-half RoPE over rows of `heads * head_dim` with table rows `first..`.
+    #[allow(clippy::too_many_arguments)]
+    fn rope(
+        &self,
+        x: &[Self::T],
+        cos: &[Self::T],
+        sin: &[Self::T],
+        heads: usize,
+        head_dim: usize,
+        first: usize,
+        out: &mut [Self::T],
+    );
+    /// Attention of `tokens` queries at `first..` over cache positions, given each position's
+    /// slot; K and V rows are already in the cache.
+    #[allow(clippy::too_many_arguments)]
+    fn attend(
+        &self,
+        q: &[Self::T],
+        k_cache: &[Self::T],
+        v_cache: &[Self::T],
+        slots: &[usize],
+        s: CacheShape,
+        tokens: usize,
+        first: usize,
+        out: &mut [Self::T],
+    );
+    /// Logits of `x` against the rows of `w`.
+    fn logits(&self, x: &[Self::T], w: &[Self::T], out: &mut [Self::T]);
+}
+
+/// Every tensor of a graph on the host.
+#[derive(Debug)]
+pub struct Store<T> {
+    pub f: Vec<Vec<T>>,
+    pub ids: Vec<Vec<u32>>,
+}
+
+impl<T: Copy + Default> Store<T> {
+    pub fn new(g: &Graph, init: &[Values], conv: impl Fn(f32) -> T) -> Self {
+        let mut f = Vec::with_capacity(g.tensors.len());
+        let mut ids = Vec::with_capacity(g.tensors.len());
+        for (t, v) in g.tensors.iter().zip(init) {
+            match v {
+                Values::F32(v) => {
+                    f.push(v.iter().map(|&x| conv(x)).collect());
+                    ids.push(Vec::new());
+                }
+                Values::U32(v) => {
+                    f.push(Vec::new());
+                    ids.push(v.clone());
+                }
+                Values::Uninit if t.ids => {
+                    f.push(Vec::new());
+                    ids.push(vec![0; t.elements()]);
+                }
+                Values::Uninit => {
+                    f.push(vec![T::default(); t.elements()]);
+                    ids.push(Vec::new());
+                }
+            }
+        }
+        Store { f, ids }
+    }
+
+    /// Runs `f` with the output tensor taken out of the store, so inputs can be borrowed beside it.
+    fn with_out(&mut self, out: TensorId, f: impl FnOnce(&Self, &mut [T])) {
+        let mut o = std::mem::take(&mut self.f[out]);
+        f(self, &mut o);
+        self.f[out] = o;
+    }
+}
+
+/// Runs `nodes` in order. `forced`: the argmax writes nothing and the tokens already in the
+/// store are used (a check replays the reference's tokens).
+pub fn run<O: HostOps>(ops: &O, store: &mut Store<O::T>, nodes: &[Node], forced: bool) {
+    for node in nodes {
+        match *node {
+            Node::Embed { table, ids, first, tokens, hidden, out } => {
+                let rows: Vec<usize> = store.ids[ids][first..first + tokens].iter().map(|&i| i as usize).collect();
+                store.with_out(out, |s, o| {
+                    for (t, r) in rows.iter().enumerate() {
+                        o[t * hidden..][..hidden].copy_from_slice(&s.f[table][r * hidden..][..hidden]);
+                    }
+                });
+            }
+            Node::Norm { kind, x, gamma, beta, rows, cols, out } => store.with_out(out, |s, o| {
+                let beta = beta.map(|b| s.f[b].as_slice());
+                ops.norm(kind, &s.f[x][..rows * cols], &s.f[gamma], beta, rows, cols, &mut o[..rows * cols]);
+            }),
+            Node::Matmul { x, w, m, k, n, out } => {
+                store.with_out(out, |s, o| ops.matmul(&s.f[x][..m * k], &s.f[w], m, k, n, &mut o[..m * n]))
+            }
+            Node::Add { a, b, len, b_len, out } => {
+                store.with_out(out, |s, o| ops.add(&s.f[a][..len], &s.f[b][..b_len], b_len, &mut o[..len]))
+            }
+            Node::Gelu { x, len, erf, out } => store.with_out(out, |s, o| ops.gelu(&s.f[x][..len], erf, &mut o[..len])),
+            Node::SwiGlu { gate, up, len, out } => {
+                store.with_out(out, |s, o| ops.swiglu(&s.f[gate][..len], &s.f[up][..len], &mut o[..len]))
+            }
+            Node::Rope { x, cos, sin, tokens, heads, head_dim, first, out } => {
+                let len = tokens * heads * head_dim;
+                store.with_out(out, |s, o| {
+                    ops.rope(&s.f[x][..len], &s.f[cos], &s.f[sin], heads, head_dim, first, &mut o[..len])
+                })
+            }
+            Node::Attention { q, k, v, page_table, k_cache, v_cache, shape, tokens, first, out, .. } => {
+                let pt = &store.ids[page_table];
+                let slot = |t: usize| pt[t / shape.page_size] as usize * shape.page_size + t % shape.page_size;
+                let slots: Vec<usize> = (0..first + tokens).map(slot).collect();
+                let row = shape.kv_heads * shape.head_dim;
+                for t in 0..tokens {
+                    let at = slots[first + t] * row;
+                    let (kn, vn) = (store.f[k][t * row..][..row].to_vec(), store.f[v][t * row..][..row].to_vec());
+                    store.f[k_cache][at..at + row].copy_from_slice(&kn);
+                    store.f[v_cache][at..at + row].copy_from_slice(&vn);
+                }
+                let len = tokens * shape.heads * shape.head_dim;
+                store.with_out(out, |s, o| {
+                    ops.attend(
+                        &s.f[q][..len],
+                        &s.f[k_cache],
+                        &s.f[v_cache],
+                        &slots,
+                        shape,
+                        tokens,
+                        first,
+                        &mut o[..len],
+                    )
+                });
+            }
+            Node::LmHead { x, w, row, hidden, vocab, step, slot, logits, ids } => {
+                store.with_out(logits, |s, o| {
+                    ops.logits(&s.f[x][row * hidden..][..hidden], &s.f[w], &mut o[step * vocab..][..vocab])
+                });
+                if !forced {
+                    let l = &store.f[logits][step * vocab..][..vocab];
+                    store.ids[ids][slot] = argmax(l.iter().map(|&v| O::to_f32(v)));
+                }
+            }
+        }
+    }
+}
+
+/// Index of the first largest value, as `lm_head.wgsl`'s argmax breaks ties.
+pub fn argmax(values: impl Iterator<Item = f32>) -> u32 {
+    let mut best = (f32::NEG_INFINITY, 0u32);
+    for (i, v) in values.enumerate() {
+        if v > best.0 {
+            best = (v, i as u32);
+        }
+    }
+    best.1
+}
+
+/// What a host run of a whole graph produced.
+#[derive(Debug, Clone)]
+pub struct HostRun {
+    /// The checked output ([`Graph::output`]) as f32.
+    pub output: Vec<f32>,
+    /// Every token id after the run: the prompt, then the generated ones.
+    pub tokens: Vec<u32>,
+}
+
+/// The prompt, then every decode step. With `forced` tokens, those are fed instead of the
+/// executor's own argmax (they must extend the prompt by `generate` generated tokens).
+pub fn run_graph<O: HostOps>(ops: &O, g: &Graph, init: &[Values], forced: Option<&[u32]>) -> HostRun {
+    let mut store = Store::new(g, init, O::from_f32);
+    if let Some(tokens) = forced {
+        store.ids[g.tokens].copy_from_slice(tokens);
+    }
+    run(ops, &mut store, &g.prefill, forced.is_some());
+    for step in &g.steps {
+        run(ops, &mut store, step, forced.is_some());
+    }
+    HostRun {
+        output: store.f[g.output][..g.output_len].iter().map(|&v| O::to_f32(v)).collect(),
+        tokens: std::mem::take(&mut store.ids[g.tokens]),
+    }
+}

@@ -1,0 +1,597 @@
+//! A model as a sequence of catalogue operations over named tensors: the graph a config builds
+//! (weights, activations, the paged KV cache, token ids, logits), the prompt's forward pass and
+//! one node list per decode step. Every executor (the f64 reference, wgpu natively and in the
+//! browser, native-cpu) interprets these nodes; none has its own copy of a model.
+
+use crate::schema::{Activation, ModelConfig, ModelFamily, NormKind, Positions};
+
+/// Index into [`Graph::tensors`].
+pub type TensorId = usize;
+
+/// What a tensor holds, which decides how executors allocate it and how memory is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorKind {
+    /// A parameter from [`super::tensors`], random from the seed.
+    Weight,
+    /// Computed from the config alone (RoPE tables, sinusoids, position ids, the page table).
+    Constant,
+    /// Written and read within a pass.
+    Activation,
+    /// Keys and values kept across decode steps.
+    KvCache,
+    /// Token ids (u32): the prompt, then each generated token, written on the device.
+    Tokens,
+    /// One row of logits per generated token (decoders) or the encoder's output: what is checked.
+    Output,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorDesc {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub kind: TensorKind,
+    /// Element type is u32 rather than f32 (ids, the page table).
+    pub ids: bool,
+}
+
+impl TensorDesc {
+    pub fn elements(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// One catalogue operation on tensors. Rows are token-major throughout: `(tokens, features)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Node {
+    /// `out[t] = table[ids[first + t]]` (catalogue `embedding`).
+    Embed { table: TensorId, ids: TensorId, first: usize, tokens: usize, hidden: usize, out: TensorId },
+    /// Row-wise norm (catalogue `layernorm`/`rmsnorm`); `beta` only for LayerNorm.
+    Norm {
+        kind: NormKind,
+        x: TensorId,
+        gamma: TensorId,
+        beta: Option<TensorId>,
+        rows: usize,
+        cols: usize,
+        out: TensorId,
+    },
+    /// `out = x w`, x (m, k), w (k, n) (catalogue `matmul-f32`).
+    Matmul { x: TensorId, w: TensorId, m: usize, k: usize, n: usize, out: TensorId },
+    /// `out[i] = a[i] + b[i % b_len]` (catalogue `add`): residuals, biases, positions.
+    Add { a: TensorId, b: TensorId, len: usize, b_len: usize, out: TensorId },
+    /// Exact (erf) or tanh GELU (catalogue `gelu-*`).
+    Gelu { x: TensorId, len: usize, erf: bool, out: TensorId },
+    /// `silu(gate) * up` (catalogue `swiglu`).
+    SwiGlu { gate: TensorId, up: TensorId, len: usize, out: TensorId },
+    /// Rotary embedding at positions `first..first + tokens` (catalogue `rope`).
+    Rope {
+        x: TensorId,
+        cos: TensorId,
+        sin: TensorId,
+        tokens: usize,
+        heads: usize,
+        head_dim: usize,
+        first: usize,
+        out: TensorId,
+    },
+    /// Append K/V at `first..first + tokens` to the paged cache, then attend (catalogue
+    /// `attention-cache`).
+    Attention {
+        q: TensorId,
+        k: TensorId,
+        v: TensorId,
+        page_table: TensorId,
+        k_cache: TensorId,
+        v_cache: TensorId,
+        scores: TensorId,
+        shape: CacheShape,
+        tokens: usize,
+        first: usize,
+        out: TensorId,
+    },
+    /// Logits of `x[row]` against the (vocab, hidden) table into `logits[step]`, and the argmax
+    /// into `ids[slot]` (catalogue `lm-head`).
+    LmHead {
+        x: TensorId,
+        w: TensorId,
+        row: usize,
+        hidden: usize,
+        vocab: usize,
+        step: usize,
+        slot: usize,
+        logits: TensorId,
+        ids: TensorId,
+    },
+}
+
+/// The fixed shape of a model's attention and its cache.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CacheShape {
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub page_size: usize,
+    pub causal: bool,
+    /// Row stride of the score scratch: every position the cache can hold.
+    pub max_keys: usize,
+}
+
+/// Tokens per KV-cache page.
+pub const PAGE_SIZE: usize = 16;
+
+/// A model's graph for one prompt length and number of generated tokens.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    pub config: ModelConfig,
+    pub prompt: usize,
+    /// Decode steps after the prompt (decoders; 0 for encoders).
+    pub generate: usize,
+    pub tensors: Vec<TensorDesc>,
+    /// The prompt's forward pass: for a decoder it ends with the first generated token.
+    pub prefill: Vec<Node>,
+    /// Decode step s (from 1): the token at position prompt + s - 1 in, logits row s and the
+    /// token at prompt + s out.
+    pub steps: Vec<Vec<Node>>,
+    /// Token ids, `prompt + generate + 1` of them (decoders; the prompt for encoders).
+    pub tokens: TensorId,
+    /// What is checked: logits `(generate + 1, vocab)` or the encoder's last hidden state.
+    pub output: TensorId,
+    pub output_len: usize,
+}
+
+/// Why a config cannot be built into a graph.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GraphError {
+    #[error("{model}: `{field}` = {value}: {why}")]
+    Invalid { model: String, field: &'static str, value: usize, why: &'static str },
+    #[error("{model}: the audio encoder needs conv1d, which the catalogue does not have yet")]
+    NoConv1d { model: String },
+}
+
+impl Graph {
+    /// The graph of `cfg` for a `prompt`-token input and `generate` decode steps (decoders).
+    pub fn build(cfg: &ModelConfig, prompt: usize, generate: usize) -> Result<Graph, GraphError> {
+        let bad = |field, value, why| Err(GraphError::Invalid { model: cfg.name.clone(), field, value, why });
+        if cfg.family == ModelFamily::AudioEncoder {
+            return Err(GraphError::NoConv1d { model: cfg.name.clone() });
+        }
+        let generate = if cfg.family == ModelFamily::Decoder { generate } else { 0 };
+        if prompt == 0 {
+            return bad("prompt", prompt, "at least one token");
+        }
+        if prompt + generate > cfg.context {
+            return bad("prompt + generate", prompt + generate, "longer than the model's context");
+        }
+        if cfg.kv_heads == 0 || !cfg.heads.is_multiple_of(cfg.kv_heads) {
+            return bad("kv_heads", cfg.kv_heads, "must divide heads");
+        }
+        if !cfg.head_dim.is_multiple_of(2) && matches!(cfg.positions, Positions::Rope { .. }) {
+            return bad("head_dim", cfg.head_dim, "RoPE rotates pairs: must be even");
+        }
+        let mut b = Builder { cfg, tensors: Vec::new(), keys: prompt + generate };
+        let tokens_len = prompt + generate + 1;
+        let tokens = b.tensor("tokens", &[tokens_len], TensorKind::Tokens, true);
+        let (output, output_len) = if cfg.family == ModelFamily::Decoder {
+            (b.tensor("logits", &[generate + 1, cfg.vocab], TensorKind::Output, false), (generate + 1) * cfg.vocab)
+        } else {
+            (b.tensor("hidden_out", &[prompt, cfg.hidden], TensorKind::Output, false), prompt * cfg.hidden)
+        };
+        let w = b.weights();
+        let consts = b.constants();
+        let acts = b.activations(prompt);
+        let prefill = b.forward(&w, &consts, &acts, tokens, output, prompt, 0, 0);
+        let steps =
+            (1..=generate).map(|s| b.forward(&w, &consts, &acts, tokens, output, 1, prompt + s - 1, s)).collect();
+        Ok(Graph {
+            config: cfg.clone(),
+            prompt,
+            generate,
+            tensors: b.tensors,
+            prefill,
+            steps,
+            tokens,
+            output,
+            output_len,
+        })
+    }
+
+    pub fn id(&self, name: &str) -> Option<TensorId> {
+        self.tensors.iter().position(|t| t.name == name)
+    }
+
+    /// Bytes of every tensor of `kind` (f32 or u32 elements).
+    pub fn bytes(&self, kind: TensorKind) -> u64 {
+        self.tensors.iter().filter(|t| t.kind == kind).map(|t| 4 * t.elements() as u64).sum()
+    }
+
+    /// Every node in execution order: the prompt, then each decode step.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.prefill.iter().chain(self.steps.iter().flatten())
+    }
+
+    /// Floating-point operations and bytes moved by `nodes`, counted as the catalogue counts
+    /// each kernel.
+    pub fn work(nodes: &[Node]) -> (f64, f64) {
+        nodes.iter().map(node_work).fold((0.0, 0.0), |(f, b), (nf, nb)| (f + nf, b + nb))
+    }
+}
+
+fn node_work(n: &Node) -> (f64, f64) {
+    let f = |v: usize| v as f64;
+    match *n {
+        Node::Embed { tokens, hidden, .. } => (0.0, 4.0 * f(tokens) * (1.0 + 2.0 * f(hidden))),
+        Node::Norm { rows, cols, .. } => (5.0 * f(rows * cols), 4.0 * f(2 * rows * cols + 2 * cols)),
+        Node::Matmul { m, k, n, .. } => (2.0 * f(m * k * n), 4.0 * f(m * k + k * n + m * n)),
+        Node::Add { len, b_len, .. } => (f(len), 4.0 * f(2 * len + b_len)),
+        Node::Gelu { len, .. } => (8.0 * f(len), 8.0 * f(len)),
+        Node::SwiGlu { len, .. } => (5.0 * f(len), 12.0 * f(len)),
+        Node::Rope { tokens, heads, head_dim, .. } => {
+            let e = f(tokens * heads * head_dim);
+            (3.0 * e, 8.0 * e + 4.0 * e)
+        }
+        Node::Attention { shape: s, tokens, first, .. } => {
+            // Keys seen, summed over the block's queries.
+            let pairs =
+                if s.causal { (0..tokens).map(|t| f(first + t + 1)).sum() } else { f(tokens * (first + tokens)) };
+            let hd = f(s.heads * s.head_dim);
+            let kv_row = f(s.kv_heads * s.head_dim);
+            (4.0 * pairs * hd, 4.0 * (2.0 * f(tokens) * hd + 2.0 * pairs * kv_row + 2.0 * f(tokens) * kv_row))
+        }
+        Node::LmHead { hidden, vocab, .. } => (2.0 * f(hidden * vocab), 4.0 * f(hidden * vocab + hidden + 2 * vocab)),
+    }
+}
+
+/// Weight tensors by role, per layer.
+struct Weights {
+    tok: Option<TensorId>,
+    pos: Option<TensorId>,
+    types: Option<TensorId>,
+    embed_norm: Option<(TensorId, Option<TensorId>)>,
+    layers: Vec<LayerWeights>,
+    final_norm: Option<(TensorId, Option<TensorId>)>,
+    lm_head: Option<TensorId>,
+}
+
+struct LayerWeights {
+    attn_norm: (TensorId, Option<TensorId>),
+    q: (TensorId, Option<TensorId>),
+    k: (TensorId, Option<TensorId>),
+    v: (TensorId, Option<TensorId>),
+    o: (TensorId, Option<TensorId>),
+    mlp_norm: (TensorId, Option<TensorId>),
+    gate: Option<(TensorId, Option<TensorId>)>,
+    up: (TensorId, Option<TensorId>),
+    down: (TensorId, Option<TensorId>),
+    k_cache: TensorId,
+    v_cache: TensorId,
+}
+
+struct Constants {
+    rope: Option<(TensorId, TensorId)>,
+    positions: TensorId,
+    zeros: TensorId,
+    page_table: TensorId,
+    sinusoids: Option<TensorId>,
+}
+
+/// Activations, sized for the longest pass (the prompt); a decode step uses their first row.
+struct Acts {
+    x: [TensorId; 2],
+    normed: TensorId,
+    q: TensorId,
+    k: TensorId,
+    v: TensorId,
+    q_rot: TensorId,
+    k_rot: TensorId,
+    attn: TensorId,
+    pre_bias: TensorId,
+    proj: TensorId,
+    gate: TensorId,
+    up: TensorId,
+    act: TensorId,
+    scores: TensorId,
+}
+
+struct Builder<'a> {
+    cfg: &'a ModelConfig,
+    tensors: Vec<TensorDesc>,
+    /// Positions this graph reaches (prompt + generated): the cache, tables and score rows are
+    /// sized for them, as a server sizes a request's allocation, not for the whole context.
+    keys: usize,
+}
+
+impl Builder<'_> {
+    fn tensor(&mut self, name: &str, shape: &[usize], kind: TensorKind, ids: bool) -> TensorId {
+        self.tensors.push(TensorDesc { name: name.into(), shape: shape.to_vec(), kind, ids });
+        self.tensors.len() - 1
+    }
+
+    fn weights(&mut self) -> Weights {
+        let base = self.tensors.len();
+        for t in super::tensors(self.cfg) {
+            self.tensor(&t.name, &t.shape, TensorKind::Weight, false);
+        }
+        let find =
+            |tensors: &[TensorDesc], name: &str| tensors[base..].iter().position(|t| t.name == name).map(|i| base + i);
+        let ts = &self.tensors;
+        let pair = |name: &str| -> Option<(TensorId, Option<TensorId>)> {
+            Some((find(ts, &format!("{name}.weight"))?, find(ts, &format!("{name}.bias"))))
+        };
+        let must = |name: &str| pair(name).unwrap_or_else(|| panic!("model::tensors lists no `{name}.weight`"));
+        let cfg = self.cfg;
+        let layers = (0..cfg.layers)
+            .map(|l| {
+                let p = format!("layers.{l}");
+                (
+                    must(&format!("{p}.attn_norm")),
+                    must(&format!("{p}.attn.q")),
+                    must(&format!("{p}.attn.k")),
+                    must(&format!("{p}.attn.v")),
+                    must(&format!("{p}.attn.o")),
+                    must(&format!("{p}.mlp_norm")),
+                    pair(&format!("{p}.mlp.gate")),
+                    must(&format!("{p}.mlp.up")),
+                    must(&format!("{p}.mlp.down")),
+                )
+            })
+            .collect::<Vec<_>>();
+        let tok = find(ts, "embed.tokens");
+        let lm_head = if cfg.family == ModelFamily::Decoder {
+            if cfg.tied_embeddings { tok } else { find(ts, "lm_head.weight") }
+        } else {
+            None
+        };
+        let w = Weights {
+            tok,
+            pos: find(ts, "embed.positions"),
+            types: find(ts, "embed.token_types"),
+            embed_norm: pair("embed.norm"),
+            layers: Vec::new(),
+            final_norm: pair("final_norm"),
+            lm_head,
+        };
+        let slots = self.keys.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        let kv_row = cfg.kv_heads * cfg.head_dim;
+        let layers = layers
+            .into_iter()
+            .enumerate()
+            .map(|(l, (attn_norm, q, k, v, o, mlp_norm, gate, up, down))| LayerWeights {
+                attn_norm,
+                q,
+                k,
+                v,
+                o,
+                mlp_norm,
+                gate,
+                up,
+                down,
+                k_cache: self.tensor(&format!("layers.{l}.k_cache"), &[slots, kv_row], TensorKind::KvCache, false),
+                v_cache: self.tensor(&format!("layers.{l}.v_cache"), &[slots, kv_row], TensorKind::KvCache, false),
+            })
+            .collect();
+        Weights { layers, ..w }
+    }
+
+    fn constants(&mut self) -> Constants {
+        let (cfg, positions) = (self.cfg, self.keys);
+        let rope = match cfg.positions {
+            Positions::Rope { .. } => {
+                let half = cfg.head_dim / 2;
+                Some((
+                    self.tensor("rope.cos", &[positions, half], TensorKind::Constant, false),
+                    self.tensor("rope.sin", &[positions, half], TensorKind::Constant, false),
+                ))
+            }
+            _ => None,
+        };
+        let sinusoids = (cfg.positions == Positions::Sinusoidal)
+            .then(|| self.tensor("positions.sinusoids", &[positions, cfg.hidden], TensorKind::Constant, false));
+        Constants {
+            rope,
+            positions: self.tensor("position_ids", &[positions], TensorKind::Constant, true),
+            zeros: self.tensor("token_type_ids", &[positions], TensorKind::Constant, true),
+            page_table: self.tensor("page_table", &[positions.div_ceil(PAGE_SIZE)], TensorKind::Constant, true),
+            sinusoids,
+        }
+    }
+
+    fn activations(&mut self, rows: usize) -> Acts {
+        let (cfg, keys) = (self.cfg, self.keys);
+        let (h, qd, kvd, ffn) = (cfg.hidden, cfg.heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim, cfg.ffn);
+        let widest = h.max(qd).max(ffn);
+        let mut a = |name: &str, cols: usize| self.tensor(name, &[rows, cols], TensorKind::Activation, false);
+        Acts {
+            x: [a("x.0", h), a("x.1", h)],
+            normed: a("normed", h),
+            q: a("q", qd),
+            k: a("k", kvd),
+            v: a("v", kvd),
+            q_rot: a("q_rot", qd),
+            k_rot: a("k_rot", kvd),
+            attn: a("attn", qd),
+            pre_bias: a("pre_bias", widest),
+            proj: a("proj", h),
+            gate: a("gate", ffn),
+            up: a("up", ffn),
+            act: a("act", ffn),
+            scores: a("scores", cfg.heads * keys),
+        }
+    }
+
+    /// The nodes of one pass over `tokens` tokens at positions `first..first + tokens`; for a
+    /// decoder, ending with logits row `step` and the token at `first + tokens`.
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        w: &Weights,
+        c: &Constants,
+        a: &Acts,
+        ids: TensorId,
+        output: TensorId,
+        tokens: usize,
+        first: usize,
+        step: usize,
+    ) -> Vec<Node> {
+        let cfg = self.cfg;
+        let h = cfg.hidden;
+        let mut n = Vec::new();
+        let mut cur = 0usize;
+        let erf = cfg.family != ModelFamily::Decoder;
+        let tok = w.tok.expect("token models have an embedding table");
+        n.push(Node::Embed { table: tok, ids, first, tokens, hidden: h, out: a.x[cur] });
+        let add_rows = |n: &mut Vec<Node>, cur: &mut usize, b: TensorId, b_len: usize| {
+            n.push(Node::Add { a: a.x[*cur], b, len: tokens * h, b_len, out: a.x[1 - *cur] });
+            *cur = 1 - *cur;
+        };
+        if let Some(pos) = w.pos {
+            n.push(Node::Embed { table: pos, ids: c.positions, first, tokens, hidden: h, out: a.proj });
+            add_rows(&mut n, &mut cur, a.proj, tokens * h);
+        }
+        if let Some(types) = w.types {
+            n.push(Node::Embed { table: types, ids: c.zeros, first: 0, tokens, hidden: h, out: a.proj });
+            add_rows(&mut n, &mut cur, a.proj, tokens * h);
+        }
+        if let Some(s) = c.sinusoids {
+            n.push(Node::Embed { table: s, ids: c.positions, first, tokens, hidden: h, out: a.proj });
+            add_rows(&mut n, &mut cur, a.proj, tokens * h);
+        }
+        let norm = |n: &mut Vec<Node>, (gamma, beta): (TensorId, Option<TensorId>), x: TensorId, out: TensorId| {
+            n.push(Node::Norm { kind: cfg.norm, x, gamma, beta, rows: tokens, cols: h, out });
+        };
+        if let Some(en) = w.embed_norm {
+            norm(&mut n, en, a.x[cur], a.x[1 - cur]);
+            cur = 1 - cur;
+        }
+        // Linear layer: GEMM, then the bias (if any) broadcast over rows.
+        let linear = |n: &mut Vec<Node>,
+                      x: TensorId,
+                      (wt, bias): (TensorId, Option<TensorId>),
+                      k: usize,
+                      cols: usize,
+                      out: TensorId| {
+            match bias {
+                None => n.push(Node::Matmul { x, w: wt, m: tokens, k, n: cols, out }),
+                Some(b) => {
+                    n.push(Node::Matmul { x, w: wt, m: tokens, k, n: cols, out: a.pre_bias });
+                    n.push(Node::Add { a: a.pre_bias, b, len: tokens * cols, b_len: cols, out });
+                }
+            }
+        };
+        let (qd, kvd) = (cfg.heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim);
+        let post_norm = cfg.family == ModelFamily::Encoder;
+        let shape = CacheShape {
+            heads: cfg.heads,
+            kv_heads: cfg.kv_heads,
+            head_dim: cfg.head_dim,
+            page_size: PAGE_SIZE,
+            causal: cfg.causal,
+            max_keys: self.keys,
+        };
+        for l in &w.layers {
+            let x_in = a.x[cur];
+            let attn_in = if post_norm {
+                x_in
+            } else {
+                norm(&mut n, l.attn_norm, x_in, a.normed);
+                a.normed
+            };
+            linear(&mut n, attn_in, l.q, h, qd, a.q);
+            linear(&mut n, attn_in, l.k, h, kvd, a.k);
+            linear(&mut n, attn_in, l.v, h, kvd, a.v);
+            let (q, k) = match c.rope {
+                Some((cos, sin)) => {
+                    let hd = cfg.head_dim;
+                    n.push(Node::Rope {
+                        x: a.q,
+                        cos,
+                        sin,
+                        tokens,
+                        heads: cfg.heads,
+                        head_dim: hd,
+                        first,
+                        out: a.q_rot,
+                    });
+                    n.push(Node::Rope {
+                        x: a.k,
+                        cos,
+                        sin,
+                        tokens,
+                        heads: cfg.kv_heads,
+                        head_dim: hd,
+                        first,
+                        out: a.k_rot,
+                    });
+                    (a.q_rot, a.k_rot)
+                }
+                None => (a.q, a.k),
+            };
+            n.push(Node::Attention {
+                q,
+                k,
+                v: a.v,
+                page_table: c.page_table,
+                k_cache: l.k_cache,
+                v_cache: l.v_cache,
+                scores: a.scores,
+                shape,
+                tokens,
+                first,
+                out: a.attn,
+            });
+            linear(&mut n, a.attn, l.o, qd, h, a.proj);
+            add_rows(&mut n, &mut cur, a.proj, tokens * h);
+            if post_norm {
+                norm(&mut n, l.attn_norm, a.x[cur], a.x[1 - cur]);
+                cur = 1 - cur;
+            }
+            let mlp_in = if post_norm {
+                a.x[cur]
+            } else {
+                norm(&mut n, l.mlp_norm, a.x[cur], a.normed);
+                a.normed
+            };
+            let len = tokens * cfg.ffn;
+            match (cfg.activation, l.gate) {
+                (Activation::SwiGlu, Some(gate)) => {
+                    linear(&mut n, mlp_in, gate, h, cfg.ffn, a.gate);
+                    linear(&mut n, mlp_in, l.up, h, cfg.ffn, a.up);
+                    n.push(Node::SwiGlu { gate: a.gate, up: a.up, len, out: a.act });
+                }
+                _ => {
+                    linear(&mut n, mlp_in, l.up, h, cfg.ffn, a.up);
+                    n.push(Node::Gelu { x: a.up, len, erf, out: a.act });
+                }
+            }
+            linear(&mut n, a.act, l.down, cfg.ffn, h, a.proj);
+            add_rows(&mut n, &mut cur, a.proj, tokens * h);
+            if post_norm {
+                norm(&mut n, l.mlp_norm, a.x[cur], a.x[1 - cur]);
+                cur = 1 - cur;
+            }
+        }
+        match (w.final_norm, w.lm_head) {
+            (Some(fnorm), Some(head)) => {
+                norm(&mut n, fnorm, a.x[cur], a.normed);
+                n.push(Node::LmHead {
+                    x: a.normed,
+                    w: head,
+                    row: tokens - 1,
+                    hidden: h,
+                    vocab: cfg.vocab,
+                    step,
+                    slot: first + tokens,
+                    logits: output,
+                    ids,
+                });
+            }
+            (Some(fnorm), None) => norm(&mut n, fnorm, a.x[cur], output),
+            // A post-norm encoder's last node is its last norm: it writes the output.
+            (None, _) => {
+                if let Some(Node::Norm { out, .. }) = n.last_mut() {
+                    *out = output;
+                }
+            }
+        }
+        n
+    }
+}
