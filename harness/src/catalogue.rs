@@ -167,6 +167,7 @@ impl Kernel {
             adapter,
             shader: ShaderRef { file: String::new(), hash: String::new(), entry_points: vec![] },
             provenance,
+            model: None,
         }
     }
 

@@ -267,9 +267,16 @@ impl<T: Timed> Measurement<T> {
     }
 
     pub fn finish(self) -> Record {
+        self.finish_parts().0
+    }
+
+    /// The record, every sample's per-pass times (one list per pass, as
+    /// [`Timed::phase_labels`] names them) and the backend back, for callers that derive more
+    /// from the passes (a model's per-token latency) or keep using the prepared work.
+    pub fn finish_parts(self) -> (Record, Vec<Vec<f64>>, T) {
         let mut record = self.record;
         if record.status != Status::Measured {
-            return record;
+            return (record, self.phase_samples, self.timed);
         }
         let Some(summary) = self.sampler.summary() else {
             record.status = Status::Failed {
@@ -278,7 +285,7 @@ impl<T: Timed> Measurement<T> {
                     _ => "fewer than two valid samples".into(),
                 },
             };
-            return record;
+            return (record, self.phase_samples, self.timed);
         };
         let phases = if self.phase_samples.len() > 1 {
             self.timed
@@ -302,7 +309,7 @@ impl<T: Timed> Measurement<T> {
             cold: ColdTiming { pipeline_ns: self.timed.pipeline_ns(), first_run_ns: Some(self.first_run_ns) },
             phases,
         });
-        record
+        (record, self.phase_samples, self.timed)
     }
 }
 

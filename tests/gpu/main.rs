@@ -226,3 +226,34 @@ mod verdicts {
         panic!("a 20% heavier kernel was not called slower in three trials");
     }
 }
+
+/// Every token-model preset at a small quick shape on lavapipe: checked step by step under
+/// forced decoding against the f64 reference, then measured with per-token figures.
+#[test]
+fn models_run_checked_with_per_token_metrics_on_lavapipe() {
+    use harness::model::{preset, quick, reference::Reference, run::prepare};
+    let _g = exclusive();
+    let Some(dev) = device("vulkan") else { return };
+    for id in ["gpt2-small", "llama-3.2-1b", "qwen2.5-0.5b", "bert-base"] {
+        let cfg = quick(&(preset(id).unwrap().config)());
+        let m = prepare(&Reference, &cfg, 20, 6, 5).unwrap();
+        let job = m.job(id, "quick", "f64 reference, forced decoding");
+        let r = pollster::block_on(gpu::run_model(&dev, &job, &opts(5)));
+        assert_eq!(r.status, Status::Measured, "{id}: {:?}", r.status);
+        assert!(r.check.as_ref().is_some_and(|c| c.passed && c.elements as usize == m.graph.output_len));
+        let mm = r.model.as_ref().unwrap();
+        assert!(mm.device_bytes.weights > 0 && mm.device_bytes.total > mm.device_bytes.weights);
+        if id == "bert-base" {
+            assert!(mm.encoder_latency_ns.is_some_and(|ns| ns > 0.0), "{id}: {mm:?}");
+        } else {
+            assert!(mm.ttft_ns.is_some_and(|ns| ns > 0.0), "{id}: {mm:?}");
+            assert!(mm.decode_tokens_per_s.is_some_and(|v| v > 0.0));
+            let lat = mm.token_latency_ns.expect("timestamps give per-step times");
+            assert!(lat.p50_ns > 0.0 && lat.p50_ns <= lat.p99_ns);
+            assert!(mm.host_token_latency_ns.is_some_and(|h| h.n == 3 * 6));
+            // The device's own argmax agrees with the reference's greedy choice at least at
+            // first (random weights leave wide margins at the first step).
+            assert!(mm.greedy_tokens_matched.is_some_and(|n| n >= 1), "{id}: {mm:?}");
+        }
+    }
+}

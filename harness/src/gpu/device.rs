@@ -200,8 +200,9 @@ pub fn unmet_plan_requirement(dev: &GpuDevice, requires: &[&str], plan: &Plan) -
     let l = &dev.limits;
     let biggest = plan.largest_buffer();
     if biggest > l.max_storage_buffer_binding_size || biggest > l.max_buffer_size {
+        let label = plan.buffers.iter().find(|b| b.size() == biggest).map_or("", |b| b.label.as_str());
         return Some(format!(
-            "needs a {biggest}-byte buffer; adapter `{}` allows max_storage_buffer_binding_size = {}, max_buffer_size = {}",
+            "needs a {biggest}-byte buffer (`{label}`); adapter `{}` allows max_storage_buffer_binding_size = {}, max_buffer_size = {}",
             dev.report.name, l.max_storage_buffer_binding_size, l.max_buffer_size
         ));
     }

@@ -8,6 +8,7 @@
 //! runs jobs through the one measurement protocol.
 
 mod device;
+mod model;
 mod resources;
 mod timing;
 
@@ -22,6 +23,7 @@ use crate::kernels::Inputs;
 use crate::measure::{self, Measurement, SamplingConfig};
 use crate::schema::{Record, ShaderRef, Status};
 
+pub use model::run_model;
 use resources::prepare;
 use timing::GpuTimed;
 
@@ -147,6 +149,7 @@ async fn start<'a>(
         tick_gcd: 0,
         host_resolution_ns: opts.host_resolution_ns,
         pipeline_ns,
+        after_check: None,
     };
     Measurement::start(timed, record, Some(job.expected), job.kernel.tolerance, &opts.sampling).await
 }

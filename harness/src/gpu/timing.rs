@@ -84,6 +84,9 @@ pub(super) struct GpuTimed<'a> {
     pub(super) tick_gcd: u64,
     pub(super) host_resolution_ns: f64,
     pub(super) pipeline_ns: f64,
+    /// Bytes written into a buffer once the checked run is read back (a model switches from
+    /// replaying the reference's tokens to its own).
+    pub(super) after_check: Option<(usize, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for GpuTimed<'_> {
@@ -129,6 +132,9 @@ impl Timed for GpuTimed<'_> {
         let raw = dev.read(&readback, out_bytes).await?;
         if let Some(e) = scope.pop().await {
             return Err(GpuError::Wgpu { during: "running the kernel", message: e.to_string() });
+        }
+        if let Some((buf, bytes)) = self.after_check.take() {
+            dev.queue.write_buffer(&res.buffers[buf], 0, &bytes);
         }
         let output = match plan.output_type {
             OutputType::F32 => bytemuck::cast_slice::<u8, f32>(&raw)[..plan.output_len].to_vec(),

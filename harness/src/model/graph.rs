@@ -195,6 +195,11 @@ impl Graph {
         })
     }
 
+    /// Length of the token-id tensor.
+    pub fn tokens_len(&self) -> usize {
+        self.tensors[self.tokens].elements()
+    }
+
     pub fn id(&self, name: &str) -> Option<TensorId> {
         self.tensors.iter().position(|t| t.name == name)
     }

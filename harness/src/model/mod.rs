@@ -7,8 +7,10 @@
 pub mod exec;
 pub mod graph;
 mod hf;
+pub mod lower;
 mod presets;
 pub mod reference;
+pub mod run;
 pub mod values;
 
 pub use hf::{ConfigError, from_hf_config, parse_config};

@@ -107,3 +107,56 @@ pub struct ModelInfo {
     pub summary: String,
     pub scales: Vec<ModelScale>,
 }
+
+/// Percentiles of a latency distribution, ns.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub n: u64,
+    pub p50_ns: f64,
+    pub p90_ns: f64,
+    pub p99_ns: f64,
+}
+
+/// Bytes a model run allocated on the device, by what they hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceBytes {
+    pub weights: u64,
+    pub kv_cache: u64,
+    /// Activations, score scratch, token ids, logits, RoPE tables and uniforms.
+    pub activations: u64,
+    pub total: u64,
+}
+
+/// A model record's figures, as llama-bench (pp/tg) and ONNX Runtime's model benchmark report
+/// them. Rates and latencies come from the device timer's per-pass times (the prompt is one
+/// pass, each decode step one) unless named `host_`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMetrics {
+    pub preset: String,
+    /// `quick` or `full`.
+    pub scale: String,
+    pub family: ModelFamily,
+    pub prompt_tokens: u64,
+    /// Decode steps after the prompt (0 for encoders).
+    pub generated_tokens: u64,
+    pub batch: u64,
+    /// Median time of the prompt's pass, which ends with the first token's id on the device.
+    pub ttft_ns: Option<f64>,
+    pub prefill_tokens_per_s: Option<f64>,
+    /// Generated tokens over the median of the decode steps' total time.
+    pub decode_tokens_per_s: Option<f64>,
+    /// Every decode step of every sample.
+    pub token_latency_ns: Option<Percentiles>,
+    /// Submit of a decode step to its token id read back on the host: what a page waits for.
+    pub host_token_latency_ns: Option<Percentiles>,
+    /// Encoders: median time of one forward pass over the input.
+    pub encoder_latency_ns: Option<f64>,
+    pub device_bytes: DeviceBytes,
+    /// Peak resident set of the process (native runs, Linux), bytes.
+    pub peak_rss_bytes: Option<u64>,
+    /// Leading generated tokens of the device's free-running decode equal to the reference's
+    /// greedy ones (near-ties may legitimately diverge; the check itself uses forced decoding).
+    pub greedy_tokens_matched: Option<u64>,
+    /// What the checked output was compared against, e.g. `f64 reference, forced decoding`.
+    pub checked_against: String,
+}

@@ -27,6 +27,10 @@ pub struct Record {
     pub adapter: Option<AdapterReport>,
     pub shader: ShaderRef,
     pub provenance: Provenance,
+    /// Whole-model figures (prefill and decode rates, time to first token, per-token latency,
+    /// device memory) for a model record; absent on kernel records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<super::ModelMetrics>,
 }
 
 /// Outcome. Only `Measured` records carry timings that may be compared.

@@ -1,0 +1,292 @@
+//! Running a model anywhere: the job (graph, initial values, the reference run it is checked
+//! against), the record every backend starts from, the metrics derived from per-pass samples,
+//! and host execution through the one measurement protocol ([`HostModel`]: native-cpu, the f64
+//! reference, the page's WASM path).
+
+use std::collections::BTreeMap;
+
+use super::exec::{self, HostOps, HostRun, Store};
+use super::graph::{Graph, TensorKind};
+use super::values::Values;
+use crate::check::Tolerance;
+use crate::clock;
+use crate::measure::{FirstRun, Measurement, Reading, SamplingConfig, Timed};
+use crate::schema::{
+    AdapterReport, DeviceBytes, ModelFamily, ModelMetrics, Percentiles, Provenance, Record, SCHEMA_VERSION, ShaderRef,
+    Status, TimerInfo, TimerKind, Work,
+};
+use crate::stats::Sample;
+
+/// A model to run: its graph and initial values, and the reference run it is checked against
+/// (its tokens are replayed, its output is the expected logits).
+#[derive(Debug, Clone, Copy)]
+pub struct ModelJob<'a> {
+    pub preset: &'a str,
+    /// `quick` or `full`.
+    pub scale: &'a str,
+    pub graph: &'a Graph,
+    pub init: &'a [Values],
+    pub reference: &'a HostRun,
+    pub tolerance: Tolerance,
+    /// What the reference is, for the record.
+    pub checked_against: &'a str,
+}
+
+impl ModelJob<'_> {
+    /// The record every backend starts a model from: identity, shape parameters, work, and
+    /// metrics with no timings yet.
+    pub fn base_record(&self, backend: &str, opts_size: &str, provenance: Provenance) -> Record {
+        let g = self.graph;
+        let c = &g.config;
+        let params: BTreeMap<String, u64> = [
+            ("prompt", g.prompt),
+            ("generate", g.generate),
+            ("batch", 1),
+            ("layers", c.layers),
+            ("hidden", c.hidden),
+            ("heads", c.heads),
+            ("kv_heads", c.kv_heads),
+            ("ffn", c.ffn),
+            ("vocab", c.vocab),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v as u64))
+        .collect();
+        let nodes: Vec<_> = g.nodes().copied().collect();
+        let (flops, bytes) = Graph::work(&nodes);
+        let weights = g.bytes(TensorKind::Weight);
+        let kv = g.bytes(TensorKind::KvCache);
+        let all: u64 = g.tensors.iter().map(|t| 4 * t.elements() as u64).sum();
+        Record {
+            schema_version: SCHEMA_VERSION,
+            kernel: self.preset.to_owned(),
+            family: "model".into(),
+            case: case_name(g),
+            params,
+            size: opts_size.to_owned(),
+            dtype: "f32".into(),
+            backend: backend.to_owned(),
+            status: Status::Measured,
+            work: Work { flops, bytes },
+            timing: None,
+            throughput: None,
+            check: None,
+            adapter: None,
+            shader: ShaderRef { file: String::new(), hash: String::new(), entry_points: vec![] },
+            provenance,
+            model: Some(ModelMetrics {
+                preset: self.preset.to_owned(),
+                scale: self.scale.to_owned(),
+                family: c.family,
+                prompt_tokens: g.prompt as u64,
+                generated_tokens: g.generate as u64,
+                batch: 1,
+                ttft_ns: None,
+                prefill_tokens_per_s: None,
+                decode_tokens_per_s: None,
+                token_latency_ns: None,
+                host_token_latency_ns: None,
+                encoder_latency_ns: None,
+                device_bytes: DeviceBytes { weights, kv_cache: kv, activations: all - weights - kv, total: all },
+                peak_rss_bytes: None,
+                greedy_tokens_matched: None,
+                checked_against: self.checked_against.to_owned(),
+            }),
+        }
+    }
+}
+
+/// `p64-g16` (decoders) or `t128` (encoders): the record's case name.
+pub fn case_name(g: &Graph) -> String {
+    if g.config.family == ModelFamily::Decoder {
+        format!("p{}-g{}", g.prompt, g.generate)
+    } else {
+        format!("t{}", g.prompt)
+    }
+}
+
+pub fn percentiles(v: &[f64]) -> Option<Percentiles> {
+    let s = Sample::new(v).ok()?;
+    Some(Percentiles { n: v.len() as u64, p50_ns: s.quantile(0.5), p90_ns: s.quantile(0.9), p99_ns: s.quantile(0.99) })
+}
+
+pub fn median(v: &[f64]) -> Option<f64> {
+    Sample::new(v).ok().map(|s| s.median())
+}
+
+/// Fills the rates and latencies of `m` from per-pass samples (pass 0 the prompt, then one per
+/// decode step, each list one value per sample).
+pub fn fill_from_passes(m: &mut ModelMetrics, passes: &[Vec<f64>]) {
+    let Some(prompt) = passes.first() else { return };
+    let first = median(prompt);
+    if m.generated_tokens == 0 {
+        m.encoder_latency_ns = first;
+    } else {
+        m.ttft_ns = first;
+    }
+    m.prefill_tokens_per_s = first.map(|ns| m.prompt_tokens as f64 * 1e9 / ns);
+    let steps = &passes[1..];
+    if steps.is_empty() || steps.iter().any(Vec::is_empty) {
+        return;
+    }
+    let samples = steps.iter().map(Vec::len).min().unwrap_or(0);
+    let totals: Vec<f64> = (0..samples).map(|i| steps.iter().map(|s| s[i]).sum()).collect();
+    m.decode_tokens_per_s = median(&totals).map(|ns| steps.len() as f64 * 1e9 / ns);
+    let all: Vec<f64> = steps.iter().flatten().copied().collect();
+    m.token_latency_ns = percentiles(&all);
+}
+
+/// A graph on a host executor, timed pass by pass with the host clock.
+pub struct HostModel<'a, O: HostOps> {
+    pub ops: &'a O,
+    pub graph: &'a Graph,
+    store: Store<O::T>,
+    forced: bool,
+    resolution_ns: f64,
+}
+
+impl<O: HostOps> std::fmt::Debug for HostModel<'_, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostModel").field("model", &self.graph.config.name).finish()
+    }
+}
+
+impl<'a, O: HostOps> HostModel<'a, O> {
+    /// Ready to run `job`'s graph, replaying the reference's tokens for the checked run.
+    pub fn new(ops: &'a O, job: &ModelJob<'a>, resolution_ns: f64) -> Self {
+        let mut store = Store::new(job.graph, job.init, O::from_f32);
+        store.ids[job.graph.tokens].copy_from_slice(&job.reference.tokens);
+        HostModel { ops, graph: job.graph, store, forced: true, resolution_ns }
+    }
+
+    fn passes(&self) -> impl Iterator<Item = &'a [crate::model::graph::Node]> + use<'a, O> {
+        let g = self.graph;
+        std::iter::once(g.prefill.as_slice()).chain(g.steps.iter().map(Vec::as_slice))
+    }
+
+    /// The token ids after the last run: after sampling, the executor's own greedy tokens.
+    pub fn tokens(&self) -> &[u32] {
+        &self.store.ids[self.graph.tokens]
+    }
+}
+
+impl<O: HostOps> Timed for HostModel<'_, O> {
+    type Error = std::convert::Infallible;
+
+    async fn first_run(&mut self) -> Result<FirstRun, Self::Error> {
+        let t0 = clock::now();
+        for nodes in self.passes() {
+            exec::run(self.ops, &mut self.store, nodes, self.forced);
+        }
+        let ns = t0.elapsed().as_secs_f64() * 1e9;
+        let g = self.graph;
+        let output = self.store.f[g.output][..g.output_len].iter().map(|&v| O::to_f32(v)).collect();
+        self.forced = false;
+        Ok(FirstRun { output, ns })
+    }
+
+    async fn sample(&mut self, reps: u32) -> Result<Reading, Self::Error> {
+        let npass = 1 + self.graph.steps.len();
+        let mut per_pass = vec![0.0; npass];
+        let t0 = clock::now();
+        for _ in 0..reps {
+            for (i, nodes) in self.passes().enumerate() {
+                let t = clock::now();
+                exec::run(self.ops, &mut self.store, nodes, self.forced);
+                per_pass[i] += t.elapsed().as_secs_f64() * 1e9 / f64::from(reps);
+            }
+        }
+        let wall_ns = t0.elapsed().as_secs_f64() * 1e9;
+        Ok(Reading { per_exec_ns: wall_ns / f64::from(reps), wall_ns, per_pass_ns: per_pass })
+    }
+
+    fn timer(&self) -> TimerInfo {
+        TimerInfo { kind: TimerKind::HostClock, resolution_ns: self.resolution_ns, quantized: false }
+    }
+
+    fn phase_labels(&self) -> Vec<String> {
+        let first = if self.graph.steps.is_empty() { "encode" } else { "prefill" };
+        std::iter::once(first.to_owned()).chain((1..=self.graph.steps.len()).map(|i| format!("decode {i}"))).collect()
+    }
+}
+
+/// Measures `job` on a host executor (never waits: plain code), the record's metrics filled
+/// from the passes, the free-running tokens compared with the reference's.
+pub fn measure_host_model<O: HostOps>(
+    ops: &O,
+    job: &ModelJob<'_>,
+    backend: &str,
+    adapter: Option<AdapterReport>,
+    size: &str,
+    provenance: Provenance,
+    sampling: &SamplingConfig,
+    resolution_ns: f64,
+) -> Record {
+    let mut record = job.base_record(backend, size, provenance);
+    record.adapter = adapter;
+    let timed = HostModel::new(ops, job, resolution_ns);
+    crate::measure::complete_now(async {
+        let mut m = match Measurement::start(timed, record, Some(&job.reference.output), job.tolerance, sampling).await
+        {
+            Ok(m) => m,
+            Err(r) => return *r,
+        };
+        while !m.step().await {}
+        let (mut record, passes, timed) = m.finish_parts();
+        if let Some(metrics) = record.model.as_mut().filter(|_| record.status == Status::Measured) {
+            fill_from_passes(metrics, &passes);
+            if job.graph.generate > 0 {
+                let p = job.graph.prompt;
+                let matched =
+                    job.reference.tokens[p + 1..].iter().zip(&timed.tokens()[p + 1..]).take_while(|(a, b)| a == b);
+                metrics.greedy_tokens_matched = Some(matched.count() as u64);
+            }
+        }
+        record
+    })
+}
+
+/// A model ready to run anywhere: its graph, initial values and the reference run.
+#[derive(Debug, Clone)]
+pub struct PreparedModel {
+    pub graph: Graph,
+    pub init: Vec<Values>,
+    pub reference: HostRun,
+    /// Host time the reference run took, ns.
+    pub reference_ns: f64,
+}
+
+/// Builds `cfg`'s graph, its seeded values and the reference run by `ops` (the f64 reference
+/// at the quick scale; native-cpu's f32 at full scale, where f64 would take minutes).
+pub fn prepare<O: HostOps>(
+    ops: &O,
+    cfg: &crate::schema::ModelConfig,
+    prompt: usize,
+    generate: usize,
+    seed: u64,
+) -> Result<PreparedModel, super::graph::GraphError> {
+    let graph = Graph::build(cfg, prompt, generate)?;
+    let init = super::values::initial(&graph, seed);
+    let t0 = clock::now();
+    let reference = exec::run_graph(ops, &graph, &init, None);
+    let reference_ns = t0.elapsed().as_secs_f64() * 1e9;
+    Ok(PreparedModel { graph, init, reference, reference_ns })
+}
+
+impl PreparedModel {
+    pub fn job<'a>(&'a self, preset: &'a str, scale: &'a str, checked_against: &'a str) -> ModelJob<'a> {
+        ModelJob {
+            preset,
+            scale,
+            graph: &self.graph,
+            init: &self.init,
+            reference: &self.reference,
+            tolerance: MODEL_TOLERANCE,
+            checked_against,
+        }
+    }
+}
+
+/// Logits after a few f32 layers against f64: the kernels' reductions compound over layers,
+/// so the model gets the attention tolerance.
+pub const MODEL_TOLERANCE: Tolerance = Tolerance::PERMISSIVE;
