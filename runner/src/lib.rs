@@ -7,6 +7,7 @@ pub mod browser;
 pub mod doctor;
 pub mod facts;
 pub mod icd;
+pub mod model;
 pub mod models;
 pub mod native;
 pub mod report;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use runner::{Outcome, doctor, icd, models, native, report, results, run, server};
+use runner::{Outcome, doctor, icd, model, models, native, report, results, run, server};
 
 #[derive(Parser, Debug)]
 #[command(name = "accelbench", version, about = "ML compute kernels, measured in browsers and natively")]
@@ -23,6 +23,9 @@ enum Command {
     },
     /// List the model presets (or a --config file) with parameters and memory per dtype and scale
     Models(models::ModelsArgs),
+    /// Run whole models (presets or --config) on the native backends: TTFT, prefill and decode
+    /// tokens/s, per-token latency and device memory, every output checked
+    Model(model::ModelArgs),
     /// Run the catalogue on every native wgpu adapter and on the CPU reference
     Native(native::NativeArgs),
     /// Render result files as a table, JSON, CSV, Markdown, Bencher (BMF) or github-action-benchmark JSON
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Kernels { json } => report::print_catalogue(json).map(|()| Outcome::Ok),
         Command::Models(args) => models::run(&args),
+        Command::Model(args) => model::run(&args),
         Command::Native(args) => native::run(&args),
         Command::Report(args) => results::report(&args),
         Command::Compare(args) => results::compare(&args),

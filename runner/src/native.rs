@@ -309,7 +309,7 @@ pub fn adapter_filter(adapter: Option<&String>, icd: Option<&String>) -> Option<
 }
 
 /// Opens every native adapter, labelled `native-wgpu-<backend>`.
-fn open_devices(filter: Option<&str>) -> anyhow::Result<Vec<(String, GpuDevice)>> {
+pub fn open_devices(filter: Option<&str>) -> anyhow::Result<Vec<(String, GpuDevice)>> {
     let adapters = pollster::block_on(gpu::native_adapters());
     let mut out = Vec::new();
     for a in adapters {

@@ -486,3 +486,58 @@ fn models_lists_every_preset_and_reads_hugging_face_configs() {
     assert!(err.contains("missing field `hidden_size`") && err.contains("config.json"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn model_runs_checked_with_token_metrics_and_refuses_what_it_cannot_hold() {
+    // Quick gpt2 and an encoder on native-cpu and the f64 reference: measured, checked, with
+    // the per-token schema fields filled.
+    let out = accelbench(&["model", "gpt2-small", "bert-base", "--quick", "--backends", "cpu,reference", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rs = records(&out);
+    assert_eq!(rs.len(), 4);
+    for r in &rs {
+        assert_eq!(r["status"], "measured", "{r}");
+        assert_eq!(r["family"], "model");
+        assert_eq!(r["check"]["passed"], true);
+        assert_provenance(r);
+        let m = &r["model"];
+        assert!(m["device_bytes"]["weights"].as_u64().unwrap() > 0);
+        if r["kernel"] == "gpt2-small" {
+            assert_eq!(r["case"], "p32-g16");
+            assert!(m["ttft_ns"].as_f64().unwrap() > 0.0);
+            assert!(m["decode_tokens_per_s"].as_f64().unwrap() > 0.0);
+            assert!(
+                m["token_latency_ns"]["p99_ns"].as_f64().unwrap() >= m["token_latency_ns"]["p50_ns"].as_f64().unwrap()
+            );
+            assert_eq!(m["checked_against"], "f64 reference, forced decoding");
+        } else {
+            assert!(m["encoder_latency_ns"].as_f64().unwrap() > 0.0);
+        }
+    }
+    // llama-3.2-1b at full scale: its 1 GB embedding is over any software adapter's binding
+    // limit and over a small budget; skipped naming the tensor and limit, at once, no crash.
+    let out =
+        accelbench(&["model", "llama-3.2-1b", "--full", "--backends", "wgpu,cpu", "--memory-budget", "1GiB", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rs = records(&out);
+    assert!(!rs.is_empty());
+    for r in &rs {
+        assert_eq!(r["status"], "skipped", "{r}");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(reason.contains("--memory-budget") || reason.contains("embed.tokens"), "{reason}");
+    }
+    // Bad input exits 2 naming the fix.
+    let dir = std::env::temp_dir().join(format!("accelbench-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(&cfg, r#"{"model_type": "llama", "hidden_size": 64}"#).unwrap();
+    let out = accelbench(&["model", "--config", cfg.to_str().unwrap(), "--quick"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("num_attention_heads"));
+    let out = accelbench(&["model", "gpt3", "--quick"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("presets: gpt2-small"));
+    let out = accelbench(&["model", "gpt2-small", "--memory-budget", "lots"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2GiB"));
+}

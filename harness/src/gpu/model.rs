@@ -54,9 +54,15 @@ pub async fn run_model(dev: &GpuDevice, job: &ModelJob<'_>, opts: &RunOptions) -
         Err(r) => return *r,
     };
     while !m.step().await {}
-    let (mut record, passes, timed) = m.finish_parts();
+    let (mut record, mut passes, timed) = m.finish_parts();
     if record.status != Status::Measured {
         return record;
+    }
+    if passes.is_empty()
+        && let Some(t) = record.timing.as_ref().filter(|t| t.timer.kind == crate::schema::TimerKind::GpuTimestamp)
+    {
+        // One pass (an encoder): the timer reports it as the whole execution.
+        passes = vec![t.samples_ns.clone()];
     }
     let host = host_decode(dev, &timed.res, tokens, job.graph).await;
     let metrics = record.model.as_mut().expect("model records carry metrics");

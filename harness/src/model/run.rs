@@ -290,3 +290,50 @@ impl PreparedModel {
 /// Logits after a few f32 layers against f64: the kernels' reductions compound over layers,
 /// so the model gets the attention tolerance.
 pub const MODEL_TOLERANCE: Tolerance = Tolerance::PERMISSIVE;
+
+/// The record of a model that could not be built or placed at all (no graph: a family the
+/// catalogue cannot run yet, a budget it does not fit), `skipped` with the reason.
+pub fn unbuilt_record(
+    preset: &str,
+    scale: &str,
+    cfg: &crate::schema::ModelConfig,
+    backend: &str,
+    reason: String,
+    provenance: Provenance,
+) -> Record {
+    Record {
+        schema_version: SCHEMA_VERSION,
+        kernel: preset.to_owned(),
+        family: "model".into(),
+        case: scale.to_owned(),
+        params: [("layers", cfg.layers), ("hidden", cfg.hidden)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v as u64))
+            .collect(),
+        size: scale.to_owned(),
+        dtype: "f32".into(),
+        backend: backend.to_owned(),
+        status: Status::Skipped { reason },
+        work: Work { flops: 0.0, bytes: 0.0 },
+        timing: None,
+        throughput: None,
+        check: None,
+        adapter: None,
+        shader: ShaderRef { file: String::new(), hash: String::new(), entry_points: vec![] },
+        provenance,
+        model: None,
+    }
+}
+
+/// Bytes of every tensor of `g` (what a device must hold at once, unsplit).
+pub fn graph_bytes(g: &Graph) -> u64 {
+    g.tensors.iter().map(|t| 4 * t.elements() as u64).sum()
+}
+
+/// The largest tensor of `g`: (name, bytes).
+pub fn largest_tensor(g: &Graph) -> (&str, u64) {
+    g.tensors
+        .iter()
+        .map(|t| (t.name.as_str(), 4 * t.elements() as u64))
+        .fold(("", 0), |a, b| if b.1 > a.1 { b } else { a })
+}

@@ -49,7 +49,7 @@ pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn P
 
 /// C = A B for row-major f32 slices, through gemm's packed kernels on all threads.
 #[allow(clippy::too_many_arguments, reason = "mirrors BLAS sgemm: shapes and leading dimensions")]
-fn sgemm(
+pub(crate) fn sgemm(
     m: usize,
     n: usize,
     k: usize,

@@ -1,0 +1,152 @@
+//! native-cpu's arithmetic for model graphs: the same packed `gemm` GEMMs and rayon row
+//! parallelism as its kernels, in f32, behind [`HostOps`], so native-cpu runs every model the
+//! graph describes without a model of its own.
+
+use harness::model::exec::{HostOps, NORM_EPS};
+use harness::model::graph::CacheShape;
+use harness::schema::NormKind;
+use rayon::prelude::*;
+
+use super::cpu::sgemm;
+
+/// Rows per rayon task below which a row loop stays on one thread (hand-off costs more).
+const MIN_ROWS: usize = 8;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuOps;
+
+impl HostOps for CpuOps {
+    type T = f32;
+
+    fn from_f32(v: f32) -> f32 {
+        v
+    }
+
+    fn to_f32(v: f32) -> f32 {
+        v
+    }
+
+    fn matmul(&self, x: &[f32], w: &[f32], m: usize, k: usize, n: usize, out: &mut [f32]) {
+        sgemm(m, n, k, x, k, w, n, out, n, false);
+    }
+
+    fn norm(
+        &self,
+        kind: NormKind,
+        x: &[f32],
+        gamma: &[f32],
+        beta: Option<&[f32]>,
+        _rows: usize,
+        cols: usize,
+        out: &mut [f32],
+    ) {
+        let eps = NORM_EPS as f32;
+        out.par_chunks_mut(cols).zip(x.par_chunks(cols)).with_min_len(MIN_ROWS).for_each(|(y, x)| {
+            let n = cols as f32;
+            let (mean, var) = match kind {
+                NormKind::LayerNorm => {
+                    let mean = x.iter().sum::<f32>() / n;
+                    (mean, x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n)
+                }
+                NormKind::RmsNorm => (0.0, x.iter().map(|v| v * v).sum::<f32>() / n),
+            };
+            let inv = 1.0 / (var + eps).sqrt();
+            for (i, o) in y.iter_mut().enumerate() {
+                *o = (x[i] - mean) * inv * gamma[i] + beta.map_or(0.0, |b| b[i]);
+            }
+        });
+    }
+
+    fn add(&self, a: &[f32], b: &[f32], b_len: usize, out: &mut [f32]) {
+        out.par_chunks_mut(b_len).zip(a.par_chunks(b_len)).for_each(|(o, a)| {
+            for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                *o = x + y;
+            }
+        });
+    }
+
+    fn gelu(&self, x: &[f32], erf: bool, out: &mut [f32]) {
+        out.par_chunks_mut(1 << 12).zip(x.par_chunks(1 << 12)).for_each(|(o, x)| {
+            for (o, &v) in o.iter_mut().zip(x) {
+                *o = if erf {
+                    0.5 * v * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2))
+                } else {
+                    0.5 * v * (1.0 + (0.797_884_6 * (v + 0.044715 * v * v * v)).tanh())
+                };
+            }
+        });
+    }
+
+    fn swiglu(&self, gate: &[f32], up: &[f32], out: &mut [f32]) {
+        out.par_chunks_mut(1 << 12).zip(gate.par_chunks(1 << 12).zip(up.par_chunks(1 << 12))).for_each(
+            |(o, (g, u))| {
+                for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                    *o = g / (1.0 + (-g).exp()) * u;
+                }
+            },
+        );
+    }
+
+    fn rope(&self, x: &[f32], cos: &[f32], sin: &[f32], heads: usize, head_dim: usize, first: usize, out: &mut [f32]) {
+        let half = head_dim / 2;
+        out.par_chunks_mut(head_dim).zip(x.par_chunks(head_dim)).enumerate().with_min_len(64).for_each(
+            |(row, (y, x))| {
+                let t = first + row / heads;
+                let (c, s) = (&cos[t * half..][..half], &sin[t * half..][..half]);
+                for i in 0..half {
+                    let (a, b) = (x[i], x[i + half]);
+                    y[i] = a * c[i] - b * s[i];
+                    y[i + half] = b * c[i] + a * s[i];
+                }
+            },
+        );
+    }
+
+    fn attend(
+        &self,
+        q: &[f32],
+        k_cache: &[f32],
+        v_cache: &[f32],
+        slots: &[usize],
+        s: CacheShape,
+        tokens: usize,
+        first: usize,
+        out: &mut [f32],
+    ) {
+        let (d, group) = (s.head_dim, s.heads / s.kv_heads);
+        let row = s.kv_heads * d;
+        let scale = 1.0 / (d as f32).sqrt();
+        // One task per (query, head): each a dot-product sweep over its keys, then a weighted sum.
+        out.par_chunks_mut(d).enumerate().for_each_init(Vec::new, |scores, (qh, o)| {
+            let (t, h) = (qh / s.heads, qh % s.heads);
+            let keys = if s.causal { first + t + 1 } else { first + tokens };
+            let kvh = h / group;
+            let qv = &q[qh * d..][..d];
+            scores.clear();
+            scores.extend((0..keys).map(|j| {
+                let kv = &k_cache[slots[j] * row + kvh * d..][..d];
+                qv.iter().zip(kv).map(|(a, b)| a * b).sum::<f32>() * scale
+            }));
+            let m = scores.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut z = 0.0;
+            for v in scores.iter_mut() {
+                *v = (*v - m).exp();
+                z += *v;
+            }
+            o.fill(0.0);
+            for (j, p) in scores.iter().enumerate() {
+                let vv = &v_cache[slots[j] * row + kvh * d..][..d];
+                for (ov, &x) in o.iter_mut().zip(vv) {
+                    *ov += p / z * x;
+                }
+            }
+        });
+    }
+
+    fn logits(&self, x: &[f32], w: &[f32], out: &mut [f32]) {
+        let h = x.len();
+        out.par_iter_mut().enumerate().with_min_len(256).for_each(|(v, o)| {
+            *o = x.iter().zip(&w[v * h..][..h]).map(|(a, b)| a * b).sum();
+        });
+    }
+}
