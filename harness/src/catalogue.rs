@@ -24,10 +24,12 @@ pub enum Family {
     Kvcache,
     Rope,
     Embedding,
+    Add,
+    LmHead,
 }
 
 impl Family {
-    pub const ALL: [Family; 12] = [
+    pub const ALL: [Family; 14] = [
         Family::Matmul,
         Family::Softmax,
         Family::Gelu,
@@ -40,6 +42,8 @@ impl Family {
         Family::Kvcache,
         Family::Rope,
         Family::Embedding,
+        Family::Add,
+        Family::LmHead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +60,8 @@ impl Family {
             Family::Kvcache => "kvcache",
             Family::Rope => "rope",
             Family::Embedding => "embedding",
+            Family::Add => "add",
+            Family::LmHead => "lm-head",
         }
     }
 }
@@ -394,6 +400,44 @@ pub static KERNELS: &[Kernel] = &[
         imp: &kernels::Embedding,
     },
     Kernel {
+        id: "add",
+        family: Family::Add,
+        dtype: DType::F32,
+        summary: "y = a + b with b repeated along a: residual connections and linear-layer biases",
+        shader: "add.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::STRICT,
+        quick: params! {
+            "residual-t64h128": { len = 8192, b_len = 8192 },
+            "bias-t64h384": { len = 24576, b_len = 384 },
+        },
+        full: params! {
+            "residual-t512h2048": { len = 1048576, b_len = 1048576 },
+            "bias-t512h3072": { len = 1572864, b_len = 3072 },
+        },
+        imp: &kernels::Add,
+    },
+    Kernel {
+        id: "lm-head",
+        family: Family::LmHead,
+        dtype: DType::F32,
+        summary: "LM head: logits of one hidden state against the (vocab, hidden) table, argmax on the device",
+        shader: "lm_head.wgsl",
+        entry_points: &["logits_rows", "argmax"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "h128v2048": { hidden = 128, vocab = 2048 },
+            "h77v1000": { hidden = 77, vocab = 1000 },
+        },
+        full: params! {
+            "gpt2": { hidden = 768, vocab = 50257 },
+            "qwen2.5-0.5b": { hidden = 896, vocab = 151936 },
+        },
+        imp: &kernels::LmHead,
+    },
+    Kernel {
         id: "attention-causal",
         family: Family::Attention,
         dtype: DType::F32,
@@ -451,6 +495,28 @@ pub static KERNELS: &[Kernel] = &[
             "h8s1024d128": { batch = 1, heads = 8, seq_len = 1024, head_dim = 128 },
         },
         imp: &kernels::Attention { variant: kernels::AttentionVariant::Flash },
+    },
+    Kernel {
+        id: "attention-cache",
+        family: Family::Attention,
+        dtype: DType::F32,
+        summary: "attention over a paged KV cache: append, scores, softmax, context; grouped-query, causal or bidirectional",
+        shader: "attention_cache.wgsl",
+        entry_points: &["append", "scores", "softmax", "context"],
+        requires: &[],
+        tolerance: Tolerance::PERMISSIVE,
+        quick: params! {
+            "gqa-decode-c100": { tokens = 1, first = 100, heads = 8, kv_heads = 2, head_dim = 32, page_size = 16, causal = 1 },
+            "gqa-prefill-t48": { tokens = 48, first = 0, heads = 4, kv_heads = 1, head_dim = 32, page_size = 16, causal = 1 },
+            "bidir-t40": { tokens = 40, first = 0, heads = 4, kv_heads = 4, head_dim = 24, page_size = 8, causal = 0 },
+            "chunk-t7c21": { tokens = 7, first = 21, heads = 6, kv_heads = 3, head_dim = 16, page_size = 5, causal = 1 },
+        },
+        full: params! {
+            "llama-decode-c1024": { tokens = 1, first = 1024, heads = 32, kv_heads = 8, head_dim = 64, page_size = 16, causal = 1 },
+            "llama-prefill-t512": { tokens = 512, first = 0, heads = 32, kv_heads = 8, head_dim = 64, page_size = 16, causal = 1 },
+            "bert-t512": { tokens = 512, first = 0, heads = 12, kv_heads = 12, head_dim = 64, page_size = 16, causal = 0 },
+        },
+        imp: &kernels::CachedAttention,
     },
     Kernel {
         id: "logmel",

@@ -68,6 +68,19 @@ pub struct EmbeddingDims {
     pub hidden: usize,
 }
 
+/// A block of `tokens` queries at positions `first..` over a paged cache (grouped-query when
+/// `kv_heads < heads`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheDims {
+    pub tokens: usize,
+    pub first: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub page_size: usize,
+    pub causal: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Matmul {
@@ -104,4 +117,16 @@ pub enum Op {
     Rope(RopeDims),
     /// Embedding lookup; inputs the table, then the ids.
     Embedding(EmbeddingDims),
+    /// `a + b[i % b_len]`: residuals and biases.
+    Add {
+        len: usize,
+        b_len: usize,
+    },
+    /// Append K/V to a paged cache and attend: the attention of every model.
+    CachedAttention(CacheDims),
+    /// Logits of one hidden state against a (vocab, hidden) table, argmax on the device.
+    LmHead {
+        hidden: usize,
+        vocab: usize,
+    },
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use harness::gpu::{self, GpuDevice, RunOptions};
+use harness::host::HostRun;
 use harness::measure::SamplingConfig;
 use harness::model::graph::Graph;
 use harness::model::reference::Reference;
@@ -237,13 +238,18 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<Outcome> {
         if hosts_run {
             for b in &host {
                 let label = format!("native-{b}");
+                let run = HostRun {
+                    backend: &label,
+                    adapter: None,
+                    size,
+                    seed: args.seed,
+                    sampling: &sampling,
+                    facts: &facts,
+                    resolution_ns: host_resolution_ns,
+                };
                 let mut r = match *b {
-                    "cpu" => {
-                        measure_host_model(&CpuOps, &job, &label, None, scale, prov(), &sampling, host_resolution_ns)
-                    }
-                    _ => {
-                        measure_host_model(&Reference, &job, &label, None, scale, prov(), &sampling, host_resolution_ns)
-                    }
+                    "cpu" => measure_host_model(&CpuOps, &job, &run),
+                    _ => measure_host_model(&Reference, &job, &run),
                 };
                 if let Some(mm) = r.model.as_mut() {
                     mm.peak_rss_bytes = peak_rss();

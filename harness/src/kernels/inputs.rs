@@ -15,6 +15,36 @@ pub enum Inputs {
     KvCache(KvCacheInputs),
     Rope(RopeInputs),
     Embedding(EmbeddingInputs),
+    Add(AddInputs),
+    CachedAttention(CachedAttentionInputs),
+    LmHead(LmHeadInputs),
+}
+
+/// `y = a + b` with `b` repeated along `a` (a residual when as long, a bias when one row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddInputs {
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+/// Attention over a paged cache: the positions already cached (`pre_k`, `pre_v`: (first,
+/// kv_heads, head_dim)), the block's queries (tokens, heads, head_dim) and new K, V (tokens,
+/// kv_heads, head_dim), and the page table (logical page to physical).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedAttentionInputs {
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+    pub pre_k: Vec<f32>,
+    pub pre_v: Vec<f32>,
+    pub page_table: Vec<u32>,
+}
+
+/// The LM head: the final hidden state `x` (hidden) and the (vocab, hidden) output table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmHeadInputs {
+    pub x: Vec<f32>,
+    pub w: Vec<f32>,
 }
 
 /// `C = A B` per batch: `a` is (batch, m, k), `b` (batch, k, n), row-major.
@@ -123,4 +153,7 @@ accessors! {
     kv_cache: KvCache => KvCacheInputs;
     rope: Rope => RopeInputs;
     embedding: Embedding => EmbeddingInputs;
+    add: Add => AddInputs;
+    cached_attention: CachedAttention => CachedAttentionInputs;
+    lm_head: LmHead => LmHeadInputs;
 }

@@ -10,6 +10,7 @@ mod inputs;
 mod kvcache;
 mod logmel;
 mod matmul;
+mod model_ops;
 mod rope;
 
 pub use crate::reference::reflect as reflect_index;
@@ -18,12 +19,13 @@ pub use elementwise::{Gelu, Norm, Softmax};
 pub use embedding::Embedding;
 pub use glu::Glu;
 pub use inputs::{
-    AttentionInputs, AudioInputs, EmbeddingInputs, GluInputs, Inputs, KvCacheInputs, MatmulInputs, NormInputs,
-    RopeInputs, UnaryInputs,
+    AddInputs, AttentionInputs, AudioInputs, CachedAttentionInputs, EmbeddingInputs, GluInputs, Inputs, KvCacheInputs,
+    LmHeadInputs, MatmulInputs, NormInputs, RopeInputs, UnaryInputs,
 };
 pub use kvcache::KvCache;
 pub use logmel::{LogMel, MelSetup, speech_clip};
 pub use matmul::Matmul;
+pub use model_ops::{Add, CachedAttention, LmHead};
 pub use rope::Rope;
 
 use crate::catalogue::Params;

@@ -187,7 +187,7 @@ pub fn argmax(values: impl Iterator<Item = f32>) -> u32 {
 
 /// What a host run of a whole graph produced.
 #[derive(Debug, Clone)]
-pub struct HostRun {
+pub struct GraphRun {
     /// The checked output ([`Graph::output`]) as f32.
     pub output: Vec<f32>,
     /// Every token id after the run: the prompt, then the generated ones.
@@ -196,7 +196,7 @@ pub struct HostRun {
 
 /// The prompt, then every decode step. With `forced` tokens, those are fed instead of the
 /// executor's own argmax (they must extend the prompt by `generate` generated tokens).
-pub fn run_graph<O: HostOps>(ops: &O, g: &Graph, init: &[Values], forced: Option<&[u32]>) -> HostRun {
+pub fn run_graph<O: HostOps>(ops: &O, g: &Graph, init: &[Values], forced: Option<&[u32]>) -> GraphRun {
     let mut store = Store::new(g, init, O::from_f32);
     if let Some(tokens) = forced {
         store.ids[g.tokens].copy_from_slice(tokens);
@@ -205,7 +205,7 @@ pub fn run_graph<O: HostOps>(ops: &O, g: &Graph, init: &[Values], forced: Option
     for step in &g.steps {
         run(ops, &mut store, step, forced.is_some());
     }
-    HostRun {
+    GraphRun {
         output: store.f[g.output][..g.output_len].iter().map(|&v| O::to_f32(v)).collect(),
         tokens: std::mem::take(&mut store.ids[g.tokens]),
     }

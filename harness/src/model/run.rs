@@ -5,15 +5,15 @@
 
 use std::collections::BTreeMap;
 
-use super::exec::{self, HostOps, HostRun, Store};
+use super::exec::{self, GraphRun, HostOps, Store};
 use super::graph::{Graph, TensorKind};
 use super::values::Values;
 use crate::check::Tolerance;
 use crate::clock;
-use crate::measure::{FirstRun, Measurement, Reading, SamplingConfig, Timed};
+use crate::measure::{FirstRun, Measurement, Reading, Timed};
 use crate::schema::{
-    AdapterReport, DeviceBytes, ModelFamily, ModelMetrics, Percentiles, Provenance, Record, SCHEMA_VERSION, ShaderRef,
-    Status, TimerInfo, TimerKind, Work,
+    DeviceBytes, ModelFamily, ModelMetrics, Percentiles, Provenance, Record, SCHEMA_VERSION, ShaderRef, Status,
+    TimerInfo, TimerKind, Work,
 };
 use crate::stats::Sample;
 
@@ -26,7 +26,7 @@ pub struct ModelJob<'a> {
     pub scale: &'a str,
     pub graph: &'a Graph,
     pub init: &'a [Values],
-    pub reference: &'a HostRun,
+    pub reference: &'a GraphRun,
     pub tolerance: Tolerance,
     /// What the reference is, for the record.
     pub checked_against: &'a str,
@@ -212,18 +212,10 @@ impl<O: HostOps> Timed for HostModel<'_, O> {
 
 /// Measures `job` on a host executor (never waits: plain code), the record's metrics filled
 /// from the passes, the free-running tokens compared with the reference's.
-pub fn measure_host_model<O: HostOps>(
-    ops: &O,
-    job: &ModelJob<'_>,
-    backend: &str,
-    adapter: Option<AdapterReport>,
-    size: &str,
-    provenance: Provenance,
-    sampling: &SamplingConfig,
-    resolution_ns: f64,
-) -> Record {
-    let mut record = job.base_record(backend, size, provenance);
-    record.adapter = adapter;
+pub fn measure_host_model<O: HostOps>(ops: &O, job: &ModelJob<'_>, run: &crate::host::HostRun<'_>) -> Record {
+    let mut record = job.base_record(run.backend, run.size.name(), run.facts.provenance(run.seed));
+    record.adapter = run.adapter.clone();
+    let (sampling, resolution_ns) = (run.sampling, run.resolution_ns);
     let timed = HostModel::new(ops, job, resolution_ns);
     crate::measure::complete_now(async {
         let mut m = match Measurement::start(timed, record, Some(&job.reference.output), job.tolerance, sampling).await
@@ -251,7 +243,7 @@ pub fn measure_host_model<O: HostOps>(
 pub struct PreparedModel {
     pub graph: Graph,
     pub init: Vec<Values>,
-    pub reference: HostRun,
+    pub reference: GraphRun,
     /// Host time the reference run took, ns.
     pub reference_ns: f64,
 }

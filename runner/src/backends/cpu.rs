@@ -44,6 +44,9 @@ pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn P
         }
         Op::LogMel(d) => Box::new(LogMel::new(d, inputs)),
         Op::KvCache { dims, stream } => Box::new(KvDecode::new(dims, inputs, stream)),
+        op @ (Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. }) => {
+            Box::new(super::cpu_model::ModelOp::new(op, inputs))
+        }
     })
 }
 

@@ -2,8 +2,11 @@
 //! parallelism as its kernels, in f32, behind [`HostOps`], so native-cpu runs every model the
 //! graph describes without a model of its own.
 
+use harness::host::{Prepared, RunError};
+use harness::kernels::Inputs;
 use harness::model::exec::{HostOps, NORM_EPS};
 use harness::model::graph::CacheShape;
+use harness::op::Op;
 use harness::schema::NormKind;
 use rayon::prelude::*;
 
@@ -148,5 +151,72 @@ impl HostOps for CpuOps {
         out.par_iter_mut().enumerate().with_min_len(256).for_each(|(v, o)| {
             *o = x.iter().zip(&w[v * h..][..h]).map(|(a, b)| a * b).sum();
         });
+    }
+}
+
+/// A model operation as a catalogue kernel on native-cpu: the same [`CpuOps`] code a model run
+/// uses, so the catalogue entry times exactly what models execute.
+pub struct ModelOp {
+    op: Op,
+    inputs: Inputs,
+    out: Vec<f32>,
+}
+
+impl ModelOp {
+    pub fn new(op: Op, inputs: &Inputs) -> Self {
+        ModelOp { op, inputs: inputs.clone(), out: Vec::new() }
+    }
+}
+
+impl Prepared for ModelOp {
+    fn run(&mut self) -> Result<(), RunError> {
+        let ops = CpuOps;
+        match self.op {
+            Op::Add { len, b_len } => {
+                let i = self.inputs.add();
+                self.out.resize(len, 0.0);
+                ops.add(&i.a, &i.b, b_len, &mut self.out);
+            }
+            Op::LmHead { vocab, .. } => {
+                let i = self.inputs.lm_head();
+                self.out.resize(vocab, 0.0);
+                ops.logits(&i.x, &i.w, &mut self.out);
+            }
+            Op::CachedAttention(d) => {
+                let i = self.inputs.cached_attention();
+                let keys = d.first + d.tokens;
+                let row = d.kv_heads * d.head_dim;
+                let slot = |t: usize| i.page_table[t / d.page_size] as usize * d.page_size + t % d.page_size;
+                let slots: Vec<usize> = (0..keys).map(slot).collect();
+                let cap = i.page_table.len() * d.page_size * row;
+                let (mut kc, mut vc) = (vec![0f32; cap], vec![0f32; cap]);
+                // Append: the cached positions, then the block's, each into its paged slot.
+                for t in 0..keys {
+                    let (k, v) = if t < d.first {
+                        (&i.pre_k[t * row..], &i.pre_v[t * row..])
+                    } else {
+                        (&i.k[(t - d.first) * row..], &i.v[(t - d.first) * row..])
+                    };
+                    kc[slots[t] * row..][..row].copy_from_slice(&k[..row]);
+                    vc[slots[t] * row..][..row].copy_from_slice(&v[..row]);
+                }
+                let shape = CacheShape {
+                    heads: d.heads,
+                    kv_heads: d.kv_heads,
+                    head_dim: d.head_dim,
+                    page_size: d.page_size,
+                    causal: d.causal,
+                    max_keys: keys,
+                };
+                self.out.resize(d.tokens * d.heads * d.head_dim, 0.0);
+                ops.attend(&i.q, &kc, &vc, &slots, shape, d.tokens, d.first, &mut self.out);
+            }
+            other => return Err(RunError(format!("not a model operation: {other:?}"))),
+        }
+        Ok(())
+    }
+
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.out.clone())
     }
 }

@@ -120,6 +120,12 @@ impl Backend for Cuda {
                 return Err("native-cuda has no fp16 GEMM yet (cuBLAS Hgemm is the next step)".into());
             }
             Op::KvCache { .. } => return Err("native-cuda has no paged KV-cache kernels yet".into()),
+            Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } => {
+                return Err(format!(
+                    "native-cuda has no {} kernel yet (model operations run on wgpu and native-cpu)",
+                    kernel.id
+                ));
+            }
             _ => {}
         }
         let s = &dev.stream;
@@ -194,7 +200,11 @@ impl Backend for Cuda {
                 let dims = [d.tokens as u32, d.heads as u32, (d.head_dim / 2) as u32];
                 Job::Rope { x: up(&i.x)?, cos: up(&i.cos)?, sin: up(&i.sin)?, y, dims }
             }
-            Op::Matmul { dtype: DType::F16, .. } | Op::KvCache { .. } => unreachable!("refused above"),
+            Op::Matmul { dtype: DType::F16, .. }
+            | Op::KvCache { .. }
+            | Op::Add { .. }
+            | Op::CachedAttention(_)
+            | Op::LmHead { .. } => unreachable!("refused above"),
         };
         Ok(Box::new(CudaRun { stream: s.clone(), blas: dev.blas.clone(), funcs: dev.funcs.clone(), job }))
     }

@@ -341,6 +341,12 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             ir.result(y);
             vec![tensor_f32(&[n], &i.audio().pcm)?]
         }
+        Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } => {
+            return Err(format!(
+                "native-openvino has no graph for {} yet (model operations run on wgpu and native-cpu)",
+                kernel.id
+            ));
+        }
         Op::KvCache { .. } => {
             return Err(format!(
                 "native-openvino has no model for {} (the paged KV cache is a chain of dependent steps with \
