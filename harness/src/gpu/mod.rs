@@ -140,16 +140,6 @@ async fn start<'a>(
             return Err(Box::new(record));
         }
     };
-    let timed = GpuTimed {
-        dev,
-        plan,
-        res,
-        use_ts: opts.use_timestamps && dev.has_timestamps(),
-        ts: None,
-        tick_gcd: 0,
-        host_resolution_ns: opts.host_resolution_ns,
-        pipeline_ns,
-        after_check: None,
-    };
+    let timed = GpuTimed::new(dev, plan, res, pipeline_ns, opts);
     Measurement::start(timed, record, Some(job.expected), job.kernel.tolerance, &opts.sampling).await
 }

@@ -37,17 +37,8 @@ pub async fn run_model(dev: &GpuDevice, job: &ModelJob<'_>, opts: &RunOptions) -
             return record;
         }
     };
-    let timed = GpuTimed {
-        dev,
-        plan,
-        res,
-        use_ts: opts.use_timestamps && dev.has_timestamps(),
-        ts: None,
-        tick_gcd: 0,
-        host_resolution_ns: opts.host_resolution_ns,
-        pipeline_ns,
-        after_check: Some((forced_flag, 0u32.to_le_bytes().to_vec())),
-    };
+    let mut timed = GpuTimed::new(dev, plan, res, pipeline_ns, opts);
+    timed.after_check = Some((forced_flag, 0u32.to_le_bytes().to_vec()));
     let expected = &job.reference.output;
     let mut m = match Measurement::start(timed, record, Some(expected), job.tolerance, &opts.sampling).await {
         Ok(m) => m,

@@ -89,6 +89,28 @@ pub(super) struct GpuTimed<'a> {
     pub(super) after_check: Option<(usize, Vec<u8>)>,
 }
 
+impl<'a> GpuTimed<'a> {
+    pub(super) fn new(
+        dev: &'a GpuDevice,
+        plan: Plan,
+        res: Resources,
+        pipeline_ns: f64,
+        opts: &super::RunOptions,
+    ) -> Self {
+        GpuTimed {
+            dev,
+            plan,
+            res,
+            use_ts: opts.use_timestamps && dev.has_timestamps(),
+            ts: None,
+            tick_gcd: 0,
+            host_resolution_ns: opts.host_resolution_ns,
+            pipeline_ns,
+            after_check: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for GpuTimed<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GpuTimed").field("shader", &self.plan.shader.file).field("use_ts", &self.use_ts).finish()

@@ -58,22 +58,10 @@ impl ModelJob<'_> {
         let kv = g.bytes(TensorKind::KvCache);
         let all: u64 = g.tensors.iter().map(|t| 4 * t.elements() as u64).sum();
         Record {
-            schema_version: SCHEMA_VERSION,
-            kernel: self.preset.to_owned(),
-            family: "model".into(),
             case: case_name(g),
             params,
-            size: opts_size.to_owned(),
-            dtype: "f32".into(),
-            backend: backend.to_owned(),
             status: Status::Measured,
             work: Work { flops, bytes },
-            timing: None,
-            throughput: None,
-            check: None,
-            adapter: None,
-            shader: ShaderRef { file: String::new(), hash: String::new(), entry_points: vec![] },
-            provenance,
             model: Some(ModelMetrics {
                 preset: self.preset.to_owned(),
                 scale: self.scale.to_owned(),
@@ -92,6 +80,7 @@ impl ModelJob<'_> {
                 greedy_tokens_matched: None,
                 checked_against: self.checked_against.to_owned(),
             }),
+            ..record_for(self.preset, backend, opts_size, provenance)
         }
     }
 }
@@ -294,18 +283,28 @@ pub fn unbuilt_record(
     provenance: Provenance,
 ) -> Record {
     Record {
-        schema_version: SCHEMA_VERSION,
-        kernel: preset.to_owned(),
-        family: "model".into(),
         case: scale.to_owned(),
         params: [("layers", cfg.layers), ("hidden", cfg.hidden)]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v as u64))
             .collect(),
-        size: scale.to_owned(),
+        status: Status::Skipped { reason },
+        ..record_for(preset, backend, scale, provenance)
+    }
+}
+
+/// A model record with its identity and nothing measured yet.
+fn record_for(preset: &str, backend: &str, size: &str, provenance: Provenance) -> Record {
+    Record {
+        schema_version: SCHEMA_VERSION,
+        kernel: preset.to_owned(),
+        family: "model".into(),
+        case: String::new(),
+        params: BTreeMap::new(),
+        size: size.to_owned(),
         dtype: "f32".into(),
         backend: backend.to_owned(),
-        status: Status::Skipped { reason },
+        status: Status::Measured,
         work: Work { flops: 0.0, bytes: 0.0 },
         timing: None,
         throughput: None,
