@@ -81,6 +81,31 @@ pub struct CacheDims {
     pub causal: bool,
 }
 
+impl CacheDims {
+    /// Positions the block's last query can see: the cached ones and the block.
+    pub fn keys(&self) -> usize {
+        self.first + self.tokens
+    }
+
+    /// Positions query `t` of the block sees.
+    pub fn keys_of(&self, t: usize) -> usize {
+        if self.causal { self.first + t + 1 } else { self.keys() }
+    }
+
+    /// Flops and bytes: QK^T and PV over every (query, key seen) pair, Q and O once, the block's
+    /// K and V appended, and each seen K and V row read.
+    pub fn work(&self) -> crate::schema::Work {
+        let f = |v: usize| v as f64;
+        let pairs: f64 = (0..self.tokens).map(|t| f(self.keys_of(t))).sum();
+        let q_row = f(self.heads * self.head_dim);
+        let kv_row = f(self.kv_heads * self.head_dim);
+        crate::schema::Work {
+            flops: 4.0 * pairs * q_row,
+            bytes: 4.0 * (2.0 * f(self.tokens) * q_row + 2.0 * pairs * kv_row + 2.0 * f(self.tokens) * kv_row),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Matmul {

@@ -81,6 +81,26 @@ pub struct Plan {
     /// Mismatches found while building (a uniform field the WGSL struct lacks); [`Plan::verify`]
     /// reports the first.
     errors: Vec<PlanError>,
+    /// `dims` uniforms made by [`Plan::dispatch`], by shader and contents: calls with the same
+    /// values (a model's layers) share one buffer.
+    shared_dims: Vec<(&'static str, UniformFields, BufferId)>,
+}
+
+/// A uniform's fields by name.
+pub type UniformFields = Vec<(&'static str, UniformValue)>;
+
+/// One dispatch of a shader described by value: its `dims` uniform's fields, its storage
+/// bindings and its grid. Every kernel family builds its dispatches as calls, so a kernel's own
+/// plan and a model's lowering share entry points, binding names and grid formulas.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub shader: &'static Shader,
+    pub entry_point: &'static str,
+    /// Fields of the shader's `dims` uniform.
+    pub dims: UniformFields,
+    /// Storage bindings (the `dims` binding is added by [`Plan::dispatch`]).
+    pub bindings: Vec<(&'static str, BufferId)>,
+    pub workgroups: [u32; 3],
 }
 
 /// A plan that does not match its shader's reflected bindings.
@@ -159,6 +179,7 @@ impl Plan {
             output_type: OutputType::F32,
             output_len: 0,
             errors: Vec::new(),
+            shared_dims: Vec::new(),
         }
     }
 
@@ -190,6 +211,30 @@ impl Plan {
             }
         };
         self.push(label, BufferInit::Uniform(pad16(bytes)))
+    }
+
+    /// The dispatch of `call`, its `dims` uniform written (or shared with an earlier call of the
+    /// same shader and values).
+    pub fn dispatch(&mut self, call: Call) -> Dispatch {
+        let file = call.shader.file;
+        let found = self.shared_dims.iter().find(|(f, d, _)| *f == file && *d == call.dims).map(|e| e.2);
+        let dims = match found {
+            Some(id) => id,
+            None => {
+                let label = if file == self.shader.file { "dims".to_owned() } else { format!("{file}:dims") };
+                let id = self.uniform_in(call.shader, "dims", &label, &call.dims);
+                self.shared_dims.push((file, call.dims, id));
+                id
+            }
+        };
+        let mut bindings = call.bindings;
+        bindings.insert(0, ("dims", dims));
+        Dispatch { shader: Some(call.shader), entry_point: call.entry_point, bindings, workgroups: call.workgroups }
+    }
+
+    /// A pass of the dispatches of `calls`.
+    pub fn pass(&mut self, label: &str, calls: Vec<Call>) -> Pass {
+        Pass { label: label.to_owned(), dispatches: calls.into_iter().map(|c| self.dispatch(c)).collect() }
     }
 
     /// The shader a dispatch runs.
@@ -349,6 +394,12 @@ fn pad16(mut b: Vec<u8>) -> Vec<u8> {
 fn pad4(mut b: Vec<u8>) -> Vec<u8> {
     b.resize(b.len().max(4).next_multiple_of(4), 0);
     b
+}
+
+/// Workgroups for a grid-stride loop over `n` items, 256 per workgroup: enough to fill a large
+/// GPU, the loop covers the rest.
+pub fn grid_stride(n: usize) -> [u32; 3] {
+    [(n as u32).div_ceil(256).clamp(1, 4096), 1, 1]
 }
 
 /// Workgroup counts for `n` items of `per` each, spread over y when x would exceed the 65535

@@ -14,7 +14,7 @@ use harness::host::HostRun;
 use harness::measure::SamplingConfig;
 use harness::model::graph::Graph;
 use harness::model::reference::Reference;
-use harness::model::run::{PreparedModel, graph_bytes, largest_tensor, measure_host_model, prepare, unbuilt_record};
+use harness::model::run::{PreparedModel, measure_host_model, prepare, unbuilt_record};
 use harness::model::{self, PRESETS};
 use harness::schema::{ModelConfig, Record, Size, Status};
 
@@ -115,7 +115,7 @@ fn models(args: &ModelArgs, size: Size) -> anyhow::Result<Vec<(String, ModelConf
 /// Why `dev` cannot hold `g` unsplit, before any weight exists: the largest tensor against
 /// the binding limit (splitting tensors is not built yet, so a model over it is skipped).
 fn placement(g: &Graph, dev: Option<&GpuDevice>, budget: Option<u64>) -> Option<String> {
-    let total = graph_bytes(g);
+    let total = g.total_bytes();
     if let Some(b) = budget.filter(|&b| total > b) {
         return Some(format!(
             "needs {total} bytes of device memory (weights, KV cache, activations), over --memory-budget {b}; \
@@ -123,7 +123,7 @@ fn placement(g: &Graph, dev: Option<&GpuDevice>, budget: Option<u64>) -> Option<
         ));
     }
     let dev = dev?;
-    let (name, bytes) = largest_tensor(g);
+    let (name, bytes) = g.largest_tensor();
     let limit = dev.limits.max_storage_buffer_binding_size.min(dev.limits.max_buffer_size);
     (bytes > limit).then(|| {
         format!(

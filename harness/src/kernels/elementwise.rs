@@ -3,7 +3,7 @@
 use super::{Inputs, KernelImpl, NormInputs, ParamSpec, UnaryInputs};
 use crate::catalogue::Params;
 use crate::op::{Op, RowsDims};
-use crate::plan::{Dispatch, OutputType, Pass, Plan, rows_grid};
+use crate::plan::{BufferId, Call, Dispatch, OutputType, Pass, Plan, grid_stride, rows_grid};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -108,7 +108,6 @@ impl KernelImpl for Gelu {
         let len = p.usize("len");
         let len4 = len.div_ceil(4) as u32;
         let mut plan = Plan::new(shader);
-        let u = plan.uniform("dims", &[("len4", len4.into())]);
         let mut x = inputs.unary().x.clone();
         x.resize(len4 as usize * 4, 0.0);
         let x = plan.storage_f32("x", &x);
@@ -117,10 +116,9 @@ impl KernelImpl for Gelu {
         if let crate::plan::BufferInit::Output { bytes } = &mut plan.buffers[y].init {
             *bytes = u64::from(len4) * 16;
         }
-        // Enough workgroups to fill a large GPU; the shader's grid-stride loop covers the rest.
-        let groups = len4.div_ceil(256).clamp(1, 4096);
         let entry = if self.erf { "gelu_erf" } else { "gelu_tanh" };
-        plan.timed.push(single_pass(entry, entry, vec![("dims", u), ("x", x), ("y", y)], [groups, 1, 1]));
+        let pass = plan.pass(entry, vec![gelu_call(shader, self.erf, len, x, y)]);
+        plan.timed.push(pass);
         plan
     }
 }
@@ -130,7 +128,9 @@ pub struct Norm {
     pub rms: bool,
 }
 
-const NORM_EPS: f32 = 1e-5;
+/// The norms' epsilon, in the catalogue kernels and in every model (GPT-2, LLaMA, Qwen and
+/// Whisper publish 1e-5 or 1e-6; the check compares like with like).
+pub const NORM_EPS: f32 = 1e-5;
 
 impl KernelImpl for Norm {
     fn spec(&self) -> &'static [ParamSpec] {
@@ -174,19 +174,49 @@ impl KernelImpl for Norm {
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (rows, cols) = (p.get("rows"), p.get("cols"));
         let mut plan = Plan::new(shader);
-        let u = plan.uniform("dims", &[("rows", rows.into()), ("cols", cols.into()), ("eps", NORM_EPS.into())]);
         let i = i.norm();
         let x = plan.storage_f32("x", &i.x);
         let g = plan.storage_f32("gamma", &i.gamma);
         let b = plan.storage_f32("beta", &i.beta);
         let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
         let entry = if self.rms { "rmsnorm" } else { "layernorm" };
-        plan.timed.push(single_pass(
-            entry,
-            entry,
-            vec![("dims", u), ("x", x), ("gamma", g), ("beta", b), ("y", y)],
-            rows_grid(rows),
-        ));
+        let pass = plan.pass(entry, vec![norm_call(shader, self.rms, rows as usize, cols as usize, x, g, Some(b), y)]);
+        plan.timed.push(pass);
         plan
+    }
+}
+
+/// GELU over `len` elements as vec4s (buffers padded to whole vec4s), grid-stride.
+pub(crate) fn gelu_call(shader: &'static Shader, erf: bool, len: usize, x: BufferId, y: BufferId) -> Call {
+    let len4 = len.div_ceil(4);
+    Call {
+        shader,
+        entry_point: if erf { "gelu_erf" } else { "gelu_tanh" },
+        dims: vec![("len4", (len4 as u32).into())],
+        bindings: vec![("x", x), ("y", y)],
+        workgroups: grid_stride(len4),
+    }
+}
+
+/// LayerNorm (`rms` false, `beta` given) or RMSNorm over `rows` rows, one workgroup each.
+#[allow(clippy::too_many_arguments, reason = "the shader's bindings, each named")]
+pub(crate) fn norm_call(
+    shader: &'static Shader,
+    rms: bool,
+    rows: usize,
+    cols: usize,
+    x: BufferId,
+    gamma: BufferId,
+    beta: Option<BufferId>,
+    y: BufferId,
+) -> Call {
+    let mut bindings = vec![("x", x), ("gamma", gamma), ("y", y)];
+    bindings.extend(beta.map(|b| ("beta", b)));
+    Call {
+        shader,
+        entry_point: if rms { "rmsnorm" } else { "layernorm" },
+        dims: vec![("rows", (rows as u32).into()), ("cols", (cols as u32).into()), ("eps", NORM_EPS.into())],
+        bindings,
+        workgroups: rows_grid(rows as u32),
     }
 }

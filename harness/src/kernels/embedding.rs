@@ -5,7 +5,7 @@
 use super::{EmbeddingInputs, Inputs, KernelImpl, ParamSpec};
 use crate::catalogue::Params;
 use crate::op::{EmbeddingDims, Op};
-use crate::plan::{Dispatch, OutputType, Pass, Plan};
+use crate::plan::{BufferId, Call, OutputType, Plan, grid_stride};
 use crate::rng::InputRng;
 use crate::schema::Work;
 use crate::shaders::Shader;
@@ -54,23 +54,31 @@ impl KernelImpl for Embedding {
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (d, i) = (dims(p), i.embedding());
         let mut plan = Plan::new(shader);
-        let u = plan.uniform(
-            "dims",
-            &[("tokens", (d.tokens as u32).into()), ("hidden", (d.hidden as u32).into()), ("first", 0u32.into())],
-        );
         let table = plan.storage_f32("table", &i.table);
         let ids = plan.storage_bytes("ids", bytemuck::cast_slice(&i.ids).to_vec());
         let y = plan.output("y", d.tokens * d.hidden, OutputType::F32);
-        let n = (d.tokens * d.hidden) as u32;
-        plan.timed.push(Pass {
-            label: "embedding".into(),
-            dispatches: vec![Dispatch {
-                shader: None,
-                entry_point: "main",
-                bindings: vec![("dims", u), ("table", table), ("ids", ids), ("y", y)],
-                workgroups: [n.div_ceil(256).clamp(1, 4096), 1, 1],
-            }],
-        });
+        let pass = plan.pass("embedding", vec![call(shader, d.tokens, d.hidden, 0, table, ids, y)]);
+        plan.timed.push(pass);
         plan
+    }
+}
+
+/// `y[t] = table[ids[first + t]]` for `tokens` rows of `hidden`, grid-stride.
+pub(crate) fn call(
+    shader: &'static Shader,
+    tokens: usize,
+    hidden: usize,
+    first: usize,
+    table: BufferId,
+    ids: BufferId,
+    y: BufferId,
+) -> Call {
+    let u = |v: usize| (v as u32).into();
+    Call {
+        shader,
+        entry_point: "main",
+        dims: vec![("tokens", u(tokens)), ("hidden", u(hidden)), ("first", u(first))],
+        bindings: vec![("table", table), ("ids", ids), ("y", y)],
+        workgroups: grid_stride(tokens * hidden),
     }
 }

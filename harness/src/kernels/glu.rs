@@ -3,7 +3,7 @@
 use super::{GluInputs, Inputs, KernelImpl, ParamSpec, UnaryInputs};
 use crate::catalogue::Params;
 use crate::op::Op;
-use crate::plan::{BufferInit, Dispatch, OutputType, Pass, Plan};
+use crate::plan::{BufferId, BufferInit, Call, OutputType, Plan, grid_stride};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -58,26 +58,31 @@ impl KernelImpl for Glu {
             v
         };
         let mut plan = Plan::new(shader);
-        let u = plan.uniform("dims", &[("len4", len4.into())]);
         let x = if self.gated { &inputs.glu().gate } else { &inputs.unary().x };
         let x = plan.storage_f32("x", &padded(x));
-        let mut bindings = vec![("dims", u), ("x", x)];
-        if self.gated {
-            bindings.push(("up", plan.storage_f32("up", &padded(&inputs.glu().up))));
-        }
+        let up = self.gated.then(|| plan.storage_f32("up", &padded(&inputs.glu().up)));
         let y = plan.output("y", len, OutputType::F32);
         // The output buffer holds whole vec4s; the check reads only the first `len` elements.
         if let BufferInit::Output { bytes } = &mut plan.buffers[y].init {
             *bytes = u64::from(len4) * 16;
         }
-        bindings.push(("y", y));
         let entry = if self.gated { "swiglu" } else { "silu" };
-        // Enough workgroups to fill a large GPU; the shader's grid-stride loop covers the rest.
-        let groups = len4.div_ceil(256).clamp(1, 4096);
-        plan.timed.push(Pass {
-            label: entry.into(),
-            dispatches: vec![Dispatch { shader: None, entry_point: entry, bindings, workgroups: [groups, 1, 1] }],
-        });
+        let pass = plan.pass(entry, vec![call(shader, len, x, up, y)]);
+        plan.timed.push(pass);
         plan
+    }
+}
+
+/// SiLU of `x`, or SwiGLU `silu(x) * up` when `up` is given, as vec4s, grid-stride.
+pub(crate) fn call(shader: &'static Shader, len: usize, x: BufferId, up: Option<BufferId>, y: BufferId) -> Call {
+    let len4 = len.div_ceil(4);
+    let mut bindings = vec![("x", x), ("y", y)];
+    bindings.extend(up.map(|u| ("up", u)));
+    Call {
+        shader,
+        entry_point: if up.is_some() { "swiglu" } else { "silu" },
+        dims: vec![("len4", (len4 as u32).into())],
+        bindings,
+        workgroups: grid_stride(len4),
     }
 }

@@ -3,7 +3,7 @@
 use super::{Inputs, KernelImpl, MatmulInputs, ParamSpec};
 use crate::catalogue::{DType, Params};
 use crate::op::{MatmulDims, Op};
-use crate::plan::{OutputType, Plan};
+use crate::plan::{BufferId, Call, OutputType, Plan};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -14,15 +14,8 @@ pub struct Matmul {
     pub half: bool,
 }
 
-struct Dims {
-    m: usize,
-    n: usize,
-    k: usize,
-    batch: usize,
-}
-
-fn dims(p: &Params) -> Dims {
-    Dims { m: p.usize("m"), n: p.usize("n"), k: p.usize("k"), batch: p.usize("batch") }
+fn dims(p: &Params) -> MatmulDims {
+    MatmulDims { m: p.usize("m"), n: p.usize("n"), k: p.usize("k"), batch: p.usize("batch") }
 }
 
 const SPEC: &[ParamSpec] = &[
@@ -38,9 +31,7 @@ impl KernelImpl for Matmul {
     }
 
     fn op(&self, p: &Params) -> Op {
-        let d = dims(p);
-        let dims = MatmulDims { m: d.m, n: d.n, k: d.k, batch: d.batch };
-        Op::Matmul { dims, dtype: if self.half { DType::F16 } else { DType::F32 } }
+        Op::Matmul { dims: dims(p), dtype: if self.half { DType::F16 } else { DType::F32 } }
     }
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {
@@ -73,15 +64,6 @@ impl KernelImpl for Matmul {
     fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
         let d = dims(p);
         let mut plan = Plan::new(shader);
-        let u = plan.uniform(
-            "dims",
-            &[
-                ("m", (d.m as u32).into()),
-                ("n", (d.n as u32).into()),
-                ("k", (d.k as u32).into()),
-                ("batch", (d.batch as u32).into()),
-            ],
-        );
         let (a, b, c) = if self.half {
             let to16 =
                 |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect() };
@@ -93,15 +75,20 @@ impl KernelImpl for Matmul {
             let b = plan.storage_f32("b", &inputs.matmul().b);
             (a, b, plan.output("c", d.batch * d.m * d.n, OutputType::F32))
         };
-        plan.timed.push(crate::plan::Pass {
-            label: "matmul".into(),
-            dispatches: vec![crate::plan::Dispatch {
-                shader: None,
-                entry_point: "main",
-                bindings: vec![("dims", u), ("a", a), ("b", b), ("c", c)],
-                workgroups: [d.n.div_ceil(64) as u32, d.m.div_ceil(64) as u32, d.batch as u32],
-            }],
-        });
+        let pass = plan.pass("matmul", vec![call(shader, d, a, b, c)]);
+        plan.timed.push(pass);
         plan
+    }
+}
+
+/// `c = a b` on the tiled GEMM: 64 x 64 output tiles per workgroup, batches along z.
+pub(crate) fn call(shader: &'static Shader, d: MatmulDims, a: BufferId, b: BufferId, c: BufferId) -> Call {
+    let u = |v: usize| (v as u32).into();
+    Call {
+        shader,
+        entry_point: "main",
+        dims: vec![("m", u(d.m)), ("n", u(d.n)), ("k", u(d.k)), ("batch", u(d.batch))],
+        bindings: vec![("a", a), ("b", b), ("c", c)],
+        workgroups: [d.n.div_ceil(64) as u32, d.m.div_ceil(64) as u32, d.batch as u32],
     }
 }

@@ -15,7 +15,7 @@ mod rope;
 
 pub use crate::reference::reflect as reflect_index;
 pub use attention::{Attention, AttentionVariant};
-pub use elementwise::{Gelu, Norm, Softmax};
+pub use elementwise::{Gelu, NORM_EPS, Norm, Softmax};
 pub use embedding::Embedding;
 pub use glu::Glu;
 pub use inputs::{
@@ -27,6 +27,19 @@ pub use logmel::{LogMel, MelSetup, speech_clip};
 pub use matmul::Matmul;
 pub use model_ops::{Add, CachedAttention, LmHead};
 pub use rope::Rope;
+
+/// Each family's dispatches as [`crate::plan::Call`]s: what its own plan is built from and what
+/// a model's lowering chains, so entry points, binding names and grids live in one place.
+pub(crate) mod calls {
+    pub(crate) use super::elementwise::{gelu_call as gelu, norm_call as norm};
+    pub(crate) use super::embedding::call as embedding;
+    pub(crate) use super::glu::call as silu;
+    pub(crate) use super::matmul::call as matmul;
+    pub(crate) use super::model_ops::{
+        CacheBuffers, LmHeadAt, add_call as add, cache_calls as cached_attention, lm_head_calls as lm_head,
+    };
+    pub(crate) use super::rope::call as rope;
+}
 
 use crate::catalogue::Params;
 use crate::plan::Plan;

@@ -5,19 +5,11 @@
 use super::{AddInputs, CachedAttentionInputs, Inputs, KernelImpl, LmHeadInputs, ParamError, ParamSpec, check};
 use crate::catalogue::Params;
 use crate::op::{CacheDims, Op};
-use crate::plan::{Dispatch, OutputType, Pass, Plan, rows_grid};
+use crate::plan::{BufferId, Call, OutputType, Plan, grid_stride, rows_grid};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
 use crate::shaders::Shader;
-
-fn grid_stride(n: usize) -> [u32; 3] {
-    [(n as u32).div_ceil(256).clamp(1, 4096), 1, 1]
-}
-
-fn dispatch(entry_point: &'static str, bindings: Vec<(&'static str, usize)>, workgroups: [u32; 3]) -> Dispatch {
-    Dispatch { shader: None, entry_point, bindings, workgroups }
-}
 
 #[derive(Debug)]
 pub struct Add;
@@ -53,13 +45,30 @@ impl KernelImpl for Add {
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (len, b_len) = (p.usize("len"), p.usize("b_len"));
         let mut plan = Plan::new(shader);
-        let u = plan.uniform("dims", &[("len", (len as u32).into()), ("b_len", (b_len as u32).into())]);
         let a = plan.storage_f32("a", &i.add().a);
         let b = plan.storage_f32("b", &i.add().b);
         let y = plan.output("y", len, OutputType::F32);
-        let d = dispatch("main", vec![("dims", u), ("a", a), ("b", b), ("y", y)], grid_stride(len));
-        plan.timed.push(Pass { label: "add".into(), dispatches: vec![d] });
+        let pass = plan.pass("add", vec![add_call(shader, len, b_len, a, b, y)]);
+        plan.timed.push(pass);
         plan
+    }
+}
+
+/// `y[i] = a[i] + b[i % b_len]` over `len` elements, grid-stride.
+pub(crate) fn add_call(
+    shader: &'static Shader,
+    len: usize,
+    b_len: usize,
+    a: BufferId,
+    b: BufferId,
+    y: BufferId,
+) -> Call {
+    Call {
+        shader,
+        entry_point: "main",
+        dims: vec![("len", (len as u32).into()), ("b_len", (b_len as u32).into())],
+        bindings: vec![("a", a), ("b", b), ("y", y)],
+        workgroups: grid_stride(len),
     }
 }
 
@@ -88,13 +97,62 @@ fn cache_dims(p: &Params) -> CacheDims {
     }
 }
 
-impl CacheDims {
-    fn keys(&self) -> usize {
-        self.first + self.tokens
-    }
-    fn pages(&self) -> usize {
-        self.keys().div_ceil(self.page_size)
-    }
+fn pages(d: &CacheDims) -> usize {
+    d.keys().div_ceil(d.page_size)
+}
+
+/// The buffers of attention over a paged cache (attention_cache.wgsl's bindings).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CacheBuffers {
+    pub q: BufferId,
+    pub k_new: BufferId,
+    pub v_new: BufferId,
+    pub page_table: BufferId,
+    pub k_cache: BufferId,
+    pub v_cache: BufferId,
+    pub scores: BufferId,
+    pub o: BufferId,
+}
+
+/// Append the block's K/V to the cache, then scores, softmax and context: four dispatches over
+/// one set of dims. `max_keys` is the score scratch's row stride (at least `d.keys()`).
+pub(crate) fn cache_calls(shader: &'static Shader, d: CacheDims, max_keys: usize, b: CacheBuffers) -> Vec<Call> {
+    let u = |v: usize| (v as u32).into();
+    let dims = vec![
+        ("tokens", u(d.tokens)),
+        ("first", u(d.first)),
+        ("heads", u(d.heads)),
+        ("kv_heads", u(d.kv_heads)),
+        ("head_dim", u(d.head_dim)),
+        ("page_size", u(d.page_size)),
+        ("causal", u(usize::from(d.causal))),
+        ("max_keys", u(max_keys)),
+        ("scale", (1.0 / (d.head_dim as f32).sqrt()).into()),
+    ];
+    let bindings = vec![
+        ("q", b.q),
+        ("k_new", b.k_new),
+        ("v_new", b.v_new),
+        ("page_table", b.page_table),
+        ("k_cache", b.k_cache),
+        ("v_cache", b.v_cache),
+        ("p", b.scores),
+        ("o", b.o),
+    ];
+    let (t, h) = (d.tokens as u32, d.heads as u32);
+    let call = |entry_point, workgroups| Call {
+        shader,
+        entry_point,
+        dims: dims.clone(),
+        bindings: bindings.clone(),
+        workgroups,
+    };
+    vec![
+        call("append", grid_stride(d.tokens * d.kv_heads * d.head_dim)),
+        call("scores", [(d.keys() as u32).div_ceil(64), t, h]),
+        call("softmax", [t, h, 1]),
+        call("context", [(d.head_dim as u32).div_ceil(64), t, h]),
+    ]
 }
 
 impl KernelImpl for CachedAttention {
@@ -118,7 +176,7 @@ impl KernelImpl for CachedAttention {
             v: rng.vec(d.tokens * kvn, -1.0, 1.0),
             pre_k: rng.vec(d.first * kvn, -1.0, 1.0),
             pre_v: rng.vec(d.first * kvn, -1.0, 1.0),
-            page_table: rng.permutation(d.pages() as u32),
+            page_table: rng.permutation(pages(&d) as u32),
         })
     }
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
@@ -127,7 +185,7 @@ impl KernelImpl for CachedAttention {
         let row = |src: &[f32], t: usize, kvh: usize| -> Vec<f32> { src[(t * d.kv_heads + kvh) * hd..][..hd].to_vec() };
         let mut out = Vec::with_capacity(d.tokens * d.heads * hd);
         for t in 0..d.tokens {
-            let keys = if d.causal { d.first + t + 1 } else { d.keys() };
+            let keys = d.keys_of(t);
             for h in 0..d.heads {
                 let kvh = h / (d.heads / d.kv_heads);
                 // Positions before `first` come from the cache's prefill, the rest from the block.
@@ -145,34 +203,11 @@ impl KernelImpl for CachedAttention {
         out
     }
     fn work(&self, p: &Params) -> Work {
-        let d = cache_dims(p);
-        let f = |v: usize| v as f64;
-        let pairs: f64 = (0..d.tokens).map(|t| if d.causal { f(d.first + t + 1) } else { f(d.keys()) }).sum();
-        let kv_row = f(d.kv_heads * d.head_dim);
-        Work {
-            flops: 4.0 * pairs * f(d.heads * d.head_dim),
-            bytes: 4.0 * (2.0 * f(d.tokens * d.heads * d.head_dim) + 2.0 * pairs * kv_row + 2.0 * f(d.tokens) * kv_row),
-        }
+        cache_dims(p).work()
     }
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (d, i) = (cache_dims(p), i.cached_attention());
         let mut plan = Plan::new(shader);
-        let u32v = |v: usize| (v as u32).into();
-        let fields = |tokens: usize, first: usize| {
-            [
-                ("tokens", u32v(tokens)),
-                ("first", u32v(first)),
-                ("heads", u32v(d.heads)),
-                ("kv_heads", u32v(d.kv_heads)),
-                ("head_dim", u32v(d.head_dim)),
-                ("page_size", u32v(d.page_size)),
-                ("causal", u32v(usize::from(d.causal))),
-                ("max_keys", u32v(d.keys())),
-                ("scale", (1.0 / (d.head_dim as f32).sqrt()).into()),
-            ]
-        };
-        let pre_u = plan.uniform_labelled("dims", "dims-prefill", &fields(d.first, 0));
-        let u = plan.uniform("dims", &fields(d.tokens, d.first));
         let kvd = d.kv_heads * d.head_dim;
         let q = plan.storage_f32("q", &i.q);
         let k = plan.storage_f32("k_new", &i.k);
@@ -180,39 +215,22 @@ impl KernelImpl for CachedAttention {
         let pre_k = plan.storage_f32("pre_k", &i.pre_k);
         let pre_v = plan.storage_f32("pre_v", &i.pre_v);
         let table = plan.storage_bytes("page_table", bytemuck::cast_slice(&i.page_table).to_vec());
-        let slots = (d.pages() * d.page_size * kvd * 4) as u64;
+        let slots = (pages(&d) * d.page_size * kvd * 4) as u64;
         let kc = plan.scratch("k_cache", slots);
         let vc = plan.scratch("v_cache", slots);
         let scores = plan.scratch("p", (d.tokens * d.heads * d.keys() * 4) as u64);
         let o = plan.output("o", d.tokens * d.heads * d.head_dim, OutputType::F32);
-        let bind = |u, k, v| {
-            vec![
-                ("dims", u),
-                ("q", q),
-                ("k_new", k),
-                ("v_new", v),
-                ("page_table", table),
-                ("k_cache", kc),
-                ("v_cache", vc),
-                ("p", scores),
-                ("o", o),
-            ]
-        };
+        let bufs =
+            |k_new, v_new| CacheBuffers { q, k_new, v_new, page_table: table, k_cache: kc, v_cache: vc, scores, o };
         if d.first > 0 {
-            let fill = dispatch("append", bind(pre_u, pre_k, pre_v), grid_stride(d.first * kvd));
-            plan.setup.push(Pass { label: "prefill cache".into(), dispatches: vec![fill] });
+            // The cached positions, appended once before timing as an earlier pass would have.
+            let pre = CacheDims { tokens: d.first, first: 0, ..d };
+            let fill = cache_calls(shader, pre, d.keys(), bufs(pre_k, pre_v)).swap_remove(0);
+            let pass = plan.pass("prefill cache", vec![fill]);
+            plan.setup.push(pass);
         }
-        let (t, h) = (d.tokens as u32, d.heads as u32);
-        let all = bind(u, k, v);
-        plan.timed.push(Pass {
-            label: "cached attention".into(),
-            dispatches: vec![
-                dispatch("append", all.clone(), grid_stride(d.tokens * kvd)),
-                dispatch("scores", all.clone(), [(d.keys() as u32).div_ceil(64), t, h]),
-                dispatch("softmax", all.clone(), [t, h, 1]),
-                dispatch("context", all, [(d.head_dim as u32).div_ceil(64), t, h]),
-            ],
-        });
+        let pass = plan.pass("cached attention", cache_calls(shader, d, d.keys(), bufs(k, v)));
+        plan.timed.push(pass);
         plan
     }
 }
@@ -252,24 +270,52 @@ impl KernelImpl for LmHead {
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (h, v, i) = (p.usize("hidden"), p.usize("vocab"), i.lm_head());
         let mut plan = Plan::new(shader);
-        let z = 0u32.into();
-        let u = plan.uniform(
-            "dims",
-            &[("hidden", (h as u32).into()), ("vocab", (v as u32).into()), ("row", z), ("step", z), ("slot", z)],
-        );
         let x = plan.storage_f32("x", &i.x);
         let w = plan.storage_f32("w", &i.w);
         let out = plan.output("logits", v, OutputType::F32);
         let ids = plan.scratch("ids", 4);
         let forced = plan.storage_bytes("forced", 0u32.to_le_bytes().to_vec());
-        let bind = vec![("dims", u), ("x", x), ("w", w), ("logits", out), ("ids", ids), ("forced", forced)];
-        plan.timed.push(Pass {
-            label: "lm head".into(),
-            dispatches: vec![
-                dispatch("logits_rows", bind.clone(), rows_grid(v as u32)),
-                dispatch("argmax", bind, [1, 1, 1]),
-            ],
-        });
+        let at = LmHeadAt { row: 0, step: 0, slot: 0 };
+        let pass = plan.pass("lm head", lm_head_calls(shader, h, v, at, [x, w, out, ids, forced]));
+        plan.timed.push(pass);
         plan
     }
+}
+
+/// Where an LM-head call reads and writes: hidden row `row` in, logits row `step` and id slot
+/// `slot` out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LmHeadAt {
+    pub row: usize,
+    pub step: usize,
+    pub slot: usize,
+}
+
+/// Logits of one hidden row against the (vocab, hidden) table, then the argmax into `ids`;
+/// buffers x, w, logits, ids, forced.
+pub(crate) fn lm_head_calls(
+    shader: &'static Shader,
+    hidden: usize,
+    vocab: usize,
+    at: LmHeadAt,
+    bufs: [BufferId; 5],
+) -> Vec<Call> {
+    let u = |v: usize| (v as u32).into();
+    let [x, w, logits, ids, forced] = bufs;
+    let dims = vec![
+        ("hidden", u(hidden)),
+        ("vocab", u(vocab)),
+        ("row", u(at.row)),
+        ("step", u(at.step)),
+        ("slot", u(at.slot)),
+    ];
+    let bindings = vec![("x", x), ("w", w), ("logits", logits), ("ids", ids), ("forced", forced)];
+    let call = |entry_point, workgroups| Call {
+        shader,
+        entry_point,
+        dims: dims.clone(),
+        bindings: bindings.clone(),
+        workgroups,
+    };
+    vec![call("logits_rows", rows_grid(vocab as u32)), call("argmax", [1, 1, 1])]
 }

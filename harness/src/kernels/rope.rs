@@ -5,7 +5,7 @@
 use super::{Inputs, KernelImpl, ParamError, ParamSpec, RopeInputs, check};
 use crate::catalogue::Params;
 use crate::op::{Op, RopeDims};
-use crate::plan::{Dispatch, OutputType, Pass, Plan};
+use crate::plan::{BufferId, Call, OutputType, Plan, grid_stride};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -68,32 +68,34 @@ impl KernelImpl for Rope {
 
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (d, i) = (dims(p), i.rope());
-        let half = (d.head_dim / 2) as u32;
         let mut plan = Plan::new(shader);
-        let u = plan.uniform(
-            "dims",
-            &[
-                ("tokens", (d.tokens as u32).into()),
-                ("heads", (d.heads as u32).into()),
-                ("half", half.into()),
-                ("first", 0u32.into()),
-            ],
-        );
         let x = plan.storage_f32("x", &i.x);
         let c = plan.storage_f32("cos_t", &i.cos);
         let s = plan.storage_f32("sin_t", &i.sin);
         let y = plan.output("y", i.x.len(), OutputType::F32);
-        let pairs = (d.tokens * d.heads) as u32 * half;
-        plan.timed.push(Pass {
-            label: "rope".into(),
-            dispatches: vec![Dispatch {
-                shader: None,
-                entry_point: "main",
-                bindings: vec![("dims", u), ("x", x), ("cos_t", c), ("sin_t", s), ("y", y)],
-                // Enough workgroups to fill a large GPU; the grid-stride loop covers the rest.
-                workgroups: [pairs.div_ceil(256).clamp(1, 4096), 1, 1],
-            }],
-        });
+        // The table holds exactly these tokens' positions: row 0 is the first token's.
+        let pass = plan.pass("rope", vec![call(shader, d.tokens, d.heads, d.head_dim, 0, [x, c, s, y])]);
+        plan.timed.push(pass);
         plan
+    }
+}
+
+/// RoPE of `tokens` rows of `heads` heads with table rows `first..`; buffers x, cos, sin, y.
+pub(crate) fn call(
+    shader: &'static Shader,
+    tokens: usize,
+    heads: usize,
+    head_dim: usize,
+    first: usize,
+    [x, cos, sin, y]: [BufferId; 4],
+) -> Call {
+    let u = |v: usize| (v as u32).into();
+    let half = head_dim / 2;
+    Call {
+        shader,
+        entry_point: "main",
+        dims: vec![("tokens", u(tokens)), ("heads", u(heads)), ("half", u(half)), ("first", u(first))],
+        bindings: vec![("x", x), ("cos_t", cos), ("sin_t", sin), ("y", y)],
+        workgroups: grid_stride(tokens * heads * half),
     }
 }

@@ -2,13 +2,13 @@
 //! per-node arithmetic behind the [`HostOps`] trait, so the f64 reference and native-cpu's fast
 //! f32 code run the same graph the same way and differ only in how each operation computes.
 
-use super::graph::{CacheShape, Graph, Node, TensorId};
+use super::graph::{Graph, Node, TensorId};
 use super::values::Values;
+use crate::op::CacheDims;
 use crate::schema::NormKind;
 
-/// The norm epsilon every preset uses (GPT-2, LLaMA, Qwen and Whisper publish 1e-5 or 1e-6;
-/// the check compares like with like).
-pub const NORM_EPS: f64 = 1e-5;
+/// The norms' epsilon: the catalogue kernels', so a model's norms are the kernels' norms.
+pub use crate::kernels::NORM_EPS;
 
 /// Element arithmetic of one host executor. Inputs and outputs are distinct tensors; `out` is
 /// the output tensor's full storage, written from the start.
@@ -43,18 +43,15 @@ pub trait HostOps {
         first: usize,
         out: &mut [Self::T],
     );
-    /// Attention of `tokens` queries at `first..` over cache positions, given each position's
-    /// slot; K and V rows are already in the cache.
-    #[allow(clippy::too_many_arguments)]
+    /// Attention of the block's queries over the cache, given each position's slot; the
+    /// block's K and V rows are already in the cache.
     fn attend(
         &self,
         q: &[Self::T],
         k_cache: &[Self::T],
         v_cache: &[Self::T],
         slots: &[usize],
-        s: CacheShape,
-        tokens: usize,
-        first: usize,
+        d: CacheDims,
         out: &mut [Self::T],
     );
     /// Logits of `x` against the rows of `w`.
@@ -136,29 +133,20 @@ pub fn run<O: HostOps>(ops: &O, store: &mut Store<O::T>, nodes: &[Node], forced:
                     ops.rope(&s.f[x][..len], &s.f[cos], &s.f[sin], heads, head_dim, first, &mut o[..len])
                 })
             }
-            Node::Attention { q, k, v, page_table, k_cache, v_cache, shape, tokens, first, out, .. } => {
+            Node::Attention { q, k, v, page_table, k_cache, v_cache, dims: d, out, .. } => {
                 let pt = &store.ids[page_table];
-                let slot = |t: usize| pt[t / shape.page_size] as usize * shape.page_size + t % shape.page_size;
-                let slots: Vec<usize> = (0..first + tokens).map(slot).collect();
-                let row = shape.kv_heads * shape.head_dim;
-                for t in 0..tokens {
-                    let at = slots[first + t] * row;
+                let slot = |t: usize| pt[t / d.page_size] as usize * d.page_size + t % d.page_size;
+                let slots: Vec<usize> = (0..d.keys()).map(slot).collect();
+                let row = d.kv_heads * d.head_dim;
+                for t in 0..d.tokens {
+                    let at = slots[d.first + t] * row;
                     let (kn, vn) = (store.f[k][t * row..][..row].to_vec(), store.f[v][t * row..][..row].to_vec());
                     store.f[k_cache][at..at + row].copy_from_slice(&kn);
                     store.f[v_cache][at..at + row].copy_from_slice(&vn);
                 }
-                let len = tokens * shape.heads * shape.head_dim;
+                let len = d.tokens * d.heads * d.head_dim;
                 store.with_out(out, |s, o| {
-                    ops.attend(
-                        &s.f[q][..len],
-                        &s.f[k_cache],
-                        &s.f[v_cache],
-                        &slots,
-                        shape,
-                        tokens,
-                        first,
-                        &mut o[..len],
-                    )
+                    ops.attend(&s.f[q][..len], &s.f[k_cache], &s.f[v_cache], &slots, d, &mut o[..len])
                 });
             }
             Node::LmHead { x, w, row, hidden, vocab, step, slot, logits, ids } => {
@@ -201,9 +189,8 @@ pub fn run_graph<O: HostOps>(ops: &O, g: &Graph, init: &[Values], forced: Option
     if let Some(tokens) = forced {
         store.ids[g.tokens].copy_from_slice(tokens);
     }
-    run(ops, &mut store, &g.prefill, forced.is_some());
-    for step in &g.steps {
-        run(ops, &mut store, step, forced.is_some());
+    for nodes in g.passes() {
+        run(ops, &mut store, nodes, forced.is_some());
     }
     GraphRun {
         output: store.f[g.output][..g.output_len].iter().map(|&v| O::to_f32(v)).collect(),

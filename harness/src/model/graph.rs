@@ -3,6 +3,7 @@
 //! one node list per decode step. Every executor (the f64 reference, wgpu natively and in the
 //! browser, native-cpu) interprets these nodes; none has its own copy of a model.
 
+use crate::op::CacheDims;
 use crate::schema::{Activation, ModelConfig, ModelFamily, NormKind, Positions};
 
 /// Index into [`Graph::tensors`].
@@ -84,9 +85,9 @@ pub enum Node {
         k_cache: TensorId,
         v_cache: TensorId,
         scores: TensorId,
-        shape: CacheShape,
-        tokens: usize,
-        first: usize,
+        dims: CacheDims,
+        /// Row stride of the score scratch: every position the graph reaches.
+        max_keys: usize,
         out: TensorId,
     },
     /// Logits of `x[row]` against the (vocab, hidden) table into `logits[step]`, and the argmax
@@ -102,18 +103,6 @@ pub enum Node {
         logits: TensorId,
         ids: TensorId,
     },
-}
-
-/// The fixed shape of a model's attention and its cache.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct CacheShape {
-    pub heads: usize,
-    pub kv_heads: usize,
-    pub head_dim: usize,
-    pub page_size: usize,
-    pub causal: bool,
-    /// Row stride of the score scratch: every position the cache can hold.
-    pub max_keys: usize,
 }
 
 /// Tokens per KV-cache page.
@@ -211,7 +200,32 @@ impl Graph {
 
     /// Every node in execution order: the prompt, then each decode step.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.prefill.iter().chain(self.steps.iter().flatten())
+        self.passes().flatten()
+    }
+
+    /// The node lists of the passes: the prompt's (or the encoder's), then each decode step's.
+    pub fn passes(&self) -> impl Iterator<Item = &[Node]> {
+        std::iter::once(self.prefill.as_slice()).chain(self.steps.iter().map(Vec::as_slice))
+    }
+
+    /// The passes' names, as records list their phases: `prefill` (`encode` for an encoder),
+    /// then `decode 1`, `decode 2`, ...
+    pub fn pass_labels(&self) -> Vec<String> {
+        let first = if self.steps.is_empty() { "encode" } else { "prefill" };
+        std::iter::once(first.to_owned()).chain((1..=self.steps.len()).map(|i| format!("decode {i}"))).collect()
+    }
+
+    /// Bytes of every tensor (what a device must hold at once, unsplit).
+    pub fn total_bytes(&self) -> u64 {
+        self.tensors.iter().map(|t| 4 * t.elements() as u64).sum()
+    }
+
+    /// The largest tensor: (name, bytes).
+    pub fn largest_tensor(&self) -> (&str, u64) {
+        self.tensors
+            .iter()
+            .map(|t| (t.name.as_str(), 4 * t.elements() as u64))
+            .fold(("", 0), |a, b| if b.1 > a.1 { b } else { a })
     }
 
     /// Floating-point operations and bytes moved by `nodes`, counted as the catalogue counts
@@ -234,13 +248,9 @@ fn node_work(n: &Node) -> (f64, f64) {
             let e = f(tokens * heads * head_dim);
             (3.0 * e, 8.0 * e + 4.0 * e)
         }
-        Node::Attention { shape: s, tokens, first, .. } => {
-            // Keys seen, summed over the block's queries.
-            let pairs =
-                if s.causal { (0..tokens).map(|t| f(first + t + 1)).sum() } else { f(tokens * (first + tokens)) };
-            let hd = f(s.heads * s.head_dim);
-            let kv_row = f(s.kv_heads * s.head_dim);
-            (4.0 * pairs * hd, 4.0 * (2.0 * f(tokens) * hd + 2.0 * pairs * kv_row + 2.0 * f(tokens) * kv_row))
+        Node::Attention { dims, .. } => {
+            let w = dims.work();
+            (w.flops, w.bytes)
         }
         Node::LmHead { hidden, vocab, .. } => (2.0 * f(hidden * vocab), 4.0 * f(hidden * vocab + hidden + 2 * vocab)),
     }
@@ -484,13 +494,14 @@ impl Builder<'_> {
         };
         let (qd, kvd) = (cfg.heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim);
         let post_norm = cfg.family == ModelFamily::Encoder;
-        let shape = CacheShape {
+        let attention = CacheDims {
+            tokens,
+            first,
             heads: cfg.heads,
             kv_heads: cfg.kv_heads,
             head_dim: cfg.head_dim,
             page_size: PAGE_SIZE,
             causal: cfg.causal,
-            max_keys: self.keys,
         };
         for l in &w.layers {
             let x_in = a.x[cur];
@@ -538,9 +549,8 @@ impl Builder<'_> {
                 k_cache: l.k_cache,
                 v_cache: l.v_cache,
                 scores: a.scores,
-                shape,
-                tokens,
-                first,
+                dims: attention,
+                max_keys: self.keys,
                 out: a.attn,
             });
             linear(&mut n, a.attn, l.o, qd, h, a.proj);

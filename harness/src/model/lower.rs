@@ -1,16 +1,16 @@
-//! A graph as one GPU [`Plan`]: every tensor a buffer, every node the dispatches of its
-//! catalogue shader, the prompt one timed pass and each decode step its own (so timestamps give
-//! per-token latency). Token ids live on the device: each step's LM head writes the next id
-//! where the next step's embedding reads it. The same plan runs natively and in the browser.
+//! A graph as one GPU [`Plan`]: every tensor a buffer, every node the calls of its catalogue
+//! kernel (the same [`crate::kernels::calls`] its own plan is built from), the prompt one timed
+//! pass and each decode step its own (so timestamps give per-token latency). Token ids live on
+//! the device: each step's LM head writes the next id where the next step's embedding reads it.
+//! The same plan runs natively and in the browser.
 
-use std::collections::HashMap;
-
-use super::exec::NORM_EPS;
 use super::graph::{Graph, Node, TensorKind};
 use super::values::Values;
-use crate::plan::{BufferId, Dispatch, OutputType, Pass, Plan, UniformValue, rows_grid};
+use crate::kernels::calls::{self, CacheBuffers, LmHeadAt};
+use crate::op::MatmulDims;
+use crate::plan::{BufferId, Call, OutputType, Plan};
 use crate::schema::NormKind;
-use crate::shaders::{self, Shader};
+use crate::shaders::by_file;
 
 /// A lowered graph: the plan and the buffers a runner touches between runs.
 #[derive(Debug)]
@@ -25,186 +25,71 @@ pub struct Lowered {
     pub buffers: Vec<BufferId>,
 }
 
-fn grid_stride(n: usize) -> [u32; 3] {
-    [(n as u32).div_ceil(256).clamp(1, 4096), 1, 1]
-}
-
-struct Lowering {
-    plan: Plan,
-    buffers: Vec<BufferId>,
-    /// Identical uniforms (same shader, same values) share a buffer: layers repeat their shapes.
-    uniforms: HashMap<String, BufferId>,
-}
-
-impl Lowering {
-    fn uniform(&mut self, shader: &'static Shader, fields: &[(&'static str, UniformValue)]) -> BufferId {
-        let key = format!("{}:{fields:?}", shader.file);
-        if let Some(&id) = self.uniforms.get(&key) {
-            return id;
+/// The calls of one node, over the graph's buffers `b`.
+fn calls(n: &Node, b: &[BufferId], forced: BufferId) -> Vec<Call> {
+    match *n {
+        Node::Embed { table, ids, first, tokens, hidden, out } => {
+            vec![calls::embedding(by_file("embedding.wgsl"), tokens, hidden, first, b[table], b[ids], b[out])]
         }
-        let label = format!("{}.dims", shader.file.trim_end_matches(".wgsl"));
-        let id = self.plan.uniform_in(shader, "dims", &label, fields);
-        self.uniforms.insert(key, id);
-        id
-    }
-
-    fn dispatch(
-        &mut self,
-        out: &mut Vec<Dispatch>,
-        shader: &'static Shader,
-        entry_point: &'static str,
-        bindings: Vec<(&'static str, BufferId)>,
-        workgroups: [u32; 3],
-    ) {
-        out.push(Dispatch { shader: Some(shader), entry_point, bindings, workgroups });
-    }
-
-    fn node(&mut self, n: &Node, forced: BufferId, out: &mut Vec<Dispatch>) {
-        let bufs = self.buffers.clone();
-        let b = |t: usize| bufs[t];
-        let u = |v: usize| UniformValue::U32(v as u32);
-        match *n {
-            Node::Embed { table, ids, first, tokens, hidden, out: y } => {
-                let s = shaders::by_file("embedding.wgsl");
-                let dims = self.uniform(s, &[("tokens", u(tokens)), ("hidden", u(hidden)), ("first", u(first))]);
-                let bind = vec![("dims", dims), ("table", b(table)), ("ids", b(ids)), ("y", b(y))];
-                self.dispatch(out, s, "main", bind, grid_stride(tokens * hidden));
-            }
-            Node::Norm { kind, x, gamma, beta, rows, cols, out: y } => {
-                let s = shaders::by_file("norm.wgsl");
-                let dims = self.uniform(s, &[("rows", u(rows)), ("cols", u(cols)), ("eps", (NORM_EPS as f32).into())]);
-                let mut bind = vec![("dims", dims), ("x", b(x)), ("gamma", b(gamma)), ("y", b(y))];
-                let entry = match kind {
-                    NormKind::LayerNorm => {
-                        bind.push(("beta", b(beta.expect("LayerNorm has a shift"))));
-                        "layernorm"
-                    }
-                    NormKind::RmsNorm => "rmsnorm",
-                };
-                self.dispatch(out, s, entry, bind, rows_grid(rows as u32));
-            }
-            Node::Matmul { x, w, m, k, n, out: y } => {
-                let s = shaders::by_file("matmul_f32.wgsl");
-                let dims = self.uniform(s, &[("m", u(m)), ("n", u(n)), ("k", u(k)), ("batch", u(1))]);
-                let wg = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1];
-                self.dispatch(out, s, "main", vec![("dims", dims), ("a", b(x)), ("b", b(w)), ("c", b(y))], wg);
-            }
-            Node::Add { a, b: bias, len, b_len, out: y } => {
-                let s = shaders::by_file("add.wgsl");
-                let dims = self.uniform(s, &[("len", u(len)), ("b_len", u(b_len))]);
-                let bind = vec![("dims", dims), ("a", b(a)), ("b", b(bias)), ("y", b(y))];
-                self.dispatch(out, s, "main", bind, grid_stride(len));
-            }
-            Node::Gelu { x, len, erf, out: y } => {
-                let s = shaders::by_file("gelu.wgsl");
-                let dims = self.uniform(s, &[("len4", u(len.div_ceil(4)))]);
-                let entry = if erf { "gelu_erf" } else { "gelu_tanh" };
-                self.dispatch(out, s, entry, vec![("dims", dims), ("x", b(x)), ("y", b(y))], grid_stride(len / 4));
-            }
-            Node::SwiGlu { gate, up, len, out: y } => {
-                let s = shaders::by_file("silu.wgsl");
-                let dims = self.uniform(s, &[("len4", u(len.div_ceil(4)))]);
-                let bind = vec![("dims", dims), ("x", b(gate)), ("up", b(up)), ("y", b(y))];
-                self.dispatch(out, s, "swiglu", bind, grid_stride(len / 4));
-            }
-            Node::Rope { x, cos, sin, tokens, heads, head_dim, first, out: y } => {
-                let s = shaders::by_file("rope.wgsl");
-                let half = head_dim / 2;
-                let dims = self
-                    .uniform(s, &[("tokens", u(tokens)), ("heads", u(heads)), ("half", u(half)), ("first", u(first))]);
-                let bind = vec![("dims", dims), ("x", b(x)), ("cos_t", b(cos)), ("sin_t", b(sin)), ("y", b(y))];
-                self.dispatch(out, s, "main", bind, grid_stride(tokens * heads * half));
-            }
-            Node::Attention { q, k, v, page_table, k_cache, v_cache, scores, shape: c, tokens, first, out: o } => {
-                let s = shaders::by_file("attention_cache.wgsl");
-                let dims = self.uniform(
-                    s,
-                    &[
-                        ("tokens", u(tokens)),
-                        ("first", u(first)),
-                        ("heads", u(c.heads)),
-                        ("kv_heads", u(c.kv_heads)),
-                        ("head_dim", u(c.head_dim)),
-                        ("page_size", u(c.page_size)),
-                        ("causal", u(usize::from(c.causal))),
-                        ("max_keys", u(c.max_keys)),
-                        ("scale", (1.0 / (c.head_dim as f32).sqrt()).into()),
-                    ],
-                );
-                let bind = vec![
-                    ("dims", dims),
-                    ("q", b(q)),
-                    ("k_new", b(k)),
-                    ("v_new", b(v)),
-                    ("page_table", b(page_table)),
-                    ("k_cache", b(k_cache)),
-                    ("v_cache", b(v_cache)),
-                    ("p", b(scores)),
-                    ("o", b(o)),
-                ];
-                let (t, h, keys) = (tokens as u32, c.heads as u32, (first + tokens) as u32);
-                self.dispatch(out, s, "append", bind.clone(), grid_stride(tokens * c.kv_heads * c.head_dim));
-                self.dispatch(out, s, "scores", bind.clone(), [keys.div_ceil(64), t, h]);
-                self.dispatch(out, s, "softmax", bind.clone(), [t, h, 1]);
-                self.dispatch(out, s, "context", bind, [(c.head_dim as u32).div_ceil(64), t, h]);
-            }
-            Node::LmHead { x, w, row, hidden, vocab, step, slot, logits, ids } => {
-                let s = shaders::by_file("lm_head.wgsl");
-                let dims = self.uniform(
-                    s,
-                    &[
-                        ("hidden", u(hidden)),
-                        ("vocab", u(vocab)),
-                        ("row", u(row)),
-                        ("step", u(step)),
-                        ("slot", u(slot)),
-                    ],
-                );
-                let bind = vec![
-                    ("dims", dims),
-                    ("x", b(x)),
-                    ("w", b(w)),
-                    ("logits", b(logits)),
-                    ("ids", b(ids)),
-                    ("forced", forced),
-                ];
-                self.dispatch(out, s, "logits_rows", bind.clone(), rows_grid(vocab as u32));
-                self.dispatch(out, s, "argmax", bind, [1, 1, 1]);
-            }
+        Node::Norm { kind, x, gamma, beta, rows, cols, out } => {
+            let rms = kind == NormKind::RmsNorm;
+            vec![calls::norm(by_file("norm.wgsl"), rms, rows, cols, b[x], b[gamma], beta.map(|t| b[t]), b[out])]
+        }
+        Node::Matmul { x, w, m, k, n, out } => {
+            vec![calls::matmul(by_file("matmul_f32.wgsl"), MatmulDims { m, n, k, batch: 1 }, b[x], b[w], b[out])]
+        }
+        Node::Add { a, b: bias, len, b_len, out } => {
+            vec![calls::add(by_file("add.wgsl"), len, b_len, b[a], b[bias], b[out])]
+        }
+        Node::Gelu { x, len, erf, out } => vec![calls::gelu(by_file("gelu.wgsl"), erf, len, b[x], b[out])],
+        Node::SwiGlu { gate, up, len, out } => {
+            vec![calls::silu(by_file("silu.wgsl"), len, b[gate], Some(b[up]), b[out])]
+        }
+        Node::Rope { x, cos, sin, tokens, heads, head_dim, first, out } => {
+            vec![calls::rope(by_file("rope.wgsl"), tokens, heads, head_dim, first, [b[x], b[cos], b[sin], b[out]])]
+        }
+        Node::Attention { q, k, v, page_table, k_cache, v_cache, scores, dims, max_keys, out } => {
+            let bufs = CacheBuffers {
+                q: b[q],
+                k_new: b[k],
+                v_new: b[v],
+                page_table: b[page_table],
+                k_cache: b[k_cache],
+                v_cache: b[v_cache],
+                scores: b[scores],
+                o: b[out],
+            };
+            calls::cached_attention(by_file("attention_cache.wgsl"), dims, max_keys, bufs)
+        }
+        Node::LmHead { x, w, row, hidden, vocab, step, slot, logits, ids } => {
+            let at = LmHeadAt { row, step, slot };
+            calls::lm_head(by_file("lm_head.wgsl"), hidden, vocab, at, [b[x], b[w], b[logits], b[ids], forced])
         }
     }
 }
 
 /// The plan of `g` from its initial values, the token buffer holding `forced_tokens` (the
-/// reference's, for the checked run).
+/// reference's, for the checked run). Calls with the same shader and dims share one uniform
+/// ([`Plan::dispatch`]): the layers repeat their shapes.
 pub fn lower(g: &Graph, init: &[Values], forced_tokens: &[u32]) -> Lowered {
-    let mut plan = Plan::new(shaders::by_file("embedding.wgsl"));
+    let mut plan = Plan::new(by_file("embedding.wgsl"));
     let mut buffers = Vec::with_capacity(g.tensors.len());
     for (t, v) in g.tensors.iter().zip(init) {
-        let bytes = 4 * t.elements() as u64;
         let id = match (t.kind, v) {
             (TensorKind::Tokens, _) => plan.storage_bytes(&t.name, bytemuck::cast_slice(forced_tokens).to_vec()),
             (TensorKind::Output, _) => plan.output(&t.name, g.output_len, OutputType::F32),
             (_, Values::F32(v)) => plan.storage_f32(&t.name, v),
             (_, Values::U32(v)) => plan.storage_bytes(&t.name, bytemuck::cast_slice(v).to_vec()),
-            (_, Values::Uninit) => plan.scratch(&t.name, bytes),
+            (_, Values::Uninit) => plan.scratch(&t.name, 4 * t.elements() as u64),
         };
         buffers.push(id);
     }
     let forced_flag = plan.storage_bytes("forced", 1u32.to_le_bytes().to_vec());
-    let mut l = Lowering { plan, buffers, uniforms: HashMap::new() };
-    let mut passes = Vec::with_capacity(1 + g.steps.len());
-    let first = if g.steps.is_empty() { "encode" } else { "prefill" };
-    for (label, nodes) in std::iter::once((first.to_owned(), &g.prefill))
-        .chain(g.steps.iter().enumerate().map(|(i, s)| (format!("decode {}", i + 1), s)))
-    {
-        let mut dispatches = Vec::new();
-        for n in nodes {
-            l.node(n, forced_flag, &mut dispatches);
-        }
-        passes.push(Pass { label, dispatches });
+    for (label, nodes) in g.pass_labels().into_iter().zip(g.passes()) {
+        let pass_calls = nodes.iter().flat_map(|n| calls(n, &buffers, forced_flag)).collect();
+        let pass = plan.pass(&label, pass_calls);
+        plan.timed.push(pass);
     }
-    l.plan.timed = passes;
-    let tokens = l.buffers[g.tokens];
-    Lowered { plan: l.plan, forced_flag, tokens, buffers: l.buffers }
+    let tokens = buffers[g.tokens];
+    Lowered { plan, forced_flag, tokens, buffers }
 }

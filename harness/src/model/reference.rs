@@ -3,7 +3,7 @@
 //! the device's logits are checked against, step by step under forced decoding.
 
 use super::exec::{HostOps, NORM_EPS};
-use super::graph::CacheShape;
+use crate::op::CacheDims;
 use crate::schema::NormKind;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,7 +52,7 @@ impl HostOps for Reference {
                 }
                 NormKind::RmsNorm => (0.0, xs.iter().map(|v| v * v).sum::<f64>() / n),
             };
-            let inv = 1.0 / (var + NORM_EPS).sqrt();
+            let inv = 1.0 / (var + f64::from(NORM_EPS)).sqrt();
             for (i, o) in out[r * cols..][..cols].iter_mut().enumerate() {
                 *o = (xs[i] - mean) * inv * gamma[i] + beta.map_or(0.0, |b| b[i]);
             }
@@ -95,22 +95,12 @@ impl HostOps for Reference {
         }
     }
 
-    fn attend(
-        &self,
-        q: &[f64],
-        k_cache: &[f64],
-        v_cache: &[f64],
-        slots: &[usize],
-        s: CacheShape,
-        tokens: usize,
-        first: usize,
-        out: &mut [f64],
-    ) {
+    fn attend(&self, q: &[f64], k_cache: &[f64], v_cache: &[f64], slots: &[usize], s: CacheDims, out: &mut [f64]) {
         let (d, group) = (s.head_dim, s.heads / s.kv_heads);
         let row = s.kv_heads * d;
         let scale = 1.0 / (d as f64).sqrt();
-        for t in 0..tokens {
-            let keys = if s.causal { first + t + 1 } else { first + tokens };
+        for t in 0..s.tokens {
+            let keys = s.keys_of(t);
             for h in 0..s.heads {
                 let kvh = h / group;
                 let qv = &q[(t * s.heads + h) * d..][..d];

@@ -56,7 +56,7 @@ impl ModelJob<'_> {
         let (flops, bytes) = Graph::work(&nodes);
         let weights = g.bytes(TensorKind::Weight);
         let kv = g.bytes(TensorKind::KvCache);
-        let all: u64 = g.tensors.iter().map(|t| 4 * t.elements() as u64).sum();
+        let all = g.total_bytes();
         Record {
             case: case_name(g),
             params,
@@ -148,11 +148,6 @@ impl<'a, O: HostOps> HostModel<'a, O> {
         HostModel { ops, graph: job.graph, store, forced: true, resolution_ns }
     }
 
-    fn passes(&self) -> impl Iterator<Item = &'a [crate::model::graph::Node]> + use<'a, O> {
-        let g = self.graph;
-        std::iter::once(g.prefill.as_slice()).chain(g.steps.iter().map(Vec::as_slice))
-    }
-
     /// The token ids after the last run: after sampling, the executor's own greedy tokens.
     pub fn tokens(&self) -> &[u32] {
         &self.store.ids[self.graph.tokens]
@@ -164,7 +159,7 @@ impl<O: HostOps> Timed for HostModel<'_, O> {
 
     async fn first_run(&mut self) -> Result<FirstRun, Self::Error> {
         let t0 = clock::now();
-        for nodes in self.passes() {
+        for nodes in self.graph.passes() {
             exec::run(self.ops, &mut self.store, nodes, self.forced);
         }
         let ns = t0.elapsed().as_secs_f64() * 1e9;
@@ -179,7 +174,7 @@ impl<O: HostOps> Timed for HostModel<'_, O> {
         let mut per_pass = vec![0.0; npass];
         let t0 = clock::now();
         for _ in 0..reps {
-            for (i, nodes) in self.passes().enumerate() {
+            for (i, nodes) in self.graph.passes().enumerate() {
                 let t = clock::now();
                 exec::run(self.ops, &mut self.store, nodes, self.forced);
                 per_pass[i] += t.elapsed().as_secs_f64() * 1e9 / f64::from(reps);
@@ -194,8 +189,7 @@ impl<O: HostOps> Timed for HostModel<'_, O> {
     }
 
     fn phase_labels(&self) -> Vec<String> {
-        let first = if self.graph.steps.is_empty() { "encode" } else { "prefill" };
-        std::iter::once(first.to_owned()).chain((1..=self.graph.steps.len()).map(|i| format!("decode {i}"))).collect()
+        self.graph.pass_labels()
     }
 }
 
@@ -314,17 +308,4 @@ fn record_for(preset: &str, backend: &str, size: &str, provenance: Provenance) -
         provenance,
         model: None,
     }
-}
-
-/// Bytes of every tensor of `g` (what a device must hold at once, unsplit).
-pub fn graph_bytes(g: &Graph) -> u64 {
-    g.tensors.iter().map(|t| 4 * t.elements() as u64).sum()
-}
-
-/// The largest tensor of `g`: (name, bytes).
-pub fn largest_tensor(g: &Graph) -> (&str, u64) {
-    g.tensors
-        .iter()
-        .map(|t| (t.name.as_str(), 4 * t.elements() as u64))
-        .fold(("", 0), |a, b| if b.1 > a.1 { b } else { a })
 }

@@ -56,9 +56,9 @@ fn norm(cfg: &ModelConfig, x: &[f32], init: &[Values], g: &Graph, name: &str, ro
     let gamma = f32s(init, g, &format!("{name}.weight"));
     match cfg.norm {
         NormKind::LayerNorm => {
-            r::layernorm(x, &gamma, &f32s(init, g, &format!("{name}.bias")), rows, cfg.hidden, NORM_EPS as f32)
+            r::layernorm(x, &gamma, &f32s(init, g, &format!("{name}.bias")), rows, cfg.hidden, NORM_EPS)
         }
-        NormKind::RmsNorm => r::rmsnorm(x, &gamma, rows, cfg.hidden, NORM_EPS as f32),
+        NormKind::RmsNorm => r::rmsnorm(x, &gamma, rows, cfg.hidden, NORM_EPS),
     }
 }
 

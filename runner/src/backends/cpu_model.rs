@@ -5,8 +5,7 @@
 use harness::host::{Prepared, RunError};
 use harness::kernels::Inputs;
 use harness::model::exec::{HostOps, NORM_EPS};
-use harness::model::graph::CacheShape;
-use harness::op::Op;
+use harness::op::{CacheDims, Op};
 use harness::schema::NormKind;
 use rayon::prelude::*;
 
@@ -43,7 +42,7 @@ impl HostOps for CpuOps {
         cols: usize,
         out: &mut [f32],
     ) {
-        let eps = NORM_EPS as f32;
+        let eps = NORM_EPS;
         out.par_chunks_mut(cols).zip(x.par_chunks(cols)).with_min_len(MIN_ROWS).for_each(|(y, x)| {
             let n = cols as f32;
             let (mean, var) = match kind {
@@ -105,24 +104,14 @@ impl HostOps for CpuOps {
         );
     }
 
-    fn attend(
-        &self,
-        q: &[f32],
-        k_cache: &[f32],
-        v_cache: &[f32],
-        slots: &[usize],
-        s: CacheShape,
-        tokens: usize,
-        first: usize,
-        out: &mut [f32],
-    ) {
+    fn attend(&self, q: &[f32], k_cache: &[f32], v_cache: &[f32], slots: &[usize], s: CacheDims, out: &mut [f32]) {
         let (d, group) = (s.head_dim, s.heads / s.kv_heads);
         let row = s.kv_heads * d;
         let scale = 1.0 / (d as f32).sqrt();
         // One task per (query, head): each a dot-product sweep over its keys, then a weighted sum.
         out.par_chunks_mut(d).enumerate().for_each_init(Vec::new, |scores, (qh, o)| {
             let (t, h) = (qh / s.heads, qh % s.heads);
-            let keys = if s.causal { first + t + 1 } else { first + tokens };
+            let keys = s.keys_of(t);
             let kvh = h / group;
             let qv = &q[qh * d..][..d];
             scores.clear();
@@ -184,7 +173,7 @@ impl Prepared for ModelOp {
             }
             Op::CachedAttention(d) => {
                 let i = self.inputs.cached_attention();
-                let keys = d.first + d.tokens;
+                let keys = d.keys();
                 let row = d.kv_heads * d.head_dim;
                 let slot = |t: usize| i.page_table[t / d.page_size] as usize * d.page_size + t % d.page_size;
                 let slots: Vec<usize> = (0..keys).map(slot).collect();
@@ -200,16 +189,8 @@ impl Prepared for ModelOp {
                     kc[slots[t] * row..][..row].copy_from_slice(&k[..row]);
                     vc[slots[t] * row..][..row].copy_from_slice(&v[..row]);
                 }
-                let shape = CacheShape {
-                    heads: d.heads,
-                    kv_heads: d.kv_heads,
-                    head_dim: d.head_dim,
-                    page_size: d.page_size,
-                    causal: d.causal,
-                    max_keys: keys,
-                };
                 self.out.resize(d.tokens * d.heads * d.head_dim, 0.0);
-                ops.attend(&i.q, &kc, &vc, &slots, shape, d.tokens, d.first, &mut self.out);
+                ops.attend(&i.q, &kc, &vc, &slots, d, &mut self.out);
             }
             other => return Err(RunError(format!("not a model operation: {other:?}"))),
         }
