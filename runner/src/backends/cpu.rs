@@ -7,8 +7,12 @@ use harness::catalogue::{DType, Kernel, Params};
 use harness::host::{Prepared, RunError};
 use harness::kernels::AttentionVariant;
 use harness::kernels::{Inputs, KvCacheInputs, MelSetup};
+use harness::model::exec::HostOps as _;
 use harness::op::{AttentionDims, KvDims, LogMelDims, MatmulDims, Op, RopeDims, RowsDims};
+use harness::schema::NormKind;
 use rayon::prelude::*;
+
+use super::cpu_model::{CpuOps, silu};
 
 /// `None` when this backend has no implementation for the kernel (a `skipped` record says so).
 pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn Prepared>> {
@@ -180,7 +184,7 @@ impl Rowwise {
 }
 
 /// Sum in 8 independent lanes so the loop vectorises (a single f32 accumulator would not).
-fn sum8(v: impl Iterator<Item = f32>) -> f32 {
+pub(super) fn sum8(v: impl Iterator<Item = f32>) -> f32 {
     let mut acc = [0f32; 8];
     for (i, x) in v.enumerate() {
         acc[i & 7] += x;
@@ -190,33 +194,21 @@ fn sum8(v: impl Iterator<Item = f32>) -> f32 {
 
 impl Prepared for Rowwise {
     fn run(&mut self) -> Result<(), RunError> {
-        let (cols, g, b) = (self.cols, &self.gamma, &self.beta);
-        let op = &self.op;
-        self.y.par_chunks_mut(cols).zip(self.x.par_chunks(cols)).for_each(|(y, x)| match op {
-            RowOp::Softmax => {
+        let cols = self.cols;
+        let rows = self.x.len() / cols;
+        let (g, b) = (&self.gamma, &self.beta);
+        match self.op {
+            RowOp::Softmax => self.y.par_chunks_mut(cols).zip(self.x.par_chunks(cols)).for_each(|(y, x)| {
                 let m = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
                 for (o, &v) in y.iter_mut().zip(x) {
                     *o = (v - m).exp();
                 }
                 let inv = 1.0 / sum8(y.iter().copied());
                 y.iter_mut().for_each(|o| *o *= inv);
-            }
-            RowOp::LayerNorm => {
-                let n = cols as f32;
-                let mean = sum8(x.iter().copied()) / n;
-                let var = sum8(x.iter().map(|&v| (v - mean) * (v - mean))) / n;
-                let inv = 1.0 / (var + 1e-5).sqrt();
-                for (((o, &v), &gg), &bb) in y.iter_mut().zip(x).zip(g).zip(b) {
-                    *o = (v - mean) * inv * gg + bb;
-                }
-            }
-            RowOp::RmsNorm => {
-                let inv = 1.0 / (sum8(x.iter().map(|&v| v * v)) / cols as f32 + 1e-5).sqrt();
-                for ((o, &v), &gg) in y.iter_mut().zip(x).zip(g) {
-                    *o = v * inv * gg;
-                }
-            }
-        });
+            }),
+            RowOp::LayerNorm => CpuOps.norm(NormKind::LayerNorm, &self.x, g, Some(b), rows, cols, &mut self.y),
+            RowOp::RmsNorm => CpuOps.norm(NormKind::RmsNorm, &self.x, g, None, rows, cols, &mut self.y),
+        }
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {
@@ -232,16 +224,7 @@ struct Gelu {
 
 impl Prepared for Gelu {
     fn run(&mut self) -> Result<(), RunError> {
-        let erf = self.erf;
-        self.y.par_chunks_mut(1 << 14).zip(self.x.par_chunks(1 << 14)).for_each(|(y, x)| {
-            for (o, &v) in y.iter_mut().zip(x) {
-                *o = if erf {
-                    0.5 * v * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2))
-                } else {
-                    0.5 * v * (1.0 + (0.797_884_6 * (v + 0.044715 * v * v * v)).tanh())
-                };
-            }
-        });
+        CpuOps.gelu(&self.x, self.erf, &mut self.y);
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {
@@ -282,27 +265,8 @@ struct Rope {
 
 impl Prepared for Rope {
     fn run(&mut self) -> Result<(), RunError> {
-        let (d, half) = (self.dims.head_dim, self.dims.head_dim / 2);
-        let token = self.dims.heads * d;
-        let (cos, sin) = (&self.cos, &self.sin);
-        // Tasks of at least ~64k elements: below that, rayon's hand-off costs more than it saves.
-        let min_tokens = (1 << 16) / token.max(1);
-        self.y
-            .par_chunks_mut(token)
-            .zip(self.x.par_chunks(token))
-            .enumerate()
-            .with_min_len(min_tokens.max(1))
-            .for_each(|(t, (y, x))| {
-                let (c, s) = (&cos[t * half..][..half], &sin[t * half..][..half]);
-                for (yr, xr) in y.chunks_mut(d).zip(x.chunks(d)) {
-                    let (a, b) = xr.split_at(half);
-                    let (ya, yb) = yr.split_at_mut(half);
-                    for i in 0..half {
-                        ya[i] = a[i] * c[i] - b[i] * s[i];
-                        yb[i] = b[i] * c[i] + a[i] * s[i];
-                    }
-                }
-            });
+        // The inputs' table holds exactly these tokens' positions: row 0 is the first token's.
+        CpuOps.rope(&self.x, &self.cos, &self.sin, self.dims.heads, self.dims.head_dim, 0, &mut self.y);
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {
@@ -320,22 +284,13 @@ struct Swish {
 impl Prepared for Swish {
     fn run(&mut self) -> Result<(), RunError> {
         const CHUNK: usize = 1 << 14;
-        let silu = |v: f32| v / (1.0 + (-v).exp());
         match &self.up {
             None => self.y.par_chunks_mut(CHUNK).zip(self.x.par_chunks(CHUNK)).for_each(|(y, x)| {
                 for (o, &v) in y.iter_mut().zip(x) {
                     *o = silu(v);
                 }
             }),
-            Some(up) => {
-                self.y.par_chunks_mut(CHUNK).zip(self.x.par_chunks(CHUNK).zip(up.par_chunks(CHUNK))).for_each(
-                    |(y, (g, u))| {
-                        for ((o, &g), &u) in y.iter_mut().zip(g).zip(u) {
-                            *o = silu(g) * u;
-                        }
-                    },
-                );
-            }
+            Some(up) => CpuOps.swiglu(&self.x, up, &mut self.y),
         }
         Ok(())
     }

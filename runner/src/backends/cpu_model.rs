@@ -1,6 +1,7 @@
-//! native-cpu's arithmetic for model graphs: the same packed `gemm` GEMMs and rayon row
-//! parallelism as its kernels, in f32, behind [`HostOps`], so native-cpu runs every model the
-//! graph describes without a model of its own.
+//! native-cpu's f32 arithmetic behind [`HostOps`]: packed `gemm` GEMMs and rayon-parallel rows
+//! and chunks. Its catalogue kernels (norms, GELU, SwiGLU, RoPE, and the model operations) call
+//! these same functions, so native-cpu runs every model the graph describes with exactly the
+//! code its kernel records time.
 
 use harness::host::{Prepared, RunError};
 use harness::kernels::Inputs;
@@ -9,10 +10,17 @@ use harness::op::{CacheDims, Op};
 use harness::schema::NormKind;
 use rayon::prelude::*;
 
-use super::cpu::sgemm;
+use super::cpu::{sgemm, sum8};
 
 /// Rows per rayon task below which a row loop stays on one thread (hand-off costs more).
 const MIN_ROWS: usize = 8;
+/// Elements per rayon task of GELU and SwiGLU: their tanh/erf/exp make even 4k elements worth
+/// a task (a model's prompt pass has tens of thousands, a decode step a few hundred).
+const CHUNK: usize = 1 << 12;
+
+pub(super) fn silu(v: f32) -> f32 {
+    v / (1.0 + (-v).exp())
+}
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CpuOps;
@@ -42,19 +50,24 @@ impl HostOps for CpuOps {
         cols: usize,
         out: &mut [f32],
     ) {
-        let eps = NORM_EPS;
         out.par_chunks_mut(cols).zip(x.par_chunks(cols)).with_min_len(MIN_ROWS).for_each(|(y, x)| {
             let n = cols as f32;
-            let (mean, var) = match kind {
-                NormKind::LayerNorm => {
-                    let mean = x.iter().sum::<f32>() / n;
-                    (mean, x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n)
+            match (kind, beta) {
+                (NormKind::LayerNorm, Some(b)) => {
+                    let mean = sum8(x.iter().copied()) / n;
+                    let var = sum8(x.iter().map(|&v| (v - mean) * (v - mean))) / n;
+                    let inv = 1.0 / (var + NORM_EPS).sqrt();
+                    for (((o, &v), &gg), &bb) in y.iter_mut().zip(x).zip(gamma).zip(b) {
+                        *o = (v - mean) * inv * gg + bb;
+                    }
                 }
-                NormKind::RmsNorm => (0.0, x.iter().map(|v| v * v).sum::<f32>() / n),
-            };
-            let inv = 1.0 / (var + eps).sqrt();
-            for (i, o) in y.iter_mut().enumerate() {
-                *o = (x[i] - mean) * inv * gamma[i] + beta.map_or(0.0, |b| b[i]);
+                (NormKind::LayerNorm, None) => unreachable!("LayerNorm has a shift"),
+                (NormKind::RmsNorm, _) => {
+                    let inv = 1.0 / (sum8(x.iter().map(|&v| v * v)) / n + NORM_EPS).sqrt();
+                    for ((o, &v), &gg) in y.iter_mut().zip(x).zip(gamma) {
+                        *o = v * inv * gg;
+                    }
+                }
             }
         });
     }
@@ -68,7 +81,7 @@ impl HostOps for CpuOps {
     }
 
     fn gelu(&self, x: &[f32], erf: bool, out: &mut [f32]) {
-        out.par_chunks_mut(1 << 12).zip(x.par_chunks(1 << 12)).for_each(|(o, x)| {
+        out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| {
             for (o, &v) in o.iter_mut().zip(x) {
                 *o = if erf {
                     0.5 * v * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2))
@@ -80,25 +93,29 @@ impl HostOps for CpuOps {
     }
 
     fn swiglu(&self, gate: &[f32], up: &[f32], out: &mut [f32]) {
-        out.par_chunks_mut(1 << 12).zip(gate.par_chunks(1 << 12).zip(up.par_chunks(1 << 12))).for_each(
-            |(o, (g, u))| {
-                for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-                    *o = g / (1.0 + (-g).exp()) * u;
-                }
-            },
-        );
+        out.par_chunks_mut(CHUNK).zip(gate.par_chunks(CHUNK).zip(up.par_chunks(CHUNK))).for_each(|(o, (g, u))| {
+            for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                *o = silu(g) * u;
+            }
+        });
     }
 
     fn rope(&self, x: &[f32], cos: &[f32], sin: &[f32], heads: usize, head_dim: usize, first: usize, out: &mut [f32]) {
-        let half = head_dim / 2;
-        out.par_chunks_mut(head_dim).zip(x.par_chunks(head_dim)).enumerate().with_min_len(64).for_each(
-            |(row, (y, x))| {
-                let t = first + row / heads;
+        let (d, half) = (head_dim, head_dim / 2);
+        let token = heads * d;
+        // Tasks of at least ~64k elements: below that, rayon's hand-off costs more than it saves.
+        let min_tokens = ((1 << 16) / token.max(1)).max(1);
+        out.par_chunks_mut(token).zip(x.par_chunks(token)).enumerate().with_min_len(min_tokens).for_each(
+            |(t, (y, x))| {
+                let t = first + t;
                 let (c, s) = (&cos[t * half..][..half], &sin[t * half..][..half]);
-                for i in 0..half {
-                    let (a, b) = (x[i], x[i + half]);
-                    y[i] = a * c[i] - b * s[i];
-                    y[i + half] = b * c[i] + a * s[i];
+                for (yr, xr) in y.chunks_mut(d).zip(x.chunks(d)) {
+                    let (a, b) = xr.split_at(half);
+                    let (ya, yb) = yr.split_at_mut(half);
+                    for i in 0..half {
+                        ya[i] = a[i] * c[i] - b[i] * s[i];
+                        yb[i] = b[i] * c[i] + a[i] * s[i];
+                    }
                 }
             },
         );
