@@ -4,14 +4,12 @@
 //! device memory per backend. A model that does not fit an adapter or the memory budget is
 //! `skipped` naming the tensor, its size and the limit, before any weight is generated.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use harness::gpu::{self, GpuDevice, RunOptions};
 use harness::host::HostRun;
-use harness::measure::SamplingConfig;
 use harness::model::graph::Graph;
 use harness::model::reference::Reference;
 use harness::model::run::{PreparedModel, measure_host_model, prepare, unbuilt_record};
@@ -147,42 +145,15 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<Outcome> {
         Size::Full => (args.prompt.unwrap_or(512), args.generate.unwrap_or(128)),
     };
     let models = models(args, size)?;
-    let mut sampling = if args.quick { SamplingConfig::quick() } else { SamplingConfig::full() };
-    if let Some(b) = args.budget {
-        if !(b.is_finite() && b > 0.0) {
-            bail!("--budget must be a positive number of seconds, got {b}");
-        }
-        sampling.time_budget_ns = b * 1e9;
-    }
+    let sampling = crate::native::sampling(args.quick, args.budget)?;
     let facts = facts::host_facts();
     let host_resolution_ns = harness::clock::resolution_ns();
     let want = |b: &str| args.backends.iter().any(|x| x == b);
     let devices = if want("wgpu") { crate::native::open_devices(args.adapter.as_deref())? } else { vec![] };
-    let mut out_file = match &args.out {
-        Some(p) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("cannot open --out {} for appending", p.display()))?,
-        ),
-        None => None,
-    };
-    let mut records = Vec::new();
-    let mut emit = |r: Record| -> anyhow::Result<()> {
-        let line = serde_json::to_string(&r)?;
-        if args.json {
-            let mut so = std::io::stdout().lock();
-            writeln!(so, "{line}")?;
-            so.flush()?;
-        } else {
-            eprintln!("  {:<16} {:<10} {:<24} {}", r.kernel, r.case, r.backend, brief(&r));
-        }
-        if let Some(f) = out_file.as_mut() {
-            writeln!(f, "{line}").context("writing --out")?;
-        }
-        records.push(r);
-        Ok(())
+    let mut stream = crate::results::RecordStream::new(args.json, args.out.as_deref())?;
+    let mut emit = |r: Record| {
+        let b = brief(&r);
+        stream.emit(r, &b)
     };
     let prov = || facts.provenance(args.seed);
     let mut labels: Vec<String> = devices.iter().map(|(l, _)| l.clone()).collect();
@@ -258,6 +229,7 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
+    let records = stream.records;
     if !args.json {
         print_table(&records);
     }

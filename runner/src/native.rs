@@ -3,7 +3,6 @@
 //! (`native-reference`), checking every output against the reference on fresh random inputs
 //! before timing it.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
@@ -156,13 +155,7 @@ impl NativePlan {
         }
         let size = if quick { Size::Quick } else { Size::Full };
         let cases = selection.cases(size)?;
-        let mut sampling = if quick { SamplingConfig::quick() } else { SamplingConfig::full() };
-        if let Some(b) = budget_s {
-            if !(b.is_finite() && b > 0.0) {
-                bail!("--budget must be a positive number of seconds, got {b}");
-            }
-            sampling.time_budget_ns = b * 1e9;
-        }
+        let sampling = sampling(quick, budget_s)?;
         Ok(NativePlan { cases, size, backends: backends.to_vec(), adapter, seed, sampling, use_timestamps: true })
     }
 
@@ -254,38 +247,18 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
     )
     .with_context(|| args.suite.as_ref().map_or_else(String::new, |p| format!("in the suite {}", p.display())))?;
     plan.use_timestamps = !args.no_timestamps;
-    let mut out_file = match &args.out {
-        Some(p) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("cannot open --out {} for appending", p.display()))?,
-        ),
-        None => None,
-    };
+    let mut stream = crate::results::RecordStream::new(args.json, args.out.as_deref())?;
     // Read the baseline before spending minutes measuring, so a bad path fails at once.
     let baseline = match &args.baseline {
         Some(p) => Some(crate::results::read_records(p)?),
         None => None,
     };
 
-    let mut records = Vec::new();
-    plan.collect(|r: Record| -> anyhow::Result<()> {
-        let line = serde_json::to_string(&r)?;
-        if args.json {
-            let mut so = std::io::stdout().lock();
-            writeln!(so, "{line}")?;
-            so.flush()?;
-        } else {
-            eprintln!("  {:<18} {:<18} {:<24} {}", r.kernel, r.case, r.backend, report::status_brief(&r));
-        }
-        if let Some(f) = out_file.as_mut() {
-            writeln!(f, "{line}").context("writing --out")?;
-        }
-        records.push(r);
-        Ok(())
+    plan.collect(|r: Record| {
+        let brief = report::status_brief(&r);
+        stream.emit(r, &brief)
     })?;
+    let records = stream.records;
 
     if !args.json {
         report::print_table(&records);
@@ -301,6 +274,19 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         regressions = cmp.iter().filter(|c| c.is_regression()).count();
     }
     Ok(if mismatches + regressions > 0 { Outcome::Failed } else { Outcome::Ok })
+}
+
+/// The protocol's settings for `--quick` or `--full`, with `--budget` seconds per case and
+/// backend if given.
+pub fn sampling(quick: bool, budget_s: Option<f64>) -> anyhow::Result<SamplingConfig> {
+    let mut sampling = if quick { SamplingConfig::quick() } else { SamplingConfig::full() };
+    if let Some(b) = budget_s {
+        if !(b.is_finite() && b > 0.0) {
+            bail!("--budget must be a positive number of seconds, got {b}");
+        }
+        sampling.time_budget_ns = b * 1e9;
+    }
+    Ok(sampling)
 }
 
 /// An ICD choice is a Vulkan choice: GL adapters are left out unless asked for by name.

@@ -11,6 +11,49 @@ use harness::schema::{Record, parse_jsonl};
 
 use crate::Outcome as Exit;
 
+/// Opens a result file for appending (`--out`), creating it if needed.
+pub fn open_append(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open --out {} for appending", path.display()))
+}
+
+/// Records as `native` and `model` produce them: each one JSON line on stdout (`--json`) or a
+/// progress line on stderr, and appended to the `--out` file, before the next one starts.
+#[derive(Debug)]
+pub struct RecordStream {
+    json: bool,
+    file: Option<std::fs::File>,
+    pub records: Vec<Record>,
+}
+
+impl RecordStream {
+    pub fn new(json: bool, out: Option<&Path>) -> anyhow::Result<Self> {
+        Ok(RecordStream { json, file: out.map(open_append).transpose()?, records: Vec::new() })
+    }
+
+    /// Writes `r` out (`brief`: what the progress line says about it) and keeps it.
+    pub fn emit(&mut self, r: Record, brief: &str) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        let line = serde_json::to_string(&r)?;
+        if self.json {
+            // `writeln!`, not `println!`: a closed stdout ends us quietly (main maps the broken pipe).
+            let mut so = std::io::stdout().lock();
+            writeln!(so, "{line}")?;
+            so.flush()?;
+        } else {
+            eprintln!("  {:<18} {:<18} {:<24} {brief}", r.kernel, r.case, r.backend);
+        }
+        if let Some(f) = self.file.as_mut() {
+            writeln!(f, "{line}").context("writing --out")?;
+        }
+        self.records.push(r);
+        Ok(())
+    }
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
     Table,
