@@ -68,12 +68,7 @@ pub async fn run_model(dev: &GpuDevice, job: &ModelJob<'_>, opts: &RunOptions) -
                 metrics.encoder_latency_ns = median(&h.prefill_ns);
             }
             metrics.host_token_latency_ns = percentiles(&h.step_ns);
-            let p = job.graph.prompt;
-            let want = &job.reference.tokens[p + 1..];
-            let got = &h.tokens[p + 1..];
-            if job.graph.generate > 0 {
-                metrics.greedy_tokens_matched = Some(want.iter().zip(got).take_while(|(a, b)| a == b).count() as u64);
-            }
+            metrics.greedy_tokens_matched = job.greedy_matched(&h.tokens);
         }
         Err(e) => record.status = Status::Failed { reason: format!("while decoding step by step: {e}") },
     }

@@ -83,6 +83,14 @@ impl ModelJob<'_> {
             ..record_for(self.preset, backend, opts_size, provenance)
         }
     }
+    /// Leading generated tokens in `tokens` (a backend's free-running decode) equal to the
+    /// reference's; `None` for encoders.
+    pub fn greedy_matched(&self, tokens: &[u32]) -> Option<u64> {
+        let g = self.graph;
+        let from = g.prompt + 1;
+        let same = self.reference.tokens[from..].iter().zip(&tokens[from..]).take_while(|(a, b)| a == b);
+        (g.generate > 0).then(|| same.count() as u64)
+    }
 }
 
 /// `p64-g16` (decoders) or `t128` (encoders): the record's case name.
@@ -210,12 +218,7 @@ pub fn measure_host_model<O: HostOps>(ops: &O, job: &ModelJob<'_>, run: &crate::
         let (mut record, passes, timed) = m.finish_parts();
         if let Some(metrics) = record.model.as_mut().filter(|_| record.status == Status::Measured) {
             fill_from_passes(metrics, &passes);
-            if job.graph.generate > 0 {
-                let p = job.graph.prompt;
-                let matched =
-                    job.reference.tokens[p + 1..].iter().zip(&timed.tokens()[p + 1..]).take_while(|(a, b)| a == b);
-                metrics.greedy_tokens_matched = Some(matched.count() as u64);
-            }
+            metrics.greedy_tokens_matched = job.greedy_matched(timed.tokens());
         }
         record
     })
