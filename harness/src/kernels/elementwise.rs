@@ -100,8 +100,7 @@ impl KernelImpl for Gelu {
     }
 
     fn work(&self, p: &Params) -> Work {
-        let n = p.usize("len") as f64;
-        Work { flops: if self.erf { 14.0 * n } else { 9.0 * n }, bytes: 8.0 * n }
+        gelu_work(self.erf, p.usize("len"))
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
@@ -165,10 +164,7 @@ impl KernelImpl for Norm {
     }
 
     fn work(&self, p: &Params) -> Work {
-        let (rows, cols) = (p.usize("rows") as f64, p.usize("cols") as f64);
-        let per = if self.rms { 4.0 } else { 7.0 };
-        let params = if self.rms { 1.0 } else { 2.0 };
-        Work { flops: per * rows * cols, bytes: 8.0 * rows * cols + 4.0 * params * cols }
+        norm_work(self.rms, p.usize("rows"), p.usize("cols"))
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
@@ -219,4 +215,19 @@ pub(crate) fn norm_call(
         bindings,
         workgroups: rows_grid(rows as u32),
     }
+}
+
+/// GELU: 14 operations an element with erf, 9 with tanh; x in, y out.
+pub(crate) fn gelu_work(erf: bool, len: usize) -> Work {
+    let n = len as f64;
+    Work { flops: if erf { 14.0 * n } else { 9.0 * n }, bytes: 8.0 * n }
+}
+
+/// A norm over `rows` rows: 7 operations an element (LayerNorm) or 4 (RMSNorm); x in, y out,
+/// gamma (and beta) read once.
+pub(crate) fn norm_work(rms: bool, rows: usize, cols: usize) -> Work {
+    let (rows, cols) = (rows as f64, cols as f64);
+    let per = if rms { 4.0 } else { 7.0 };
+    let params = if rms { 1.0 } else { 2.0 };
+    Work { flops: per * rows * cols, bytes: 8.0 * rows * cols + 4.0 * params * cols }
 }

@@ -47,8 +47,7 @@ impl KernelImpl for Embedding {
 
     fn work(&self, p: &Params) -> Work {
         let d = dims(p);
-        // No arithmetic: the ids in, each looked-up row read once and written once.
-        Work { flops: 0.0, bytes: 4.0 * d.tokens as f64 * (1.0 + 2.0 * d.hidden as f64) }
+        work(d.tokens, d.hidden)
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
@@ -81,4 +80,9 @@ pub(crate) fn call(
         bindings: vec![("table", table), ("ids", ids), ("y", y)],
         workgroups: grid_stride(tokens * hidden),
     }
+}
+
+/// No arithmetic: the ids in, each looked-up row read once and written once.
+pub(crate) fn work(tokens: usize, hidden: usize) -> Work {
+    Work { flops: 0.0, bytes: 4.0 * tokens as f64 * (1.0 + 2.0 * hidden as f64) }
 }

@@ -44,9 +44,7 @@ impl KernelImpl for Glu {
     }
 
     fn work(&self, p: &Params) -> Work {
-        let n = p.usize("len") as f64;
-        // negate, exp, add, divide (+ the gate's multiply); one or two f32 in, one out.
-        if self.gated { Work { flops: 5.0 * n, bytes: 12.0 * n } } else { Work { flops: 4.0 * n, bytes: 8.0 * n } }
+        work(self.gated, p.usize("len"))
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
@@ -85,4 +83,10 @@ pub(crate) fn call(shader: &'static Shader, len: usize, x: BufferId, up: Option<
         bindings,
         workgroups: grid_stride(len4),
     }
+}
+
+/// SiLU: negate, exp, add, divide (+ the gate's multiply for SwiGLU); one or two f32 in, one out.
+pub(crate) fn work(gated: bool, len: usize) -> Work {
+    let n = len as f64;
+    if gated { Work { flops: 5.0 * n, bytes: 12.0 * n } } else { Work { flops: 4.0 * n, bytes: 8.0 * n } }
 }

@@ -55,10 +55,7 @@ impl KernelImpl for Matmul {
     }
 
     fn work(&self, p: &Params) -> Work {
-        let d = dims(p);
-        let elem = if self.half { 2.0 } else { 4.0 };
-        let (m, n, k, b) = (d.m as f64, d.n as f64, d.k as f64, d.batch as f64);
-        Work { flops: 2.0 * m * n * k * b, bytes: (m * k + k * n + m * n) * b * elem }
+        work(dims(p), if self.half { 2.0 } else { 4.0 })
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
@@ -91,4 +88,10 @@ pub(crate) fn call(shader: &'static Shader, d: MatmulDims, a: BufferId, b: Buffe
         bindings: vec![("a", a), ("b", b), ("c", c)],
         workgroups: [d.n.div_ceil(64) as u32, d.m.div_ceil(64) as u32, d.batch as u32],
     }
+}
+
+/// 2 m n k flops per batch; A, B and C each moved once, `elem` bytes an element.
+pub(crate) fn work(d: MatmulDims, elem: f64) -> Work {
+    let (m, n, k, b) = (d.m as f64, d.n as f64, d.k as f64, d.batch as f64);
+    Work { flops: 2.0 * m * n * k * b, bytes: (m * k + k * n + m * n) * b * elem }
 }

@@ -41,6 +41,17 @@ pub(crate) mod calls {
     pub(crate) use super::rope::call as rope;
 }
 
+/// Each family's work count from its dimensions: what its catalogue entry reports and what a
+/// model's total is summed from.
+pub(crate) mod work {
+    pub(crate) use super::elementwise::{gelu_work as gelu, norm_work as norm};
+    pub(crate) use super::embedding::work as embedding;
+    pub(crate) use super::glu::work as silu;
+    pub(crate) use super::matmul::work as matmul;
+    pub(crate) use super::model_ops::{add_work as add, lm_head_work as lm_head};
+    pub(crate) use super::rope::work as rope;
+}
+
 use crate::catalogue::Params;
 use crate::plan::Plan;
 use crate::schema::Work;

@@ -39,8 +39,7 @@ impl KernelImpl for Add {
         i.a.iter().enumerate().map(|(k, &a)| a + i.b[k % i.b.len()]).collect()
     }
     fn work(&self, p: &Params) -> Work {
-        let (n, b) = (p.get("len") as f64, p.get("b_len") as f64);
-        Work { flops: n, bytes: 4.0 * (2.0 * n + b) }
+        add_work(p.usize("len"), p.usize("b_len"))
     }
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (len, b_len) = (p.usize("len"), p.usize("b_len"));
@@ -264,8 +263,7 @@ impl KernelImpl for LmHead {
         logits.iter().map(|&v| v as f32).collect()
     }
     fn work(&self, p: &Params) -> Work {
-        let (h, v) = (p.get("hidden") as f64, p.get("vocab") as f64);
-        Work { flops: 2.0 * h * v, bytes: 4.0 * (h * v + h + 2.0 * v) }
+        lm_head_work(p.usize("hidden"), p.usize("vocab"))
     }
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (h, v, i) = (p.usize("hidden"), p.usize("vocab"), i.lm_head());
@@ -318,4 +316,17 @@ pub(crate) fn lm_head_calls(
         workgroups,
     };
     vec![call("logits_rows", rows_grid(vocab as u32)), call("argmax", [1, 1, 1])]
+}
+
+/// One add an element; a and y moved once, b read once.
+pub(crate) fn add_work(len: usize, b_len: usize) -> Work {
+    let (n, b) = (len as f64, b_len as f64);
+    Work { flops: n, bytes: 4.0 * (2.0 * n + b) }
+}
+
+/// A dot product per vocabulary row; the table read once, the logits written and read by the
+/// argmax.
+pub(crate) fn lm_head_work(hidden: usize, vocab: usize) -> Work {
+    let (h, v) = (hidden as f64, vocab as f64);
+    Work { flops: 2.0 * h * v, bytes: 4.0 * (h * v + h + 2.0 * v) }
 }

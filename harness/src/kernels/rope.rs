@@ -61,9 +61,7 @@ impl KernelImpl for Rope {
 
     fn work(&self, p: &Params) -> Work {
         let d = dims(p);
-        let n = (d.tokens * d.heads * d.head_dim) as f64;
-        // Per pair: 4 multiplies and 2 adds; x in, y out, the table read once per token.
-        Work { flops: 3.0 * n, bytes: 8.0 * n + 4.0 * (d.tokens * d.head_dim) as f64 }
+        work(d.tokens, d.heads, d.head_dim)
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
@@ -98,4 +96,10 @@ pub(crate) fn call(
         bindings: vec![("x", x), ("cos_t", cos), ("sin_t", sin), ("y", y)],
         workgroups: grid_stride(tokens * heads * half),
     }
+}
+
+/// Per pair: 4 multiplies and 2 adds; x in, y out, the table read once per token.
+pub(crate) fn work(tokens: usize, heads: usize, head_dim: usize) -> Work {
+    let n = (tokens * heads * head_dim) as f64;
+    Work { flops: 3.0 * n, bytes: 8.0 * n + 4.0 * (tokens * head_dim) as f64 }
 }

@@ -3,8 +3,9 @@
 //! one node list per decode step. Every executor (the f64 reference, wgpu natively and in the
 //! browser, native-cpu) interprets these nodes; none has its own copy of a model.
 
-use crate::op::CacheDims;
-use crate::schema::{Activation, ModelConfig, ModelFamily, NormKind, Positions};
+use crate::kernels::work;
+use crate::op::{CacheDims, MatmulDims};
+use crate::schema::{Activation, ModelConfig, ModelFamily, NormKind, Positions, Work};
 
 /// Index into [`Graph::tensors`].
 pub type TensorId = usize;
@@ -228,31 +229,27 @@ impl Graph {
             .fold(("", 0), |a, b| if b.1 > a.1 { b } else { a })
     }
 
-    /// Floating-point operations and bytes moved by `nodes`, counted as the catalogue counts
-    /// each kernel.
-    pub fn work(nodes: &[Node]) -> (f64, f64) {
-        nodes.iter().map(node_work).fold((0.0, 0.0), |(f, b), (nf, nb)| (f + nf, b + nb))
+    /// Floating-point operations and bytes moved by every node, as the catalogue counts each
+    /// kernel.
+    pub fn work(&self) -> Work {
+        self.nodes()
+            .map(node_work)
+            .fold(Work { flops: 0.0, bytes: 0.0 }, |a, w| Work { flops: a.flops + w.flops, bytes: a.bytes + w.bytes })
     }
 }
 
-fn node_work(n: &Node) -> (f64, f64) {
-    let f = |v: usize| v as f64;
+/// A node's work as its catalogue kernel counts it.
+fn node_work(n: &Node) -> Work {
     match *n {
-        Node::Embed { tokens, hidden, .. } => (0.0, 4.0 * f(tokens) * (1.0 + 2.0 * f(hidden))),
-        Node::Norm { rows, cols, .. } => (5.0 * f(rows * cols), 4.0 * f(2 * rows * cols + 2 * cols)),
-        Node::Matmul { m, k, n, .. } => (2.0 * f(m * k * n), 4.0 * f(m * k + k * n + m * n)),
-        Node::Add { len, b_len, .. } => (f(len), 4.0 * f(2 * len + b_len)),
-        Node::Gelu { len, .. } => (8.0 * f(len), 8.0 * f(len)),
-        Node::SwiGlu { len, .. } => (5.0 * f(len), 12.0 * f(len)),
-        Node::Rope { tokens, heads, head_dim, .. } => {
-            let e = f(tokens * heads * head_dim);
-            (3.0 * e, 8.0 * e + 4.0 * e)
-        }
-        Node::Attention { dims, .. } => {
-            let w = dims.work();
-            (w.flops, w.bytes)
-        }
-        Node::LmHead { hidden, vocab, .. } => (2.0 * f(hidden * vocab), 4.0 * f(hidden * vocab + hidden + 2 * vocab)),
+        Node::Embed { tokens, hidden, .. } => work::embedding(tokens, hidden),
+        Node::Norm { kind, rows, cols, .. } => work::norm(kind == NormKind::RmsNorm, rows, cols),
+        Node::Matmul { m, k, n, .. } => work::matmul(MatmulDims { m, n, k, batch: 1 }, 4.0),
+        Node::Add { len, b_len, .. } => work::add(len, b_len),
+        Node::Gelu { len, erf, .. } => work::gelu(erf, len),
+        Node::SwiGlu { len, .. } => work::silu(true, len),
+        Node::Rope { tokens, heads, head_dim, .. } => work::rope(tokens, heads, head_dim),
+        Node::Attention { dims, .. } => dims.work(),
+        Node::LmHead { hidden, vocab, .. } => work::lm_head(hidden, vocab),
     }
 }
 

@@ -52,8 +52,6 @@ impl ModelJob<'_> {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v as u64))
         .collect();
-        let nodes: Vec<_> = g.nodes().copied().collect();
-        let (flops, bytes) = Graph::work(&nodes);
         let weights = g.bytes(TensorKind::Weight);
         let kv = g.bytes(TensorKind::KvCache);
         let all = g.total_bytes();
@@ -61,7 +59,7 @@ impl ModelJob<'_> {
             case: case_name(g),
             params,
             status: Status::Measured,
-            work: Work { flops, bytes },
+            work: g.work(),
             model: Some(ModelMetrics {
                 preset: self.preset.to_owned(),
                 scale: self.scale.to_owned(),
