@@ -240,7 +240,7 @@ fn models_run_checked_with_per_token_metrics_on_lavapipe() {
         let job = m.job(id, "quick", "f64 reference, forced decoding");
         let r = pollster::block_on(gpu::run_model(&dev, &job, &opts(5)));
         assert_eq!(r.status, Status::Measured, "{id}: {:?}", r.status);
-        assert!(r.check.as_ref().is_some_and(|c| c.passed && c.elements as usize == m.graph.output_len));
+        assert!(r.check.as_ref().is_some_and(|c| c.passed && c.elements as usize == m.graph.output_len()));
         let mm = r.model.as_ref().unwrap();
         assert!(mm.device_bytes.weights > 0 && mm.device_bytes.total > mm.device_bytes.weights);
         if id == "bert-base" {

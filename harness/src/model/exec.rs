@@ -162,6 +162,11 @@ pub fn run<O: HostOps>(ops: &O, store: &mut Store<O::T>, nodes: &[Node], forced:
     }
 }
 
+/// The graph's checked output in `store`, as f32.
+pub fn output<O: HostOps>(store: &Store<O::T>, g: &Graph) -> Vec<f32> {
+    store.f[g.output].iter().map(|&v| O::to_f32(v)).collect()
+}
+
 /// Index of the first largest value, as `lm_head.wgsl`'s argmax breaks ties.
 pub fn argmax(values: impl Iterator<Item = f32>) -> u32 {
     let mut best = (f32::NEG_INFINITY, 0u32);
@@ -192,8 +197,5 @@ pub fn run_graph<O: HostOps>(ops: &O, g: &Graph, init: &[Values], forced: Option
     for nodes in g.passes() {
         run(ops, &mut store, nodes, forced.is_some());
     }
-    GraphRun {
-        output: store.f[g.output][..g.output_len].iter().map(|&v| O::to_f32(v)).collect(),
-        tokens: std::mem::take(&mut store.ids[g.tokens]),
-    }
+    GraphRun { output: output::<O>(&store, g), tokens: std::mem::take(&mut store.ids[g.tokens]) }
 }

@@ -126,7 +126,6 @@ pub struct Graph {
     pub tokens: TensorId,
     /// What is checked: logits `(generate + 1, vocab)` or the encoder's last hidden state.
     pub output: TensorId,
-    pub output_len: usize,
 }
 
 /// Why a config cannot be built into a graph.
@@ -161,10 +160,10 @@ impl Graph {
         let mut b = Builder { cfg, tensors: Vec::new(), keys: prompt + generate };
         let tokens_len = prompt + generate + 1;
         let tokens = b.tensor("tokens", &[tokens_len], TensorKind::Tokens, true);
-        let (output, output_len) = if cfg.family == ModelFamily::Decoder {
-            (b.tensor("logits", &[generate + 1, cfg.vocab], TensorKind::Output, false), (generate + 1) * cfg.vocab)
+        let output = if cfg.family == ModelFamily::Decoder {
+            b.tensor("logits", &[generate + 1, cfg.vocab], TensorKind::Output, false)
         } else {
-            (b.tensor("hidden_out", &[prompt, cfg.hidden], TensorKind::Output, false), prompt * cfg.hidden)
+            b.tensor("hidden_out", &[prompt, cfg.hidden], TensorKind::Output, false)
         };
         let w = b.weights();
         let consts = b.constants();
@@ -172,17 +171,12 @@ impl Graph {
         let prefill = b.forward(&w, &consts, &acts, tokens, output, prompt, 0, 0);
         let steps =
             (1..=generate).map(|s| b.forward(&w, &consts, &acts, tokens, output, 1, prompt + s - 1, s)).collect();
-        Ok(Graph {
-            config: cfg.clone(),
-            prompt,
-            generate,
-            tensors: b.tensors,
-            prefill,
-            steps,
-            tokens,
-            output,
-            output_len,
-        })
+        Ok(Graph { config: cfg.clone(), prompt, generate, tensors: b.tensors, prefill, steps, tokens, output })
+    }
+
+    /// Elements of the checked output.
+    pub fn output_len(&self) -> usize {
+        self.tensors[self.output].elements()
     }
 
     /// Length of the token-id tensor.

@@ -77,7 +77,7 @@ pub fn lower(g: &Graph, init: &[Values], forced_tokens: &[u32]) -> Lowered {
     for (t, v) in g.tensors.iter().zip(init) {
         let id = match (t.kind, v) {
             (TensorKind::Tokens, _) => plan.storage_bytes(&t.name, bytemuck::cast_slice(forced_tokens).to_vec()),
-            (TensorKind::Output, _) => plan.output(&t.name, g.output_len, OutputType::F32),
+            (TensorKind::Output, _) => plan.output(&t.name, t.elements(), OutputType::F32),
             (_, Values::F32(v)) => plan.storage_f32(&t.name, v),
             (_, Values::U32(v)) => plan.storage_bytes(&t.name, bytemuck::cast_slice(v).to_vec()),
             (_, Values::Uninit) => plan.scratch(&t.name, 4 * t.elements() as u64),

@@ -169,8 +169,7 @@ impl<O: HostOps> Timed for HostModel<'_, O> {
             exec::run(self.ops, &mut self.store, nodes, self.forced);
         }
         let ns = t0.elapsed().as_secs_f64() * 1e9;
-        let g = self.graph;
-        let output = self.store.f[g.output][..g.output_len].iter().map(|&v| O::to_f32(v)).collect();
+        let output = exec::output::<O>(&self.store, self.graph);
         self.forced = false;
         Ok(FirstRun { output, ns })
     }
