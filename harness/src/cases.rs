@@ -98,6 +98,21 @@ pub fn select(kernels: &[String], cases: &[String], sweeps: &[String], size: Siz
     Ok(out)
 }
 
+/// [`select`] in a run that also has models: kernels named, cases or sweeps given, or no models
+/// chosen select as [`select`] does; models alone select no kernel.
+pub fn select_beside_models(
+    kernels: &[String],
+    cases: &[String],
+    sweeps: &[String],
+    models: &[String],
+    size: Size,
+) -> Result<Vec<Case>, Selection> {
+    if kernels.is_empty() && cases.is_empty() && sweeps.is_empty() && !models.is_empty() {
+        return Ok(vec![]);
+    }
+    select(kernels, cases, sweeps, size)
+}
+
 /// Keeps the cases of these dtypes (`f32`, `f16`); none given keeps all. An unknown dtype, or a
 /// filter that leaves nothing, is an error naming it.
 pub fn keep_dtypes(cases: &mut Vec<Case>, dtypes: &[String]) -> Result<(), Selection> {

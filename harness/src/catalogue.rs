@@ -571,9 +571,10 @@ pub static KERNELS: &[Kernel] = &[
     },
 ];
 
-/// Selects catalogue entries by kernel id or family name, keeping catalogue order.
+/// Selects catalogue entries by kernel id or family name, keeping catalogue order; none, or
+/// `all`, is the whole catalogue.
 pub fn select(names: &[String]) -> Result<Vec<&'static Kernel>, UnknownKernel> {
-    if names.is_empty() {
+    if names.is_empty() || names.iter().any(|n| n == "all") {
         return Ok(KERNELS.iter().collect());
     }
     for n in names {
@@ -586,7 +587,7 @@ pub fn select(names: &[String]) -> Result<Vec<&'static Kernel>, UnknownKernel> {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown kernel or family `{0}`; kernels: {kernels}; families: {families}",
+    "unknown kernel or family `{0}`; kernels: {kernels}; families: {families}; or `all`",
     kernels = KERNELS.iter().map(|k| k.id).collect::<Vec<_>>().join(", "),
     families = Family::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
 )]

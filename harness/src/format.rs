@@ -219,7 +219,8 @@ pub fn cross_backend_markdown(records: &[Record]) -> String {
     let mut s = String::from(
         "| kernel | case | backend | median | throughput | vs native GPU | vs native CPU | status |\n|---|---|---|---:|---:|---:|---:|---|\n",
     );
-    for row in crate::compare::cross_backend(records) {
+    // Models have their own table (models_markdown).
+    for row in crate::compare::cross_backend(records).into_iter().filter(|row| row.record.family != "model") {
         let r = row.record;
         let median = r
             .timing
@@ -242,6 +243,108 @@ pub fn cross_backend_markdown(records: &[Record]) -> String {
             row.speedup_vs_cpu.map_or(String::new(), fmt_ratio),
             status
         ));
+    }
+    s
+}
+
+/// The columns of [`model_rows`].
+pub const MODEL_HEADER: [&str; 12] = [
+    "model",
+    "case",
+    "backend",
+    "TTFT / encode",
+    "prefill tok/s",
+    "decode tok/s",
+    "token p50 / p99 (device)",
+    "token p50 (host)",
+    "device MiB",
+    "time vs native GPU",
+    "time vs native CPU",
+    "status",
+];
+
+/// One row per model record (family `model`), in the records' order: the figures llama-bench
+/// and ONNX Runtime users compare, and this backend's time per token and to the first token
+/// over the native GPU's and native-cpu's on the same model and case (above 1: slower).
+pub fn model_rows(records: &[Record]) -> Vec<[String; 12]> {
+    use crate::schema::{ModelMetrics, Status};
+    let ms = |ns: Option<f64>| ns.map_or(String::new(), |v| format!("{:.3} ms", v / 1e6));
+    let rate = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.1}"));
+    let measured = |r: &Record| r.model.clone().filter(|_| r.status == Status::Measured);
+    // Time ratios of the figures both have: per decoded token, to the first token, per encode.
+    let vs = |ours: &ModelMetrics, peer: Option<&Record>| -> String {
+        let Some(theirs) = peer.and_then(measured) else { return String::new() };
+        let mut parts = Vec::new();
+        if let (Some(a), Some(b)) = (ours.decode_tokens_per_s, theirs.decode_tokens_per_s) {
+            parts.push(format!("decode {}", fmt_ratio(b / a)));
+        }
+        if let (Some(a), Some(b)) = (ours.ttft_ns, theirs.ttft_ns) {
+            parts.push(format!("TTFT {}", fmt_ratio(a / b)));
+        }
+        if let (Some(a), Some(b)) = (ours.encoder_latency_ns, theirs.encoder_latency_ns) {
+            parts.push(format!("encode {}", fmt_ratio(a / b)));
+        }
+        parts.join(" · ")
+    };
+    crate::compare::cross_backend(records)
+        .into_iter()
+        .filter(|row| row.record.family == "model")
+        .map(|row| {
+            let r = row.record;
+            let m = measured(r);
+            let m = m.as_ref();
+            let status = match r.status.reason() {
+                Some(reason) => format!("{}: {reason}", r.status.label()),
+                None => match (m, &r.check) {
+                    (Some(m), Some(c)) => format!(
+                        "measured (max rel err {:.1e} vs {}{})",
+                        c.max_rel_err,
+                        m.checked_against,
+                        m.greedy_tokens_matched
+                            .map_or(String::new(), |g| format!("; {g}/{} greedy tokens agree", m.generated_tokens))
+                    ),
+                    _ => r.status.label().to_owned(),
+                },
+            };
+            let peer = |p: Option<&Record>| match m {
+                Some(m) if p.is_some_and(|p| p.backend != r.backend) => vs(m, p),
+                _ => String::new(),
+            };
+            [
+                r.kernel.clone(),
+                r.case.clone(),
+                r.backend.clone(),
+                ms(m.and_then(|m| m.ttft_ns.or(m.encoder_latency_ns))),
+                rate(m.and_then(|m| m.prefill_tokens_per_s)),
+                rate(m.and_then(|m| m.decode_tokens_per_s)),
+                m.and_then(|m| m.token_latency_ns)
+                    .map_or(String::new(), |p| format!("{} / {}", ms(Some(p.p50_ns)), ms(Some(p.p99_ns)))),
+                ms(m.and_then(|m| m.host_token_latency_ns).map(|p| p.p50_ns)),
+                r.model.as_ref().map_or(String::new(), |m| {
+                    format!("{:.1}", m.device_bytes.total as f64 / (1u64 << 20) as f64)
+                }),
+                peer(row.native_gpu),
+                peer(row.native_cpu),
+                status,
+            ]
+        })
+        .collect()
+}
+
+/// [`model_rows`] as a Markdown section (empty without model records).
+pub fn models_markdown(records: &[Record]) -> String {
+    let rows = model_rows(records);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("\n## Models\n\n| {} |\n|", MODEL_HEADER.join(" | "));
+    for (i, _) in MODEL_HEADER.iter().enumerate() {
+        s.push_str(if (3..=10).contains(&i) { "---:|" } else { "---|" });
+    }
+    s.push('\n');
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| c.replace('|', "/")).collect();
+        s.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     s
 }

@@ -7,14 +7,14 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use harness::gpu::{self, GpuDevice, RunOptions};
 use harness::host::HostRun;
 use harness::model::graph::Graph;
 use harness::model::reference::Reference;
-use harness::model::run::{PreparedModel, measure_host_model, prepare, unbuilt_record};
-use harness::model::{self, PRESETS};
-use harness::schema::{ModelConfig, Record, Size, Status};
+use harness::measure::SamplingConfig;
+use harness::model::run::{ModelCase, PreparedModel, measure_host_model, prepare};
+use harness::model::{self, Chosen};
+use harness::schema::{Record, Size, Status};
 
 use crate::backends::cpu_model::CpuOps;
 use crate::{Outcome, facts};
@@ -85,29 +85,16 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok((n * mult) as u64)
 }
 
-/// (preset id, config at the chosen scale).
-fn models(args: &ModelArgs, size: Size) -> anyhow::Result<Vec<(String, ModelConfig)>> {
-    let scale = |cfg: ModelConfig| if size == Size::Quick { model::quick(&cfg) } else { cfg };
+/// The models `args` name, at the chosen scale.
+fn models(args: &ModelArgs, size: Size) -> anyhow::Result<Vec<Chosen>> {
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --config {}; pass a model config JSON file", path.display()))?;
         let cfg = model::parse_config(&text).with_context(|| format!("in --config {}", path.display()))?;
-        return Ok(vec![(cfg.name.clone(), scale(cfg))]);
+        return Ok(vec![Chosen { id: cfg.name.clone(), config: model::at_scale(cfg, size) }]);
     }
-    let ids: Vec<&str> = if args.presets.is_empty() {
-        PRESETS.iter().map(|p| p.id).collect()
-    } else {
-        args.presets.iter().map(String::as_str).collect()
-    };
-    ids.into_iter()
-        .map(|id| {
-            let p = model::preset(id).with_context(|| {
-                let known: Vec<_> = PRESETS.iter().map(|p| p.id).collect();
-                format!("unknown model `{id}`; presets: {} (or pass --config FILE)", known.join(", "))
-            })?;
-            Ok((id.to_owned(), scale((p.config)())))
-        })
-        .collect()
+    let ids = if args.presets.is_empty() { vec!["all".to_owned()] } else { args.presets.clone() };
+    model::select(&ids, size).context("name presets listed by `accelbench models`, or pass --config FILE")
 }
 
 /// Why `dev` cannot hold `g` unsplit, before any weight exists: the largest tensor against
@@ -132,106 +119,172 @@ fn placement(g: &Graph, dev: Option<&GpuDevice>, budget: Option<u64>) -> Option<
     })
 }
 
-pub fn run(args: &ModelArgs) -> anyhow::Result<Outcome> {
-    for b in &args.backends {
-        if !BACKENDS.contains(&b.as_str()) {
-            bail!("unknown backend `{b}`; choose from: {}", BACKENDS.join(", "));
+/// Models on the native backends, validated: what `accelbench model` and `accelbench run
+/// --native` execute.
+#[derive(Debug)]
+pub struct ModelPlan {
+    pub models: Vec<ModelCase>,
+    pub size: Size,
+    pub prompt: usize,
+    pub generate: usize,
+    /// `wgpu`, `cpu`, `reference`.
+    pub backends: Vec<String>,
+    pub adapter: Option<String>,
+    pub memory_budget: Option<u64>,
+    pub seed: u64,
+    pub sampling: SamplingConfig,
+}
+
+impl ModelPlan {
+    /// The models at `size` and these lengths on `backends` (checked).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        chosen: &[Chosen],
+        size: Size,
+        (prompt, generate): (Option<usize>, Option<usize>),
+        backends: &[String],
+        adapter: Option<String>,
+        memory_budget: Option<u64>,
+        seed: u64,
+        sampling: SamplingConfig,
+    ) -> anyhow::Result<ModelPlan> {
+        for b in backends {
+            if !BACKENDS.contains(&b.as_str()) {
+                bail!("unknown backend `{b}`; choose from: {}", BACKENDS.join(", "));
+            }
         }
+        let (prompt, generate) = model::lengths(size, prompt, generate);
+        let models = chosen.iter().map(|c| ModelCase::new(c, size, prompt, generate)).collect();
+        Ok(ModelPlan {
+            models,
+            size,
+            prompt,
+            generate,
+            backends: backends.to_vec(),
+            adapter,
+            memory_budget,
+            seed,
+            sampling,
+        })
     }
-    let size = if args.quick { Size::Quick } else { Size::Full };
-    let scale = size.name();
-    let (prompt, generate) = match size {
-        Size::Quick => (args.prompt.unwrap_or(32), args.generate.unwrap_or(16)),
-        Size::Full => (args.prompt.unwrap_or(512), args.generate.unwrap_or(128)),
-    };
-    let models = models(args, size)?;
-    let sampling = crate::native::sampling(args.quick, args.budget)?;
-    let facts = facts::host_facts();
-    let host_resolution_ns = harness::clock::resolution_ns();
-    let want = |b: &str| args.backends.iter().any(|x| x == b);
-    let devices = if want("wgpu") { crate::native::open_devices(args.adapter.as_deref())? } else { vec![] };
-    let mut stream = crate::results::RecordStream::new(args.json, args.out.as_deref())?;
-    let mut emit = |r: Record| {
-        let b = brief(&r);
-        stream.emit(r, &b)
-    };
-    let prov = || facts.provenance(args.seed);
-    let mut labels: Vec<String> = devices.iter().map(|(l, _)| l.clone()).collect();
-    labels.extend(["cpu", "reference"].iter().filter(|b| want(b)).map(|b| format!("native-{b}")));
-    for (id, cfg) in &models {
-        let graph = match Graph::build(cfg, prompt, generate) {
-            Ok(g) => g,
-            Err(e) => {
-                for l in &labels {
-                    emit(unbuilt_record(id, scale, cfg, l, e.to_string(), prov()))?;
+
+    fn wants(&self, b: &str) -> bool {
+        self.backends.iter().any(|x| x == b)
+    }
+
+    /// Every model on every backend, each record handed to `emit` as it exists.
+    pub fn collect(&self, mut emit: impl FnMut(Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let facts = facts::host_facts();
+        let host_resolution_ns = harness::clock::resolution_ns();
+        let devices =
+            if self.wants("wgpu") { crate::native::open_devices(self.adapter.as_deref())? } else { vec![] };
+        let prov = || facts.provenance(self.seed);
+        let host: Vec<&str> = ["cpu", "reference"].into_iter().filter(|b| self.wants(b)).collect();
+        let mut labels: Vec<String> = devices.iter().map(|(l, _)| l.clone()).collect();
+        labels.extend(host.iter().map(|b| format!("native-{b}")));
+        let scale = self.size.name();
+        for m in &self.models {
+            let graph = match &m.graph {
+                Ok(g) => g,
+                Err(_) => {
+                    for l in &labels {
+                        emit(m.record(l, Status::Measured, prov()))?;
+                    }
+                    continue;
                 }
+            };
+            // Placement first: a model no device can hold costs no weights.
+            let mut runnable = Vec::new();
+            for (label, dev) in &devices {
+                match placement(graph, Some(dev), self.memory_budget) {
+                    Some(reason) => emit(m.record(label, Status::Skipped { reason }, prov()))?,
+                    None => runnable.push((label, dev)),
+                }
+            }
+            let host_reason = placement(graph, None, self.memory_budget);
+            if let Some(reason) = &host_reason {
+                for b in &host {
+                    emit(m.record(&format!("native-{b}"), Status::Skipped { reason: reason.clone() }, prov()))?;
+                }
+            }
+            let hosts_run = host_reason.is_none() && !host.is_empty();
+            if runnable.is_empty() && !hosts_run {
                 continue;
             }
-        };
-        // Placement first: a model no device can hold costs no weights.
-        let mut runnable = Vec::new();
-        for (label, dev) in &devices {
-            match placement(&graph, Some(dev), args.memory_budget) {
-                Some(reason) => emit(unbuilt_record(id, scale, cfg, label, reason, prov()))?,
-                None => runnable.push((label, dev)),
-            }
-        }
-        let host_reason = placement(&graph, None, args.memory_budget);
-        let host: Vec<&str> = ["cpu", "reference"].into_iter().filter(|b| want(b)).collect();
-        if let Some(reason) = &host_reason {
-            for b in &host {
-                emit(unbuilt_record(id, scale, cfg, &format!("native-{b}"), reason.clone(), prov()))?;
-            }
-        }
-        let hosts_run = host_reason.is_none() && !host.is_empty();
-        if runnable.is_empty() && !hosts_run {
-            continue;
-        }
-        // The f64 reference at the quick scale; native-cpu's f32 at full scale (f64 would take
-        // minutes for a 1B model), as the record says.
-        let (m, against): (PreparedModel, &str) = match size {
-            Size::Quick => (prepare(&Reference, cfg, prompt, generate, args.seed)?, "f64 reference, forced decoding"),
-            Size::Full => (prepare(&CpuOps, cfg, prompt, generate, args.seed)?, "native-cpu f32, forced decoding"),
-        };
-        let job = m.job(id, scale, against);
-        for (label, dev) in &runnable {
-            let opts = RunOptions {
-                backend: (*label).clone(),
-                size,
-                seed: args.seed,
-                sampling: sampling.clone(),
-                use_timestamps: true,
-                host_resolution_ns,
-                facts: facts.clone(),
+            // The f64 reference at the quick scale; native-cpu's f32 at full scale (f64 would
+            // take minutes for a 1B model), as the record says.
+            let (prepared, against): (PreparedModel, &str) = match self.size {
+                Size::Quick => (
+                    prepare(&Reference, &m.config, self.prompt, self.generate, self.seed)?,
+                    "f64 reference, forced decoding",
+                ),
+                Size::Full => (
+                    prepare(&CpuOps, &m.config, self.prompt, self.generate, self.seed)?,
+                    "native-cpu f32, forced decoding",
+                ),
             };
-            emit(pollster::block_on(gpu::run_model(dev, &job, &opts)))?;
-        }
-        if hosts_run {
-            for b in &host {
-                let label = format!("native-{b}");
-                let run = HostRun {
-                    backend: &label,
-                    adapter: None,
-                    size,
-                    seed: args.seed,
-                    sampling: &sampling,
-                    facts: &facts,
-                    resolution_ns: host_resolution_ns,
+            let job = prepared.job(&m.id, scale, against);
+            for (label, dev) in &runnable {
+                let opts = RunOptions {
+                    backend: (*label).clone(),
+                    size: self.size,
+                    seed: self.seed,
+                    sampling: self.sampling.clone(),
+                    use_timestamps: true,
+                    host_resolution_ns,
+                    facts: facts.clone(),
                 };
-                let mut r = match *b {
-                    "cpu" => measure_host_model(&CpuOps, &job, &run),
-                    _ => measure_host_model(&Reference, &job, &run),
-                };
-                if let Some(mm) = r.model.as_mut() {
-                    mm.peak_rss_bytes = peak_rss();
+                emit(pollster::block_on(gpu::run_model(dev, &job, &opts)))?;
+            }
+            if hosts_run {
+                for b in &host {
+                    let label = format!("native-{b}");
+                    let run = HostRun {
+                        backend: &label,
+                        adapter: None,
+                        size: self.size,
+                        seed: self.seed,
+                        sampling: &self.sampling,
+                        facts: &facts,
+                        resolution_ns: host_resolution_ns,
+                    };
+                    let mut r = match *b {
+                        "cpu" => measure_host_model(&CpuOps, &job, &run),
+                        _ => measure_host_model(&Reference, &job, &run),
+                    };
+                    if let Some(mm) = r.model.as_mut() {
+                        mm.peak_rss_bytes = peak_rss();
+                    }
+                    emit(r)?;
                 }
-                emit(r)?;
             }
         }
+        Ok(())
     }
+}
+
+pub fn run(args: &ModelArgs) -> anyhow::Result<Outcome> {
+    let size = if args.quick { Size::Quick } else { Size::Full };
+    let chosen = models(args, size)?;
+    let sampling = crate::native::sampling(args.quick, args.budget)?;
+    let plan = ModelPlan::new(
+        &chosen,
+        size,
+        (args.prompt, args.generate),
+        &args.backends,
+        args.adapter.clone(),
+        args.memory_budget,
+        args.seed,
+        sampling,
+    )?;
+    let mut stream = crate::results::RecordStream::new(args.json, args.out.as_deref())?;
+    plan.collect(|r| {
+        let b = brief(&r);
+        stream.emit(r, &b)
+    })?;
     let records = stream.records;
     if !args.json {
-        print_table(&records);
+        println!("{}", crate::report::model_table(&records));
     }
     let bad = records.iter().filter(|r| matches!(r.status, Status::Mismatch { .. })).count();
     if bad > 0 {
@@ -259,55 +312,3 @@ fn brief(r: &Record) -> String {
     }
 }
 
-fn ms(ns: Option<f64>) -> String {
-    ns.map_or("-".into(), |v| format!("{:.3}", v / 1e6))
-}
-
-fn rate(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| format!("{v:.1}"))
-}
-
-/// One row per model and backend: the figures llama-bench and ONNX Runtime users compare.
-pub fn print_table(records: &[Record]) {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header([
-        "model",
-        "case",
-        "backend",
-        "status",
-        "TTFT / encode ms",
-        "prefill tok/s",
-        "decode tok/s",
-        "token ms p50 / p99",
-        "host token ms p50",
-        "device MiB",
-        "check",
-    ]);
-    for r in records {
-        let num = |v: String| Cell::new(v).set_alignment(CellAlignment::Right);
-        let m = r.model.as_ref();
-        let first = m.and_then(|m| m.ttft_ns.or(m.encoder_latency_ns));
-        let lat = m
-            .and_then(|m| m.token_latency_ns)
-            .map_or("-".into(), |p| format!("{} / {}", ms(Some(p.p50_ns)), ms(Some(p.p99_ns))));
-        let check = match (&r.status, &r.check) {
-            (Status::Measured, Some(c)) => format!("max rel {:.1e}", c.max_rel_err),
-            (s, _) => s.reason().unwrap_or("").chars().take(60).collect(),
-        };
-        t.add_row(vec![
-            Cell::new(&r.kernel),
-            Cell::new(&r.case),
-            Cell::new(&r.backend),
-            Cell::new(r.status.label()),
-            num(ms(first)),
-            num(rate(m.and_then(|m| m.prefill_tokens_per_s))),
-            num(rate(m.and_then(|m| m.decode_tokens_per_s))),
-            num(lat),
-            num(ms(m.and_then(|m| m.host_token_latency_ns).map(|p| p.p50_ns))),
-            num(m.map_or("-".into(), |m| format!("{:.1}", m.device_bytes.total as f64 / (1u64 << 20) as f64))),
-            Cell::new(check),
-        ]);
-    }
-    println!("{t}");
-}

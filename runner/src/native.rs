@@ -86,14 +86,19 @@ pub struct Selection {
     pub sweeps: Vec<String>,
     /// Only these dtypes (`f32`, `f16`); empty: all.
     pub dtypes: Vec<String>,
+    /// Models run beside the kernels (`accelbench run --models`); models alone select no kernel.
+    pub models: Vec<String>,
 }
 
 impl Selection {
     pub fn cases(&self, size: Size) -> anyhow::Result<Vec<Case>> {
-        let mut cases = cases::select(&self.kernels, &self.cases, &self.sweeps, size).context(
-            "choose kernels with --kernels, or write cases as --case KERNEL:key=value,... (see `accelbench kernels`)",
-        )?;
-        cases::keep_dtypes(&mut cases, &self.dtypes)?;
+        let mut cases = cases::select_beside_models(&self.kernels, &self.cases, &self.sweeps, &self.models, size)
+            .context(
+                "choose kernels with --kernels, or write cases as --case KERNEL:key=value,... (see `accelbench kernels`)",
+            )?;
+        if !cases.is_empty() {
+            cases::keep_dtypes(&mut cases, &self.dtypes)?;
+        }
         Ok(cases)
     }
 }
@@ -236,6 +241,7 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         cases: args.cases.clone(),
         sweeps: args.sweeps.clone(),
         dtypes: args.dtypes.clone(),
+        models: vec![],
     };
     let mut plan = NativePlan::new(
         &selection,

@@ -129,7 +129,7 @@ pub fn run_comparison(records: &[Record]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(["kernel", "case", "backend", "median", "throughput", "vs native GPU", "vs native CPU", "status"]);
-    for row in harness::compare::cross_backend(records) {
+    for row in harness::compare::cross_backend(records).into_iter().filter(|row| row.record.family != "model") {
         let r = row.record;
         let median = r
             .timing
@@ -163,7 +163,25 @@ pub fn run_comparison(records: &[Record]) -> Table {
 }
 
 pub fn run_comparison_markdown(records: &[Record]) -> String {
-    harness::format::cross_backend_markdown(records) + &harness::format::scaling_markdown(records)
+    harness::format::cross_backend_markdown(records)
+        + &harness::format::models_markdown(records)
+        + &harness::format::scaling_markdown(records)
+}
+
+/// One row per model record: TTFT, prefill and decode rates, per-token latency on the device
+/// and as the host waits for it, device memory, and time against the native backends.
+pub fn model_table(records: &[Record]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(harness::format::MODEL_HEADER);
+    for row in harness::format::model_rows(records) {
+        t.add_row(row.into_iter().enumerate().map(|(i, c)| {
+            let c = if i == 11 { c.chars().take(100).collect() } else { c };
+            let cell = Cell::new(c);
+            if (3..=10).contains(&i) { cell.set_alignment(CellAlignment::Right) } else { cell }
+        }));
+    }
+    t
 }
 
 /// One table per scaling series (a sweep, or catalogue cases differing in one parameter): the

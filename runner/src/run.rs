@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use harness::cases::Case;
-use harness::catalogue::{Kernel, Params, Size};
+use harness::catalogue::Size;
+use harness::model::run::ModelCase;
 use harness::schema::{
     BrowserInfo, PageBackendChoice, PageEnvironment, PagePhase, PageRunConfig, Record, RunUpload, Status, case_key,
 };
@@ -53,6 +54,17 @@ pub struct RunArgs {
     /// Only cases of these dtypes, comma-separated: f32, f16
     #[arg(long, value_delimiter = ',')]
     dtypes: Vec<String>,
+    /// Model presets to run in every browser and natively after the kernels, comma-separated,
+    /// `all` or `none` (see `accelbench models`). Default: every preset in a --quick run with no
+    /// kernel selection, none otherwise; with no --kernels, --case or --sweep only models run
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// Prompt tokens of every model (default 32 quick, 512 full; encoders: the input length)
+    #[arg(long)]
+    prompt: Option<usize>,
+    /// Tokens every decoder generates one at a time (default 16 quick, 128 full)
+    #[arg(long = "gen")]
+    generate: Option<usize>,
     /// Small parameter sets (seconds on CPU adapters); the default is `full`
     #[arg(long, conflicts_with = "full")]
     quick: bool,
@@ -129,6 +141,19 @@ impl Sink {
 }
 
 impl RunArgs {
+    /// The model ids this run names: `--models` as given (`none` for none), else every preset
+    /// in a quick run with no kernel selection.
+    fn chosen_models(&self) -> Vec<String> {
+        match &self.models {
+            Some(m) if m.iter().any(|x| x == "none") => vec![],
+            Some(m) => m.clone(),
+            None if self.quick && self.kernels.is_empty() && self.cases.is_empty() && self.sweeps.is_empty() => {
+                vec!["all".to_owned()]
+            }
+            None => vec![],
+        }
+    }
+
     /// These arguments with a `--suite` file's selection in place of the flags it owns.
     fn with_suite(&self) -> anyhow::Result<RunArgs> {
         let Some(path) = &self.suite else { return Ok(self.clone()) };
@@ -162,12 +187,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     if browsers.is_empty() && !args.native {
         bail!("nothing to run: choose --browsers chrome,firefox and/or --native");
     }
-    // The native plan also validates kernels, size and budget before anything starts.
+    let models = args.chosen_models();
+    // The native plans also validate kernels, models, size and budget before anything starts.
     let selection = crate::native::Selection {
         kernels: args.kernels.clone(),
         cases: args.cases.clone(),
         sweeps: args.sweeps.clone(),
         dtypes: args.dtypes.clone(),
+        models: models.clone(),
     };
     let plan = NativePlan::new(
         &selection,
@@ -176,6 +203,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         crate::native::adapter_filter(args.adapter.as_ref(), args.icd.as_ref()),
         args.seed,
         args.budget,
+    )?;
+    let size = plan.size;
+    let chosen = harness::model::select(&models, size)
+        .context("name presets listed by `accelbench models`, `all` or `none` in --models")?;
+    // Models run natively on wgpu and native-cpu; other native backends get `skipped` records.
+    let model_backends: Vec<String> =
+        plan.backends.iter().filter(|b| *b == "wgpu" || *b == "cpu").cloned().collect();
+    let model_plan = crate::model::ModelPlan::new(
+        &chosen,
+        size,
+        (args.prompt, args.generate),
+        &model_backends,
+        plan.adapter.clone(),
+        None,
+        args.seed,
+        plan.sampling.clone(),
     )?;
     if args.server.is_none() && !browsers.is_empty() && !args.dist.join("index.html").exists() {
         bail!(
@@ -213,18 +256,38 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let base = base.trim_end_matches('/').to_owned();
 
     let result = (|| -> anyhow::Result<()> {
+        let items: Vec<Item> =
+            plan.cases.iter().map(Item::Kernel).chain(model_plan.models.iter().map(Item::Model)).collect();
         for &browser in &browsers {
-            let cases = &plan.cases;
-            sink.bar.inc_length(cases.len() as u64);
+            sink.bar.inc_length(items.len() as u64);
             sink.bar.set_message(format!("{} (starting)", browser.name()));
-            let driver = BrowserRun { browser, args, plan: &plan, commit: &commit, run_id: &run_id, base: &base };
-            rt.block_on(driver.run(cases, &mut sink))?;
+            let driver = BrowserRun {
+                browser,
+                args,
+                plan: &plan,
+                models: &models,
+                commit: &commit,
+                run_id: &run_id,
+                base: &base,
+            };
+            rt.block_on(driver.run(&items, &mut sink))?;
         }
         if args.native {
             sink.bar.set_message("native");
-            let per_kernel: usize = plan.cases.len();
-            sink.bar.inc_length((per_kernel * native_backend_count(&plan)) as u64);
+            let backends = native_backend_count(&plan);
+            sink.bar.inc_length(((plan.cases.len() + model_plan.models.len()) * backends) as u64);
             plan.collect(|r| sink.emit(r))?;
+            model_plan.collect(|r| sink.emit(r))?;
+            let prov = facts::host_facts().provenance(args.seed);
+            for b in plan.backends.iter().filter(|b| !model_backends.contains(b) && *b != "reference") {
+                for m in &model_plan.models {
+                    let reason = format!(
+                        "whole models run natively on wgpu and native-cpu; on `{b}` they are not built yet \
+                         (its kernels are measured above)"
+                    );
+                    sink.emit(m.record(&format!("native-{b}"), Status::Skipped { reason }, prov.clone()))?;
+                }
+            }
         }
         Ok(())
     })();
@@ -241,8 +304,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     }
     result?;
 
-    let table = report::run_comparison(&sink.records);
-    println!("{table}");
+    if sink.records.iter().any(|r| r.family != "model") {
+        println!("{}", report::run_comparison(&sink.records));
+    }
+    if sink.records.iter().any(|r| r.family == "model") {
+        println!("\nModels\n{}", report::model_table(&sink.records));
+    }
     report::print_scaling(&sink.records);
     if let Some(md) = &args.markdown {
         std::fs::write(md, report::run_comparison_markdown(&sink.records))
@@ -293,8 +360,24 @@ fn store_run(base: &str, id: &str, records: &[Record]) -> anyhow::Result<String>
     }
 }
 
-fn key(c: &Case, label: &str) -> String {
-    case_key(c.kernel.id, &c.params.case, label)
+/// What a browser runs: a kernel case or a model, keyed alike (`id/case/backend`).
+#[derive(Clone, Copy)]
+enum Item<'a> {
+    Kernel(&'a Case),
+    Model(&'a ModelCase),
+}
+
+impl Item<'_> {
+    fn key(&self, label: &str) -> String {
+        match self {
+            Item::Kernel(c) => case_key(c.kernel.id, &c.params.case, label),
+            Item::Model(m) => case_key(&m.id, &m.case(), label),
+        }
+    }
+}
+
+fn key(item: &Item, label: &str) -> String {
+    item.key(label)
 }
 
 /// One browser's part of the run, with restarts.
@@ -302,13 +385,15 @@ struct BrowserRun<'a> {
     browser: Browser,
     args: &'a RunArgs,
     plan: &'a NativePlan,
+    /// The model ids the page runs after the kernels.
+    models: &'a [String],
     commit: &'a str,
     run_id: &'a str,
     base: &'a str,
 }
 
 impl BrowserRun<'_> {
-    async fn run(&self, cases: &[Case], sink: &mut Sink) -> anyhow::Result<()> {
+    async fn run(&self, cases: &[Item<'_>], sink: &mut Sink) -> anyhow::Result<()> {
         let name = self.browser.name();
         let mut done: HashSet<String> = HashSet::new();
         let mut env: Option<PageEnvironment> = None;
@@ -334,15 +419,9 @@ impl BrowserRun<'_> {
                 Ok(()) => {
                     // The page finished; anything it did not report must not vanish.
                     let missing: Vec<_> = cases.iter().filter(|c| !done.contains(&key(c, &label))).collect();
-                    for Case { kernel: k, params: p } in missing {
-                        let r = self.failed(
-                            k,
-                            p,
-                            &label,
-                            env.as_ref(),
-                            "the page finished without a record for this case".into(),
-                        );
-                        sink.emit(r)?;
+                    for item in missing {
+                        let why = "the page finished without a record for this case".into();
+                        sink.emit(self.failed(item, &label, env.as_ref(), why))?;
                     }
                     return Ok(());
                 }
@@ -351,16 +430,16 @@ impl BrowserRun<'_> {
             failures += 1;
             // The case in progress when it broke is the first one not reported.
             let current = cases.iter().find(|c| !done.contains(&key(c, &label)));
-            if let Some(Case { kernel: k, params: p }) = current {
+            if let Some(item) = current {
                 let why = format!("{name} failed during this case (attempt {attempt}): {reason}");
-                sink.emit(self.failed(k, p, &label, env.as_ref(), why))?;
-                done.insert(case_key(k.id, &p.case, &label));
+                sink.emit(self.failed(item, &label, env.as_ref(), why))?;
+                done.insert(item.key(&label));
             }
             sink.bar.println(format!("warning: {name}: {reason}; restarting the browser"));
             if failures >= MAX_RESTARTS {
-                for Case { kernel: k, params: p } in cases.iter().filter(|c| !done.contains(&key(c, &label))) {
+                for item in cases.iter().filter(|c| !done.contains(&key(c, &label))) {
                     let why = format!("not run: {name} failed {failures} times in a row; last: {reason}");
-                    sink.emit(self.failed(k, p, &label, env.as_ref(), why))?;
+                    sink.emit(self.failed(item, &label, env.as_ref(), why))?;
                 }
                 return Ok(());
             }
@@ -388,6 +467,9 @@ impl BrowserRun<'_> {
             *env = Some(found);
             let config = PageRunConfig {
                 kernels: self.args.kernels.clone(),
+                models: self.models.to_vec(),
+                prompt: self.args.prompt,
+                generate: self.args.generate,
                 cases: self.args.cases.clone(),
                 sweeps: self.args.sweeps.clone(),
                 dtypes: self.args.dtypes.clone(),
@@ -464,7 +546,7 @@ impl BrowserRun<'_> {
         format!("{}-{kind}", self.browser.name())
     }
 
-    fn failed(&self, k: &Kernel, p: &Params, label: &str, env: Option<&PageEnvironment>, reason: String) -> Record {
+    fn failed(&self, item: &Item, label: &str, env: Option<&PageEnvironment>, reason: String) -> Record {
         let mut facts = facts::host_facts();
         facts.commit = self.commit.to_owned();
         facts.browser = Some(env.map_or_else(
@@ -478,8 +560,13 @@ impl BrowserRun<'_> {
             |e| BrowserInfo { flags: self.browser.flags(), ..e.browser.clone() },
         ));
         let adapter = env.and_then(|e| e.webgpu.clone());
-        let mut r = k.base_record(p, self.plan.size, label, adapter, facts.provenance(self.plan.seed));
-        r.status = Status::Failed { reason };
-        r
+        let prov = facts.provenance(self.plan.seed);
+        let status = Status::Failed { reason };
+        match item {
+            Item::Kernel(Case { kernel: k, params: p }) => {
+                Record { status, ..k.base_record(p, self.plan.size, label, adapter, prov) }
+            }
+            Item::Model(m) => Record { adapter, ..m.record(label, status, prov) },
+        }
     }
 }

@@ -80,6 +80,37 @@ fn assert_whole_catalogue(records: &[Record], backend: &str) {
     }
 }
 
+/// Every model preset has exactly one record on `backend` (after the kernels), checked against
+/// the f64 reference, with the model metrics a user reads.
+fn assert_every_model(records: &[Record], backend: &str) {
+    for p in harness::model::PRESETS {
+        let found: Vec<&Record> = records.iter().filter(|r| r.kernel == p.id && r.backend == backend).collect();
+        assert_eq!(found.len(), 1, "{} on {backend}: {} records", p.id, found.len());
+        let r = found[0];
+        assert_eq!(r.family, "model");
+        match &r.status {
+            Status::Measured => {
+                let c = r.check.as_ref().expect("checked before timed");
+                assert!(c.passed, "{}: {c:?}", p.id);
+                let m = r.model.as_ref().expect("model metrics");
+                assert_eq!(m.scale, "quick");
+                assert!(m.checked_against.contains("f64 reference"), "{}", m.checked_against);
+                assert!(m.device_bytes.total > 0 && m.device_bytes.weights > 0);
+                if m.generated_tokens > 0 {
+                    assert!(m.ttft_ns.is_some_and(|t| t > 0.0), "{}: {m:?}", p.id);
+                    assert!(m.decode_tokens_per_s.is_some_and(|d| d > 0.0), "{}: {m:?}", p.id);
+                    assert!(m.token_latency_ns.is_some() && m.host_token_latency_ns.is_some(), "{}", p.id);
+                    assert!(m.greedy_tokens_matched.is_some());
+                } else {
+                    assert!(m.encoder_latency_ns.is_some_and(|t| t > 0.0), "{}: {m:?}", p.id);
+                }
+            }
+            Status::Skipped { reason } if reason.contains("conv1d") => {}
+            other => panic!("{} on {backend}: {other:?}", p.id),
+        }
+    }
+}
+
 #[test]
 fn chromium_runs_the_quick_catalogue_on_swiftshader() {
     if !ready("chromedriver") {
@@ -89,7 +120,13 @@ fn chromium_runs_the_quick_catalogue_on_swiftshader() {
     let (out, records) = run(&["--quick", "--browsers", "chrome"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_whole_catalogue(&records, "chrome-webgpu");
+    assert_every_model(&records, "chrome-webgpu");
     for r in &records {
+        if r.adapter.is_none() {
+            // Only a model that cannot be built has no adapter: nothing reached the device.
+            assert!(r.family == "model" && matches!(r.status, Status::Skipped { .. }), "{r:?}");
+            continue;
+        }
         let a = r.adapter.as_ref().expect("WebGPU records name their adapter");
         assert!(a.name.to_lowercase().contains("swiftshader") || a.driver.contains("swiftshader"), "{a:?}");
         assert_eq!(a.is_fallback_adapter, Some(true), "SwiftShader is a fallback adapter");
@@ -109,6 +146,8 @@ fn chromium_runs_the_quick_catalogue_on_swiftshader() {
     // The report names every backend and status.
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("chrome-webgpu") && table.contains("skipped"), "{table}");
+    // The report has the models' own table.
+    assert!(table.contains("Models") && table.contains("decode tok/s") && table.contains("gpt2-small"), "{table}");
 }
 
 #[test]
@@ -122,6 +161,7 @@ fn firefox_runs_the_quick_catalogue_on_webgpu_or_says_it_is_wasm() {
     let backend = records.first().map(|r| r.backend.clone()).expect("records");
     assert!(backend == "firefox-webgpu" || backend == "firefox-wasm", "{backend}");
     assert_whole_catalogue(&records, &backend);
+    assert_every_model(&records, &backend);
     if backend == "firefox-webgpu" {
         // Firefox's WebGPU is wgpu on lavapipe here: a fallback adapter with shader-f16.
         let a = records[0].adapter.as_ref().unwrap();

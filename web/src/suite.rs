@@ -4,11 +4,13 @@
 //! records into the shared state as they happen, yielding to the event loop between samples.
 
 use harness::cases::{self, Case};
-use harness::catalogue::{Kernel, Size};
+use harness::catalogue::Size;
 use harness::env::HostFacts;
 use harness::gpu::{self, GpuDevice, Job, RunOptions};
 use harness::host::{HostRun, RefRun, start_host};
 use harness::measure::{SamplingConfig, complete_now};
+use harness::model::reference::Reference;
+use harness::model::run::{ModelCase, measure_host_model, prepare};
 use harness::schema::{
     PageBackendChoice, PageEnvironment, PageProgress, PageRunConfig, Record, RunUpload, Status, case_key,
 };
@@ -26,6 +28,8 @@ pub enum PageBackend {
 #[derive(Debug, Clone)]
 pub struct SuitePlan {
     pub cases: Vec<Case>,
+    /// Models after the kernels, at the run's scale and lengths.
+    pub models: Vec<ModelCase>,
     pub size: Size,
     pub backends: Vec<PageBackend>,
     pub sampling: SamplingConfig,
@@ -44,10 +48,19 @@ impl SuitePlan {
     pub fn new(config: &PageRunConfig, env: &PageEnvironment) -> Result<SuitePlan, String> {
         let size = config.size;
         let mut cases =
-            cases::select(&config.kernels, &config.cases, &config.sweeps, size).map_err(|e| e.to_string())?;
-        cases::keep_dtypes(&mut cases, &config.dtypes).map_err(|e| e.to_string())?;
-        if cases.is_empty() {
-            return Err("no kernel matches the chosen kernels and dtypes".into());
+            cases::select_beside_models(&config.kernels, &config.cases, &config.sweeps, &config.models, size)
+                .map_err(|e| e.to_string())?;
+        if !cases.is_empty() {
+            cases::keep_dtypes(&mut cases, &config.dtypes).map_err(|e| e.to_string())?;
+        }
+        let (prompt, generate) = harness::model::lengths(size, config.prompt, config.generate);
+        let models: Vec<ModelCase> = harness::model::select(&config.models, size)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|m| ModelCase::new(m, size, prompt, generate))
+            .collect();
+        if cases.is_empty() && models.is_empty() {
+            return Err("nothing to run: choose kernels, cases, sweeps or models".into());
         }
         let mut backends = Vec::new();
         for b in &config.backends {
@@ -85,6 +98,7 @@ impl SuitePlan {
         };
         Ok(SuitePlan {
             cases,
+            models,
             size,
             backends,
             sampling,
@@ -105,15 +119,16 @@ impl SuitePlan {
         }
     }
 
-    fn skipped(&self, kernel: &Kernel, case: &str, b: PageBackend) -> bool {
-        let key = case_key(kernel.id, case, self.label(b));
+    fn skipped(&self, kernel: &str, case: &str, b: PageBackend) -> bool {
+        let key = case_key(kernel, case, self.label(b));
         self.config.skip.contains(&key)
     }
 
-    /// Cases in the run: one per case and backend, less those to skip.
+    /// Cases in the run: one per case or model and backend, less those to skip.
     pub fn total(&self) -> usize {
-        let per = |c: &Case| self.backends.iter().filter(|&&b| !self.skipped(c.kernel, &c.params.case, b)).count();
-        self.cases.iter().map(per).sum()
+        let count = |id: &str, case: &str| self.backends.iter().filter(|&&b| !self.skipped(id, case, b)).count();
+        let kernels: usize = self.cases.iter().map(|c| count(c.kernel.id, &c.params.case)).sum();
+        kernels + self.models.iter().map(|m| count(&m.id, &m.case())).sum::<usize>()
     }
 }
 
@@ -121,9 +136,9 @@ fn valid_run_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
 }
 
-fn set_progress(kernel: &Kernel, case: &str, backend: &str, samples: usize, case_start: f64) {
+fn set_progress(kernel: &str, case: &str, backend: &str, samples: usize, case_start: f64) {
     let p = PageProgress {
-        kernel: kernel.id.to_owned(),
+        kernel: kernel.to_owned(),
         case: case.to_owned(),
         backend: backend.to_owned(),
         samples,
@@ -194,12 +209,12 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         if cancelled() {
             break;
         }
-        if plan.backends.iter().all(|&b| plan.skipped(kernel, &params.case, b)) {
+        if plan.backends.iter().all(|&b| plan.skipped(kernel.id, &params.case, b)) {
             continue;
         }
         inject_fault(plan.config.fault.as_deref(), kernel.id);
         let case_start = js::now_ms();
-        set_progress(kernel, &params.case, "reference", 0, case_start);
+        set_progress(kernel.id, &params.case, "reference", 0, case_start);
         js::yield_now().await;
         let inputs = match kernel.imp.inputs(params, plan.seed) {
             Ok(i) => i,
@@ -211,7 +226,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         // The ground truth, computed here in WASM on the same inputs.
         let expected = kernel.imp.reference(params, &inputs);
         for &backend in &plan.backends {
-            if plan.skipped(kernel, &params.case, backend) {
+            if plan.skipped(kernel.id, &params.case, backend) {
                 continue;
             }
             let case_start = js::now_ms();
@@ -228,10 +243,10 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                     };
                     match &device {
                         Ok(dev) => {
-                            set_progress(kernel, &params.case, &webgpu_label, 0, case_start);
+                            set_progress(kernel.id, &params.case, &webgpu_label, 0, case_start);
                             let job = Job { kernel, params, inputs: &inputs, expected: &expected };
                             let mut on_sample = |_: usize, n: usize| {
-                                set_progress(kernel, &params.case, &webgpu_label, n, case_start);
+                                set_progress(kernel.id, &params.case, &webgpu_label, n, case_start);
                             };
                             let r = gpu::run_observed(dev, &[job], &opts, &mut on_sample, &cancelled).await.pop();
                             r.expect("one record per job")
@@ -258,7 +273,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                     match start_host(&mut prepared, kernel, params, None, &run) {
                         Ok(mut m) => loop {
                             complete_now(m.step());
-                            set_progress(kernel, &params.case, &wasm_label, m.samples_taken(), case_start);
+                            set_progress(kernel.id, &params.case, &wasm_label, m.samples_taken(), case_start);
                             js::yield_now().await;
                             if cancelled() {
                                 m.cancel();
@@ -282,6 +297,12 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
             }
         }
     }
+    for m in &plan.models {
+        if cancelled() {
+            break;
+        }
+        device = run_model(&plan, &env, &facts, m, device, adapter.as_ref()).await;
+    }
     let was_cancelled = cancelled();
     state::update(|s| {
         s.current = None;
@@ -291,6 +312,99 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
     if plan.post && !was_cancelled {
         post(&plan).await;
     }
+}
+
+/// Runs one model on the plan's backends: the f64 reference here in WASM first (the ground
+/// truth, at the quick scale), then WebGPU through the same lowering as native wgpu, and/or the
+/// reference itself timed as the WASM path. Returns the device to use next (a fresh one after
+/// a failure, which may have lost it).
+async fn run_model(
+    plan: &SuitePlan,
+    env: &PageEnvironment,
+    facts: &HostFacts,
+    m: &ModelCase,
+    device: Result<GpuDevice, String>,
+    adapter: Option<&wgpu::Adapter>,
+) -> Result<GpuDevice, String> {
+    let case = m.case();
+    let backends: Vec<PageBackend> =
+        plan.backends.iter().copied().filter(|&b| !plan.skipped(&m.id, &case, b)).collect();
+    let push = |r: Record| {
+        state::update(|s| {
+            s.records.push(r);
+            s.done += 1;
+        })
+    };
+    let prov = || facts.provenance(plan.seed);
+    let skip_all = |reason: String| {
+        for &b in &backends {
+            push(m.record(plan.label(b), Status::Skipped { reason: reason.clone() }, prov()));
+        }
+    };
+    if backends.is_empty() {
+        return device;
+    }
+    if plan.size == Size::Full {
+        skip_all(
+            "a full-scale model is checked against native-cpu's f32 run, which the page does not have (and its \
+             weights may not fit WASM's 4 GiB): run it natively with `accelbench model --full`, or choose quick"
+                .into(),
+        );
+        return device;
+    }
+    let case_start = js::now_ms();
+    set_progress(&m.id, &case, "reference", 0, case_start);
+    js::yield_now().await;
+    let (prompt, generate) = harness::model::lengths(plan.size, plan.config.prompt, plan.config.generate);
+    let prepared = match prepare(&Reference, &m.config, prompt, generate, plan.seed) {
+        Ok(p) => p,
+        Err(e) => {
+            skip_all(e.to_string());
+            return device;
+        }
+    };
+    let job = prepared.job(&m.id, m.scale, "f64 reference, forced decoding");
+    let mut device = device;
+    for &backend in &backends {
+        let label = plan.label(backend).to_owned();
+        set_progress(&m.id, &case, &label, 0, js::now_ms());
+        js::yield_now().await;
+        let record = match (backend, &device) {
+            (PageBackend::WebGpu, Ok(dev)) => {
+                let opts = RunOptions {
+                    backend: label.clone(),
+                    size: plan.size,
+                    seed: plan.seed,
+                    sampling: plan.sampling.clone(),
+                    use_timestamps: true,
+                    host_resolution_ns: env.host_clock_resolution_ns,
+                    facts: facts.clone(),
+                };
+                gpu::run_model(dev, &job, &opts).await
+            }
+            (PageBackend::WebGpu, Err(reason)) => {
+                m.record(&label, Status::Skipped { reason: format!("no WebGPU device: {reason}") }, prov())
+            }
+            (PageBackend::Wasm, _) => {
+                let run = HostRun {
+                    backend: &label,
+                    adapter: None,
+                    size: plan.size,
+                    seed: plan.seed,
+                    sampling: &plan.sampling,
+                    facts,
+                    resolution_ns: env.host_clock_resolution_ns,
+                };
+                measure_host_model(&Reference, &job, &run)
+            }
+        };
+        let lost = backend == PageBackend::WebGpu && matches!(record.status, Status::Failed { .. });
+        push(record);
+        if lost {
+            device = open_device(adapter, env).await;
+        }
+    }
+    device
 }
 
 /// The runner's tests check that a hung or crashed page costs one `failed` case, not the run.

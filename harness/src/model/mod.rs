@@ -254,3 +254,43 @@ mod config_tests {
 
 #[cfg(test)]
 mod tests;
+
+/// A model chosen for a run: its id (a preset's, or a config's name) and its config at the
+/// run's scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chosen {
+    pub id: String,
+    pub config: ModelConfig,
+}
+
+/// Presets by id (`all`: every preset), in listing order, at `size`'s scale; an unknown id is
+/// an error listing the presets.
+pub fn select(ids: &[String], size: crate::schema::Size) -> Result<Vec<Chosen>, ConfigError> {
+    for id in ids.iter().filter(|id| *id != "all") {
+        preset(id)?;
+    }
+    let all = ids.iter().any(|id| id == "all");
+    Ok(PRESETS
+        .iter()
+        .filter(|p| all || ids.iter().any(|id| id == p.id))
+        .map(|p| Chosen { id: p.id.to_owned(), config: at_scale((p.config)(), size) })
+        .collect())
+}
+
+/// `cfg` at `size`'s scale: itself at `full`, [`quick`] at `quick`.
+pub fn at_scale(cfg: ModelConfig, size: crate::schema::Size) -> ModelConfig {
+    match size {
+        crate::schema::Size::Quick => quick(&cfg),
+        crate::schema::Size::Full => cfg,
+    }
+}
+
+/// Prompt and generated tokens, each the given one or `size`'s default: 32 and 16 at `quick`,
+/// 512 and 128 at `full` (llama-bench's pp512 / tg128).
+pub fn lengths(size: crate::schema::Size, prompt: Option<usize>, generate: Option<usize>) -> (usize, usize) {
+    let (p, g) = match size {
+        crate::schema::Size::Quick => (32, 16),
+        crate::schema::Size::Full => (512, 128),
+    };
+    (prompt.unwrap_or(p), generate.unwrap_or(g))
+}

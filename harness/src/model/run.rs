@@ -36,51 +36,9 @@ impl ModelJob<'_> {
     /// The record every backend starts a model from: identity, shape parameters, work, and
     /// metrics with no timings yet.
     pub fn base_record(&self, backend: &str, opts_size: &str, provenance: Provenance) -> Record {
-        let g = self.graph;
-        let c = &g.config;
-        let params: BTreeMap<String, u64> = [
-            ("prompt", g.prompt),
-            ("generate", g.generate),
-            ("batch", 1),
-            ("layers", c.layers),
-            ("hidden", c.hidden),
-            ("heads", c.heads),
-            ("kv_heads", c.kv_heads),
-            ("ffn", c.ffn),
-            ("vocab", c.vocab),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v as u64))
-        .collect();
-        let weights = g.bytes(TensorKind::Weight);
-        let kv = g.bytes(TensorKind::KvCache);
-        let all = g.total_bytes();
-        Record {
-            case: case_name(g),
-            params,
-            status: Status::Measured,
-            work: g.work(),
-            model: Some(ModelMetrics {
-                preset: self.preset.to_owned(),
-                scale: self.scale.to_owned(),
-                family: c.family,
-                prompt_tokens: g.prompt as u64,
-                generated_tokens: g.generate as u64,
-                batch: 1,
-                ttft_ns: None,
-                prefill_tokens_per_s: None,
-                decode_tokens_per_s: None,
-                token_latency_ns: None,
-                host_token_latency_ns: None,
-                encoder_latency_ns: None,
-                device_bytes: DeviceBytes { weights, kv_cache: kv, activations: all - weights - kv, total: all },
-                peak_rss_bytes: None,
-                greedy_tokens_matched: None,
-                checked_against: self.checked_against.to_owned(),
-            }),
-            ..record_for(self.preset, backend, opts_size, provenance)
-        }
+        graph_record(self.preset, self.scale, self.graph, self.checked_against, backend, opts_size, provenance)
     }
+
     /// Leading generated tokens in `tokens` (a backend's free-running decode) equal to the
     /// reference's; `None` for encoders.
     pub fn greedy_matched(&self, tokens: &[u32]) -> Option<u64> {
@@ -88,6 +46,97 @@ impl ModelJob<'_> {
         let from = g.prompt + 1;
         let same = self.reference.tokens[from..].iter().zip(&tokens[from..]).take_while(|(a, b)| a == b);
         (g.generate > 0).then(|| same.count() as u64)
+    }
+}
+
+/// A model's record before any timing: identity, shape parameters, work, and metrics with
+/// no timings yet.
+fn graph_record(
+    preset: &str,
+    scale: &str,
+    g: &Graph,
+    checked_against: &str,
+    backend: &str,
+    size: &str,
+    provenance: Provenance,
+) -> Record {
+    let c = &g.config;
+    let params: BTreeMap<String, u64> = [
+        ("prompt", g.prompt),
+        ("generate", g.generate),
+        ("batch", 1),
+        ("layers", c.layers),
+        ("hidden", c.hidden),
+        ("heads", c.heads),
+        ("kv_heads", c.kv_heads),
+        ("ffn", c.ffn),
+        ("vocab", c.vocab),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v as u64))
+    .collect();
+    let weights = g.bytes(TensorKind::Weight);
+    let kv = g.bytes(TensorKind::KvCache);
+    let all = g.total_bytes();
+    Record {
+        case: case_name(g),
+        params,
+        status: Status::Measured,
+        work: g.work(),
+        model: Some(ModelMetrics {
+            preset: preset.to_owned(),
+            scale: scale.to_owned(),
+            family: c.family,
+            prompt_tokens: g.prompt as u64,
+            generated_tokens: g.generate as u64,
+            batch: 1,
+            ttft_ns: None,
+            prefill_tokens_per_s: None,
+            decode_tokens_per_s: None,
+            token_latency_ns: None,
+            host_token_latency_ns: None,
+            encoder_latency_ns: None,
+            device_bytes: DeviceBytes { weights, kv_cache: kv, activations: all - weights - kv, total: all },
+            peak_rss_bytes: None,
+            greedy_tokens_matched: None,
+            checked_against: checked_against.to_owned(),
+        }),
+        ..record_for(preset, backend, size, provenance)
+    }
+}
+
+/// A chosen model in a run: its graph at the run's lengths (or why there is none) and the case
+/// its records carry, known before any weight exists, so drivers can key and skip it.
+#[derive(Debug, Clone)]
+pub struct ModelCase {
+    pub id: String,
+    pub scale: &'static str,
+    pub config: crate::schema::ModelConfig,
+    pub graph: Result<Graph, super::graph::GraphError>,
+}
+
+impl ModelCase {
+    pub fn new(chosen: &super::Chosen, size: crate::schema::Size, prompt: usize, generate: usize) -> ModelCase {
+        ModelCase {
+            id: chosen.id.clone(),
+            scale: size.name(),
+            config: chosen.config.clone(),
+            graph: Graph::build(&chosen.config, prompt, generate),
+        }
+    }
+
+    /// `p32-g16`, `t32`, or the scale for a model with no graph.
+    pub fn case(&self) -> String {
+        self.graph.as_ref().map_or_else(|_| self.scale.to_owned(), case_name)
+    }
+
+    /// A record of this model with `status` and nothing measured: a skip, a failure, or a
+    /// model that cannot be built (then `skipped` saying why, whatever `status` was).
+    pub fn record(&self, backend: &str, status: Status, provenance: Provenance) -> Record {
+        match &self.graph {
+            Ok(g) => Record { status, ..graph_record(&self.id, self.scale, g, "", backend, self.scale, provenance) },
+            Err(e) => unbuilt_record(&self.id, self.scale, &self.config, backend, e.to_string(), provenance),
+        }
     }
 }
 

@@ -9,10 +9,20 @@ use super::{AdapterReport, BrowserInfo, Size};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageRunConfig {
-    /// Kernel ids or family names; empty means the whole catalogue (unless cases or sweeps are
-    /// given, which then run alone).
+    /// Kernel ids or family names, or `all`; empty means the whole catalogue unless cases,
+    /// sweeps or models are given (which then run alone).
     #[serde(default)]
     pub kernels: Vec<String>,
+    /// Model presets (`accelbench models`), or `all`, run after the kernels at the run's size
+    /// (`quick`: the small scale of each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+    /// Prompt tokens of every model (default: 32 at quick, 512 at full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<usize>,
+    /// Tokens each decoder generates one at a time (default: 16 at quick, 128 at full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<usize>,
     /// User-defined cases, `KERNEL:key=value,...` (see `harness::cases`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cases: Vec<String>,
@@ -149,6 +159,9 @@ impl Default for PageRunConfig {
     fn default() -> Self {
         PageRunConfig {
             kernels: vec![],
+            models: vec![],
+            prompt: None,
+            generate: None,
             cases: vec![],
             sweeps: vec![],
             size: default_size(),
@@ -172,7 +185,8 @@ impl Default for PageRunConfig {
 pub struct PageState {
     pub phase: PagePhase,
     pub run_id: Option<String>,
-    /// Cases finished and planned (a case is one kernel, parameter set and backend).
+    /// Cases finished and planned (a case is one kernel and parameter set, or one model, on one
+    /// backend).
     pub done: usize,
     pub total: usize,
     pub current: Option<PageProgress>,

@@ -250,7 +250,7 @@ async fn post_native_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
     let req: NativeRunRequest = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad native run request: {e}")))?;
     let selection =
-        crate::native::Selection { kernels: req.kernels, cases: req.cases, sweeps: req.sweeps, dtypes: vec![] };
+        crate::native::Selection { kernels: req.kernels, cases: req.cases, sweeps: req.sweeps, ..Default::default() };
     let plan = NativePlan::new(&selection, req.quick, &req.backends, req.adapter, req.seed, req.budget)
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
