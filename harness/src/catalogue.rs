@@ -21,6 +21,7 @@ pub enum Family {
     Rmsnorm,
     Attention,
     Logmel,
+    Conv1d,
     Kvcache,
     Rope,
     Embedding,
@@ -29,7 +30,7 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 14] = [
+    pub const ALL: [Family; 15] = [
         Family::Matmul,
         Family::Softmax,
         Family::Gelu,
@@ -39,6 +40,7 @@ impl Family {
         Family::Rmsnorm,
         Family::Attention,
         Family::Logmel,
+        Family::Conv1d,
         Family::Kvcache,
         Family::Rope,
         Family::Embedding,
@@ -57,6 +59,7 @@ impl Family {
             Family::Rmsnorm => "rmsnorm",
             Family::Attention => "attention",
             Family::Logmel => "logmel",
+            Family::Conv1d => "conv1d",
             Family::Kvcache => "kvcache",
             Family::Rope => "rope",
             Family::Embedding => "embedding",
@@ -533,6 +536,25 @@ pub static KERNELS: &[Kernel] = &[
             "30s": { millis = 30000, n_mels = 80 },
         },
         imp: &kernels::LogMel,
+    },
+    Kernel {
+        id: "conv1d",
+        family: Family::Conv1d,
+        dtype: DType::F32,
+        summary: "1-D convolution with bias, zero padding: Whisper's audio front end (k3, stride 1 then 2)",
+        shader: "conv1d.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "mel80-c128-t64": { c_in = 80, c_out = 128, length = 64, kernel = 3, stride = 1, time_major = 0 },
+            "c128-t64-s2": { c_in = 128, c_out = 128, length = 64, kernel = 3, stride = 2, time_major = 1 },
+        },
+        full: params! {
+            "whisper-tiny-conv1": { c_in = 80, c_out = 384, length = 3000, kernel = 3, stride = 1, time_major = 0 },
+            "whisper-base-conv2": { c_in = 512, c_out = 512, length = 3000, kernel = 3, stride = 2, time_major = 1 },
+        },
+        imp: &kernels::Conv1d,
     },
     Kernel {
         id: "kvcache-decode",

@@ -320,9 +320,9 @@ pub fn model_rows(records: &[Record]) -> Vec<[String; 12]> {
                 m.and_then(|m| m.token_latency_ns)
                     .map_or(String::new(), |p| format!("{} / {}", ms(Some(p.p50_ns)), ms(Some(p.p99_ns)))),
                 ms(m.and_then(|m| m.host_token_latency_ns).map(|p| p.p50_ns)),
-                r.model.as_ref().map_or(String::new(), |m| {
-                    format!("{:.1}", m.device_bytes.total as f64 / (1u64 << 20) as f64)
-                }),
+                r.model
+                    .as_ref()
+                    .map_or(String::new(), |m| format!("{:.1}", m.device_bytes.total as f64 / (1u64 << 20) as f64)),
                 peer(row.native_gpu),
                 peer(row.native_cpu),
                 status,

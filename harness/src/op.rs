@@ -50,6 +50,37 @@ pub struct LogMelDims {
     pub n_mels: usize,
 }
 
+/// 1-D convolution with zero padding `kernel / 2` and a bias per output channel (Whisper's
+/// audio front end): x is channel-major, `c_in` rows of `length` samples `in_stride` apart;
+/// y is `(c_out, out_len)`, or `(out_len, c_out)` when `time_major` (the transformer's layout,
+/// so the last convolution needs no transpose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv1dDims {
+    pub c_in: usize,
+    pub c_out: usize,
+    pub length: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub in_stride: usize,
+    pub time_major: bool,
+}
+
+impl Conv1dDims {
+    pub fn pad(&self) -> usize {
+        self.kernel / 2
+    }
+
+    /// Output positions: `(length + 2 pad - kernel) / stride + 1`.
+    pub fn out_len(&self) -> usize {
+        (self.length + 2 * self.pad()).saturating_sub(self.kernel) / self.stride + 1
+    }
+
+    /// Index of output channel `o` at position `t` in y's layout.
+    pub fn out_index(&self, o: usize, t: usize) -> usize {
+        if self.time_major { t * self.c_out + o } else { o * self.out_len() + t }
+    }
+}
+
 /// RoPE over (tokens, heads, head_dim) at positions `offset..offset + tokens`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RopeDims {
@@ -133,6 +164,8 @@ pub enum Op {
         variant: AttentionVariant,
     },
     LogMel(LogMelDims),
+    /// 1-D convolution with bias; inputs x, the (c_out, c_in, kernel) weights, the bias.
+    Conv1d(Conv1dDims),
     /// `stream`: prefill, then `steps` decode steps back to back; otherwise one decode step.
     KvCache {
         dims: KvDims,

@@ -276,6 +276,41 @@ pub fn reflect(i: isize, n: usize) -> usize {
 }
 
 /// Log10 mel spectrogram, (n_mels, n_frames), by direct DFT in f64.
+/// 1-D convolution, zero padding `kernel / 2`, bias per output channel, f64 accumulation:
+/// x is `c_in` rows of `length` samples `in_stride` apart, w is (c_out, c_in, kernel); the
+/// result is (c_out, out_len).
+#[allow(clippy::too_many_arguments, reason = "a convolution's shape, as PyTorch's Conv1d takes it")]
+pub fn conv1d(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    c_in: usize,
+    c_out: usize,
+    length: usize,
+    in_stride: usize,
+    kernel: usize,
+    stride: usize,
+) -> Vec<f32> {
+    let pad = kernel / 2;
+    let out_len = (length + 2 * pad).saturating_sub(kernel) / stride + 1;
+    let mut y = vec![0f32; c_out * out_len];
+    for o in 0..c_out {
+        for t in 0..out_len {
+            let mut acc = f64::from(b[o]);
+            for c in 0..c_in {
+                for j in 0..kernel {
+                    let s = (t * stride + j) as isize - pad as isize;
+                    if (0..length as isize).contains(&s) {
+                        acc += f64::from(w[(o * c_in + c) * kernel + j]) * f64::from(x[c * in_stride + s as usize]);
+                    }
+                }
+            }
+            y[o * out_len + t] = acc as f32;
+        }
+    }
+    y
+}
+
 pub fn logmel(pcm: &[f32], cfg: &MelConfig) -> Vec<f32> {
     let (nf, nb) = (cfg.n_frames(pcm.len()), cfg.n_bins());
     let window = cfg.window();
@@ -312,6 +347,17 @@ pub fn logmel(pcm: &[f32], cfg: &MelConfig) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One channel, taps (1, 2, 3), zero padding 1: y[t] = x[t-1] + 2 x[t] + 3 x[t+1] + bias.
+    #[test]
+    fn conv1d_small_by_hand() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let y = conv1d(&x, &[1.0, 2.0, 3.0], &[0.5], 1, 1, 4, 4, 3, 1);
+        assert_eq!(y, [0.5 + 2.0 + 6.0, 0.5 + 1.0 + 4.0 + 9.0, 0.5 + 2.0 + 6.0 + 12.0, 0.5 + 3.0 + 8.0]);
+        // Stride 2 keeps positions 0 and 2.
+        let y2 = conv1d(&x, &[1.0, 2.0, 3.0], &[0.5], 1, 1, 4, 4, 3, 2);
+        assert_eq!(y2, [y[0], y[2]]);
+    }
 
     #[test]
     fn matmul_small_by_hand() {

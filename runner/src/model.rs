@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use harness::gpu::{self, GpuDevice, RunOptions};
 use harness::host::HostRun;
+use harness::measure::SamplingConfig;
 use harness::model::graph::Graph;
 use harness::model::reference::Reference;
-use harness::measure::SamplingConfig;
 use harness::model::run::{ModelCase, PreparedModel, measure_host_model, prepare};
 use harness::model::{self, Chosen};
 use harness::schema::{Record, Size, Status};
@@ -125,8 +125,6 @@ fn placement(g: &Graph, dev: Option<&GpuDevice>, budget: Option<u64>) -> Option<
 pub struct ModelPlan {
     pub models: Vec<ModelCase>,
     pub size: Size,
-    pub prompt: usize,
-    pub generate: usize,
     /// `wgpu`, `cpu`, `reference`.
     pub backends: Vec<String>,
     pub adapter: Option<String>,
@@ -153,19 +151,8 @@ impl ModelPlan {
                 bail!("unknown backend `{b}`; choose from: {}", BACKENDS.join(", "));
             }
         }
-        let (prompt, generate) = model::lengths(size, prompt, generate);
         let models = chosen.iter().map(|c| ModelCase::new(c, size, prompt, generate)).collect();
-        Ok(ModelPlan {
-            models,
-            size,
-            prompt,
-            generate,
-            backends: backends.to_vec(),
-            adapter,
-            memory_budget,
-            seed,
-            sampling,
-        })
+        Ok(ModelPlan { models, size, backends: backends.to_vec(), adapter, memory_budget, seed, sampling })
     }
 
     fn wants(&self, b: &str) -> bool {
@@ -176,8 +163,7 @@ impl ModelPlan {
     pub fn collect(&self, mut emit: impl FnMut(Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
         let facts = facts::host_facts();
         let host_resolution_ns = harness::clock::resolution_ns();
-        let devices =
-            if self.wants("wgpu") { crate::native::open_devices(self.adapter.as_deref())? } else { vec![] };
+        let devices = if self.wants("wgpu") { crate::native::open_devices(self.adapter.as_deref())? } else { vec![] };
         let prov = || facts.provenance(self.seed);
         let host: Vec<&str> = ["cpu", "reference"].into_iter().filter(|b| self.wants(b)).collect();
         let mut labels: Vec<String> = devices.iter().map(|(l, _)| l.clone()).collect();
@@ -214,14 +200,8 @@ impl ModelPlan {
             // The f64 reference at the quick scale; native-cpu's f32 at full scale (f64 would
             // take minutes for a 1B model), as the record says.
             let (prepared, against): (PreparedModel, &str) = match self.size {
-                Size::Quick => (
-                    prepare(&Reference, &m.config, self.prompt, self.generate, self.seed)?,
-                    "f64 reference, forced decoding",
-                ),
-                Size::Full => (
-                    prepare(&CpuOps, &m.config, self.prompt, self.generate, self.seed)?,
-                    "native-cpu f32, forced decoding",
-                ),
+                Size::Quick => (prepare(&Reference, &m.config, m.prompt, m.generate, self.seed)?, "f64 reference"),
+                Size::Full => (prepare(&CpuOps, &m.config, m.prompt, m.generate, self.seed)?, "native-cpu f32"),
             };
             let job = prepared.job(&m.id, scale, against);
             for (label, dev) in &runnable {
@@ -311,4 +291,3 @@ fn brief(r: &Record) -> String {
         (s, _) => format!("{}: {}", s.label(), s.reason().unwrap_or("")),
     }
 }
-

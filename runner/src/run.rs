@@ -208,8 +208,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let chosen = harness::model::select(&models, size)
         .context("name presets listed by `accelbench models`, `all` or `none` in --models")?;
     // Models run natively on wgpu and native-cpu; other native backends get `skipped` records.
-    let model_backends: Vec<String> =
-        plan.backends.iter().filter(|b| *b == "wgpu" || *b == "cpu").cloned().collect();
+    let model_backends: Vec<String> = plan.backends.iter().filter(|b| *b == "wgpu" || *b == "cpu").cloned().collect();
     let model_plan = crate::model::ModelPlan::new(
         &chosen,
         size,

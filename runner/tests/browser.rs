@@ -105,7 +105,6 @@ fn assert_every_model(records: &[Record], backend: &str) {
                     assert!(m.encoder_latency_ns.is_some_and(|t| t > 0.0), "{}: {m:?}", p.id);
                 }
             }
-            Status::Skipped { reason } if reason.contains("conv1d") => {}
             other => panic!("{} on {backend}: {other:?}", p.id),
         }
     }

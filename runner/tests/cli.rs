@@ -491,10 +491,19 @@ fn models_lists_every_preset_and_reads_hugging_face_configs() {
 fn model_runs_checked_with_token_metrics_and_refuses_what_it_cannot_hold() {
     // Quick gpt2 and an encoder on native-cpu and the f64 reference: measured, checked, with
     // the per-token schema fields filled.
-    let out = accelbench(&["model", "gpt2-small", "bert-base", "--quick", "--backends", "cpu,reference", "--json"]);
+    let out = accelbench(&[
+        "model",
+        "gpt2-small",
+        "bert-base",
+        "whisper-tiny",
+        "--quick",
+        "--backends",
+        "cpu,reference",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let rs = records(&out);
-    assert_eq!(rs.len(), 4);
+    assert_eq!(rs.len(), 6);
     for r in &rs {
         assert_eq!(r["status"], "measured", "{r}");
         assert_eq!(r["family"], "model");
@@ -511,7 +520,10 @@ fn model_runs_checked_with_token_metrics_and_refuses_what_it_cannot_hold() {
             );
             assert_eq!(m["checked_against"], "f64 reference, forced decoding");
         } else {
+            // Encoders: BERT over token ids, Whisper over the log-mel of static/speech.wav.
             assert!(m["encoder_latency_ns"].as_f64().unwrap() > 0.0);
+            assert_eq!(m["checked_against"], "f64 reference");
+            assert_eq!(r["case"], "t32");
         }
     }
     // llama-3.2-1b at full scale: its 1 GB embedding is over any software adapter's binding

@@ -433,6 +433,67 @@ async fn a_sweep_draws_its_scaling_chart(browser: Browser) -> anyhow::Result<()>
     result
 }
 
+/// Models as a person runs them: no kernel, two models ticked, short lengths typed, Run; the
+/// Models panel shows a checked row per model with its figures, the rate and memory charts,
+/// and the decoder's own tokens appear when replayed at their measured pace.
+async fn models_show_their_figures_and_stream_their_tokens(browser: Browser) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (server, page) = open(browser, &tmp.path().join("page.db")).await?;
+    let result = async {
+        page.click("#kernels-none").await?;
+        page.click("#models-choice input[value='gpt2-small']").await?;
+        page.click("#models-choice input[value='whisper-tiny']").await?;
+        page.css("#prompt").await?.send_keys("12").await?;
+        page.css("#generate").await?.send_keys("5").await?;
+        page.click("#run").await?;
+        page.wait_phase("done", Duration::from_secs(180)).await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let records = page.records().await?;
+        let label = format!("{}-webgpu", browser.name());
+        ensure!(records.len() == 2, "two models, one backend: {records:#?}");
+        for r in &records {
+            ensure!(r.status == Status::Measured, "{} on {}: {:?}", r.kernel, r.backend, r.status);
+            ensure!(r.backend == label && r.check.as_ref().is_some_and(|c| c.passed));
+        }
+        let rows = page.session.client().find_all(Locator::Css("#models-table tbody tr")).await?;
+        ensure!(rows.len() == 2, "a row per model record: {}", rows.len());
+        let gpt2 = rows[0].text().await?;
+        let m = records[0].model.as_ref().unwrap();
+        let decode = format!("{:.1}", m.decode_tokens_per_s.unwrap());
+        ensure!(gpt2.contains("gpt2-small") && gpt2.contains("p12-g5") && gpt2.contains(&decode), "{gpt2}");
+        ensure!(gpt2.contains("5/5 greedy tokens agree") || gpt2.contains("greedy tokens agree"), "{gpt2}");
+        let whisper = rows[1].text().await?;
+        ensure!(whisper.contains("whisper-tiny") && whisper.contains("t12") && whisper.contains("ms"), "{whisper}");
+        // gpt2 has prefill and decode bars, whisper an encode bar; memory a bar each.
+        ensure!(page.count("#model-rates-chart g.mark").await? == 3, "prefill + decode, encode");
+        let rates = page.text("#model-rates-chart").await?;
+        ensure!(rates.contains("whisper-tiny encode") && rates.contains("gpt2-small decode"), "{rates}");
+        ensure!(page.count("#model-memory-chart g.mark").await? == 2);
+        let mem = page.text("#model-memory-chart").await?;
+        ensure!(mem.contains("MiB (w "), "{mem}");
+        // One stream (the decoder's), empty until replayed, then every generated token.
+        ensure!(page.count(".stream").await? == 1, "only decoders stream tokens");
+        ensure!(page.count(".stream .token").await? == 0);
+        page.click(".stream button.replay").await?;
+        let start = Instant::now();
+        let want = m.generated.len();
+        ensure!(want == 6, "the prefill's token and one per decode step: {:?}", m.generated);
+        while page.count(".stream .token").await? < want {
+            ensure!(start.elapsed() < Duration::from_secs(20), "the replay did not finish");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let shown = page.text(".stream .tokens").await?;
+        ensure!(shown.contains(&format!("#{}", m.generated[0])), "{shown}");
+        page.session.client().execute("document.getElementById('models').scrollIntoView()", vec![]).await?;
+        page.screenshot("models").await?;
+        Ok(())
+    }
+    .await;
+    page.session.close().await;
+    server.stop().await?;
+    result
+}
+
 /// One test per browser and scenario, each waiting for the browser lock.
 macro_rules! page_tests {
     ($($name:ident: $browser:ident => $scenario:ident;)*) => {$(
@@ -457,5 +518,7 @@ page_tests! {
     firefox_bridge_started_run_shows_on_the_page: Firefox => a_bridge_started_run_shows_on_the_page;
     firefox_case_editor_runs_your_shape_and_names_bad_keys: Firefox => the_case_editor_runs_your_shape;
     chromium_a_sweep_draws_its_scaling_chart: Chrome => a_sweep_draws_its_scaling_chart;
+    chromium_models_show_their_figures_and_stream_their_tokens: Chrome => models_show_their_figures_and_stream_their_tokens;
+    firefox_models_show_their_figures_and_stream_their_tokens: Firefox => models_show_their_figures_and_stream_their_tokens;
     firefox_a_sweep_draws_its_scaling_chart: Firefox => a_sweep_draws_its_scaling_chart;
 }

@@ -54,6 +54,9 @@ fn golden_record_and_page_protocol() {
         "page-run-config",
         &PageRunConfig {
             kernels: vec!["softmax".into(), "matmul".into()],
+            models: vec!["gpt2-small".into(), "whisper-tiny".into()],
+            prompt: Some(64),
+            generate: Some(8),
             cases: vec!["matmul-f32:m=96,n=80,k=64".into()],
             sweeps: vec!["softmax:cols=128..1024x2".into()],
             size: Size::Quick,

@@ -227,23 +227,25 @@ mod verdicts {
     }
 }
 
-/// Every token-model preset at a small quick shape on lavapipe: checked step by step under
-/// forced decoding against the f64 reference, then measured with per-token figures.
+/// Every model family at a small quick shape on lavapipe (decoders, BERT, Whisper's audio
+/// encoder): checked against the f64 reference (step by step under forced decoding for
+/// decoders), then measured with per-token or per-input figures.
 #[test]
 fn models_run_checked_with_per_token_metrics_on_lavapipe() {
     use harness::model::{preset, quick, reference::Reference, run::prepare};
     let _g = exclusive();
     let Some(dev) = device("vulkan") else { return };
-    for id in ["gpt2-small", "llama-3.2-1b", "qwen2.5-0.5b", "bert-base"] {
+    for id in ["gpt2-small", "llama-3.2-1b", "qwen2.5-0.5b", "bert-base", "whisper-tiny"] {
         let cfg = quick(&(preset(id).unwrap().config)());
         let m = prepare(&Reference, &cfg, 20, 6, 5).unwrap();
-        let job = m.job(id, "quick", "f64 reference, forced decoding");
+        let job = m.job(id, "quick", "f64 reference");
         let r = pollster::block_on(gpu::run_model(&dev, &job, &opts(5)));
         assert_eq!(r.status, Status::Measured, "{id}: {:?}", r.status);
         assert!(r.check.as_ref().is_some_and(|c| c.passed && c.elements as usize == m.graph.output_len()));
         let mm = r.model.as_ref().unwrap();
         assert!(mm.device_bytes.weights > 0 && mm.device_bytes.total > mm.device_bytes.weights);
-        if id == "bert-base" {
+        if id == "bert-base" || id == "whisper-tiny" {
+            assert_eq!(mm.generated_tokens, 0);
             assert!(mm.encoder_latency_ns.is_some_and(|ns| ns > 0.0), "{id}: {mm:?}");
         } else {
             assert!(mm.ttft_ns.is_some_and(|ns| ns > 0.0), "{id}: {mm:?}");

@@ -230,3 +230,88 @@ fn median(mut v: Vec<f64>) -> f64 {
     let n = v.len();
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
+
+/// Prefill and decode tokens/s per model record, each kind scaled to its own maximum (decode
+/// is one token per pass, prefill a whole prompt, so one scale would hide decode).
+pub fn model_rates(records: &[Record]) -> Html {
+    let rows: Vec<(&Record, &str, f64)> = measured(records)
+        .filter_map(|r| r.model.as_ref().map(|m| (r, m)))
+        .flat_map(|(r, m)| {
+            let first = if m.generated_tokens == 0 { "encode" } else { "prefill" };
+            [(first, m.prefill_tokens_per_s), ("decode", m.decode_tokens_per_s)]
+                .into_iter()
+                .filter_map(move |(k, v)| v.map(|v| (r, k, v)))
+        })
+        .collect();
+    if rows.is_empty() {
+        return html! { <p class="muted">{ "No measured model yet." }</p> };
+    }
+    let max_of = |kind: &str| rows.iter().filter(|(_, k, _)| *k == kind).map(|(_, _, v)| *v).fold(0.0, f64::max);
+    let h = ROW_H * rows.len() as f64 + 10.0;
+    html! {
+        <svg class="chart" id="model-rates-chart" viewBox={format!("0 0 {W} {h}")} role="img" aria-label="prefill and decode tokens per second">
+            { for rows.iter().enumerate().map(|(i, (r, kind, v))| {
+                let y = i as f64 * ROW_H + 5.0;
+                let max = max_of(kind);
+                let bw = if max > 0.0 { (W - LABEL_W - 110.0) * v / max } else { 0.0 };
+                html! {
+                    <g class="mark">
+                        <text x={format!("{}", LABEL_W - 6.0)} y={format!("{}", y + 13.0)} text-anchor="end" class="label">
+                            { format!("{} {} · {}", r.kernel, kind, r.backend) }
+                        </text>
+                        <rect class={format!("bar {}", if *kind == "decode" { "decode" } else { "prefill" })} x={format!("{LABEL_W}")} y={format!("{y}")} width={format!("{bw:.1}")} height={format!("{}", ROW_H - 4.0)}>
+                            <title>{ format!("{v:.1} tokens/s ({kind})") }</title>
+                        </rect>
+                        <text x={format!("{:.1}", LABEL_W + bw + 4.0)} y={format!("{}", y + 13.0)} class="value">{ format!("{v:.1} tok/s") }</text>
+                    </g>
+                }
+            }) }
+        </svg>
+    }
+}
+
+/// The device bytes of each model record split into weights, KV cache and activations, one
+/// stacked bar per record on a common scale.
+pub fn model_memory(records: &[Record]) -> Html {
+    let rows: Vec<(&Record, &harness::schema::DeviceBytes)> = records
+        .iter()
+        .filter_map(|r| r.model.as_ref().map(|m| (r, &m.device_bytes)))
+        .filter(|(_, d)| d.total > 0)
+        .collect();
+    if rows.is_empty() {
+        return html! {};
+    }
+    let max = rows.iter().map(|(_, d)| d.total).max().unwrap_or(1) as f64;
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let plot = W - LABEL_W - 230.0;
+    let h = ROW_H * rows.len() as f64 + 10.0;
+    html! {
+        <svg class="chart" id="model-memory-chart" viewBox={format!("0 0 {W} {h}")} role="img" aria-label="device memory by kind">
+            { for rows.iter().enumerate().map(|(i, (r, d))| {
+                let y = i as f64 * ROW_H + 5.0;
+                let parts = [("weights", d.weights), ("kv-cache", d.kv_cache), ("activations", d.activations)];
+                let mut x = LABEL_W;
+                html! {
+                    <g class="mark">
+                        <text x={format!("{}", LABEL_W - 6.0)} y={format!("{}", y + 13.0)} text-anchor="end" class="label">
+                            { format!("{} {} · {}", r.kernel, r.case, r.backend) }
+                        </text>
+                        { for parts.iter().map(|(kind, bytes)| {
+                            let bw = plot * *bytes as f64 / max;
+                            let rect = html! {
+                                <rect class={format!("bar mem-{kind}")} x={format!("{x:.1}")} y={format!("{y}")} width={format!("{bw:.1}")} height={format!("{}", ROW_H - 4.0)}>
+                                    <title>{ format!("{kind}: {:.2} MiB", mib(*bytes)) }</title>
+                                </rect>
+                            };
+                            x += bw;
+                            rect
+                        }) }
+                        <text x={format!("{:.1}", x + 4.0)} y={format!("{}", y + 13.0)} class="value">
+                            { format!("{:.1} MiB (w {:.1} · kv {:.1} · act {:.1})", mib(d.total), mib(d.weights), mib(d.kv_cache), mib(d.activations)) }
+                        </text>
+                    </g>
+                }
+            }) }
+        </svg>
+    }
+}

@@ -53,11 +53,10 @@ impl SuitePlan {
         if !cases.is_empty() {
             cases::keep_dtypes(&mut cases, &config.dtypes).map_err(|e| e.to_string())?;
         }
-        let (prompt, generate) = harness::model::lengths(size, config.prompt, config.generate);
         let models: Vec<ModelCase> = harness::model::select(&config.models, size)
             .map_err(|e| e.to_string())?
             .iter()
-            .map(|m| ModelCase::new(m, size, prompt, generate))
+            .map(|m| ModelCase::new(m, size, config.prompt, config.generate))
             .collect();
         if cases.is_empty() && models.is_empty() {
             return Err("nothing to run: choose kernels, cases, sweeps or models".into());
@@ -355,15 +354,14 @@ async fn run_model(
     let case_start = js::now_ms();
     set_progress(&m.id, &case, "reference", 0, case_start);
     js::yield_now().await;
-    let (prompt, generate) = harness::model::lengths(plan.size, plan.config.prompt, plan.config.generate);
-    let prepared = match prepare(&Reference, &m.config, prompt, generate, plan.seed) {
+    let prepared = match prepare(&Reference, &m.config, m.prompt, m.generate, plan.seed) {
         Ok(p) => p,
         Err(e) => {
             skip_all(e.to_string());
             return device;
         }
     };
-    let job = prepared.job(&m.id, m.scale, "f64 reference, forced decoding");
+    let job = prepared.job(&m.id, m.scale, "f64 reference");
     let mut device = device;
     for &backend in &backends {
         let label = plan.label(backend).to_owned();

@@ -137,6 +137,9 @@ fn lines(text: &str) -> Vec<String> {
 fn controls() -> Html {
     state::use_shared();
     let chosen = use_state(|| KERNELS.iter().map(|k| k.id.to_owned()).collect::<Vec<_>>());
+    let models = use_state(Vec::<String>::new);
+    let prompt = use_state(String::new);
+    let generate = use_state(String::new);
     let size = use_state(|| "quick".to_owned());
     let dtype = use_state(|| "all".to_owned());
     let backend = use_state(|| "auto".to_owned());
@@ -150,6 +153,7 @@ fn controls() -> Html {
 
     let run = {
         let (cases, sweeps) = (cases.clone(), sweeps.clone());
+        let (models, prompt, generate) = (models.clone(), prompt.clone(), generate.clone());
         let (chosen, size, dtype, backend, min_samples, budget, error) = (
             chosen.clone(),
             size.clone(),
@@ -160,8 +164,13 @@ fn controls() -> Html {
             error.clone(),
         );
         Callback::from(move |_| {
+            // Models ticked with no kernel: the models alone (an empty kernel list with models
+            // selects no kernel).
             let config = PageRunConfig {
                 kernels: (*chosen).clone(),
+                models: (*models).clone(),
+                prompt: prompt.parse().ok(),
+                generate: generate.parse().ok(),
                 // The selects offer only these values.
                 size: if *size == "full" { Size::Full } else { Size::Quick },
                 backends: match backend.as_str() {
@@ -175,8 +184,9 @@ fn controls() -> Html {
                 sweeps: lines(&sweeps),
                 ..PageRunConfig::default()
             };
-            error.set(if config.kernels.is_empty() && config.cases.is_empty() && config.sweeps.is_empty() {
-                Some("choose at least one kernel, or write a case or sweep".into())
+            let nothing = config.kernels.is_empty() && config.cases.is_empty() && config.sweeps.is_empty();
+            error.set(if nothing && config.models.is_empty() {
+                Some("choose at least one kernel or model, or write a case or sweep".into())
             } else {
                 suite::start(&config).err()
             });
@@ -212,6 +222,18 @@ fn controls() -> Html {
         let chosen = chosen.clone();
         Callback::from(move |_| chosen.set(vec![]))
     };
+    let toggle_model = |id: &'static str| {
+        let models = models.clone();
+        Callback::from(move |_| {
+            let mut v = (*models).clone();
+            if let Some(i) = v.iter().position(|m| m == id) {
+                v.remove(i);
+            } else {
+                v.push(id.to_owned());
+            }
+            models.set(v);
+        })
+    };
     let set = |h: &UseStateHandle<String>| {
         let h = h.clone();
         Callback::from(move |e: Event| h.set(input_value(&e)))
@@ -228,6 +250,17 @@ fn controls() -> Html {
                         { k.id }
                     </label>
                 }) }
+            </fieldset>
+            <fieldset class="models" id="models-choice" disabled={running}>
+                <legend>{ "Models (after the kernels; at the quick size each runs at its small scale in seconds)" }</legend>
+                { for harness::model::PRESETS.iter().map(|p| html! {
+                    <label title={p.summary}>
+                        <input type="checkbox" value={p.id} checked={models.contains(&p.id.to_owned())} onchange={toggle_model(p.id)} />
+                        { p.id }
+                    </label>
+                }) }
+                <label>{ "Prompt " }<input id="prompt" type="number" min="1" placeholder="32 quick / 512 full" value={(*prompt).clone()} onchange={set(&prompt)} /></label>
+                <label>{ "Generate " }<input id="generate" type="number" min="0" placeholder="16 quick / 128 full" value={(*generate).clone()} onchange={set(&generate)} /></label>
             </fieldset>
             <fieldset disabled={running}>
                 <label>{ "Sizes " }<Choice id="size" value={(*size).clone()} onchange={set(&size)}
@@ -372,6 +405,7 @@ fn results() -> Html {
                 </tbody>
             </table>
         </section>
+        <Models />
         <section class="panel"><h2>{ "Throughput" }</h2>{ charts::throughput(&records) }</section>
         <section class="panel"><h2>{ "Latency distribution" }</h2>
             <p class="muted">{ "Each sample relative to its record's median; band p10-p90, line the median's 95% CI." }</p>
@@ -380,6 +414,85 @@ fn results() -> Html {
         <section class="panel"><h2>{ "KV-cache streaming decode" }</h2>{ charts::kv_stream(&records) }</section>
         <NativeComparison />
         </>
+    }
+}
+
+/// Whole models: the figures per backend, prefill and decode bars, the device-memory split,
+/// and each decoder's own tokens replayed at the pace this backend produced them.
+#[function_component(Models)]
+fn models() -> Html {
+    state::use_shared();
+    let records: Vec<Record> = state::read(|s| s.records.iter().filter(|r| r.family == "model").cloned().collect());
+    if records.is_empty() {
+        return html! {};
+    }
+    let rows = harness::format::model_rows(&records);
+    html! {
+        <section class="panel" id="models">
+            <h2>{ "Models" }</h2>
+            <p class="muted">{ "Checked against the f64 reference before timing (decoders step by step under forced decoding). Device figures come from GPU timestamps per pass; host token latency is submit to token id on the CPU, what a page waits for." }</p>
+            <table class="results" id="models-table">
+                <thead><tr>{ for harness::format::MODEL_HEADER.iter().map(|h| html! { <th>{ *h }</th> }) }</tr></thead>
+                <tbody>
+                { for rows.iter().zip(&records).map(|(row, r)| html! {
+                    <tr class={r.status.label()} data-model={r.kernel.clone()} data-backend={r.backend.clone()}>
+                        { for row.iter().enumerate().map(|(i, c)| html! {
+                            <td class={if (3..=10).contains(&i) { "num" } else { "" }}>{ c.clone() }</td>
+                        }) }
+                    </tr>
+                }) }
+                </tbody>
+            </table>
+            <h3>{ "Prefill and decode" }</h3>
+            { charts::model_rates(&records) }
+            <h3>{ "Device memory" }</h3>
+            { charts::model_memory(&records) }
+            <h3>{ "Token streams" }</h3>
+            <p class="muted">{ "Each decoder's own greedy tokens, replayed at this backend's measured pace: the first after TTFT, then one per median host token latency." }</p>
+            { for records.iter().filter(|r| r.model.as_ref().is_some_and(|m| !m.generated.is_empty())).map(|r| html! {
+                <TokenStream record={r.clone()} />
+            }) }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct StreamProps {
+    record: Record,
+}
+
+/// A decoder's generated ids appearing one by one at the measured pace (TTFT, then the host's
+/// median per-token latency), on demand.
+#[function_component(TokenStream)]
+fn token_stream(p: &StreamProps) -> Html {
+    let shown = use_state(|| 0usize);
+    let m = p.record.model.as_ref().expect("filtered to model records");
+    let tokens = m.generated.clone();
+    let first_ms = m.ttft_ns.unwrap_or(0.0) / 1e6;
+    let step_ms = m.host_token_latency_ns.or(m.token_latency_ns).map_or(0.0, |l| l.p50_ns / 1e6);
+    let replay = {
+        let (shown, n) = (shown.clone(), tokens.len());
+        Callback::from(move |_| {
+            let shown = shown.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                shown.set(0);
+                for i in 0..n {
+                    let wait = if i == 0 { first_ms } else { step_ms };
+                    js::sleep_ms(wait.round().max(1.0) as i32).await;
+                    shown.set(i + 1);
+                }
+            });
+        })
+    };
+    let id = format!("stream-{}-{}", p.record.kernel, p.record.backend);
+    html! {
+        <div class="stream" id={id}>
+            <button class="replay" onclick={replay}>{ format!("Replay {} on {}", p.record.kernel, p.record.backend) }</button>
+            <span class="muted">{ format!(" first token after {first_ms:.1} ms, then one every {step_ms:.1} ms") }</span>
+            <div class="tokens">
+                { for tokens.iter().take(*shown).map(|t| html! { <span class="token">{ format!("#{t}") }</span> }) }
+            </div>
+        </div>
     }
 }
 

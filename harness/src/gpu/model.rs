@@ -68,7 +68,7 @@ pub async fn run_model(dev: &GpuDevice, job: &ModelJob<'_>, opts: &RunOptions) -
                 metrics.encoder_latency_ns = median(&h.prefill_ns);
             }
             metrics.host_token_latency_ns = percentiles(&h.step_ns);
-            metrics.greedy_tokens_matched = job.greedy_matched(&h.tokens);
+            job.record_tokens(metrics, &h.tokens);
         }
         Err(e) => record.status = Status::Failed { reason: format!("while decoding step by step: {e}") },
     }

@@ -12,12 +12,21 @@ pub enum Inputs {
     Norm(NormInputs),
     Attention(AttentionInputs),
     Audio(AudioInputs),
+    Conv1d(Conv1dInputs),
     KvCache(KvCacheInputs),
     Rope(RopeInputs),
     Embedding(EmbeddingInputs),
     Add(AddInputs),
     CachedAttention(CachedAttentionInputs),
     LmHead(LmHeadInputs),
+}
+
+/// A convolution's signal x (c_in, in_stride), weights (c_out, c_in, kernel) and bias (c_out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv1dInputs {
+    pub x: Vec<f32>,
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
 }
 
 /// `y = a + b` with `b` repeated along `a` (a residual when as long, a bias when one row).
@@ -150,6 +159,7 @@ accessors! {
     norm: Norm => NormInputs;
     attention: Attention => AttentionInputs;
     audio: Audio => AudioInputs;
+    conv1d: Conv1d => Conv1dInputs;
     kv_cache: KvCache => KvCacheInputs;
     rope: Rope => RopeInputs;
     embedding: Embedding => EmbeddingInputs;

@@ -3,6 +3,7 @@
 //! shader and parameter sets.
 
 mod attention;
+mod conv1d;
 mod elementwise;
 mod embedding;
 mod glu;
@@ -15,15 +16,16 @@ mod rope;
 
 pub use crate::reference::reflect as reflect_index;
 pub use attention::{Attention, AttentionVariant};
+pub use conv1d::Conv1d;
 pub use elementwise::{Gelu, NORM_EPS, Norm, Softmax};
 pub use embedding::Embedding;
 pub use glu::Glu;
 pub use inputs::{
-    AddInputs, AttentionInputs, AudioInputs, CachedAttentionInputs, EmbeddingInputs, GluInputs, Inputs, KvCacheInputs,
-    LmHeadInputs, MatmulInputs, NormInputs, RopeInputs, UnaryInputs,
+    AddInputs, AttentionInputs, AudioInputs, CachedAttentionInputs, Conv1dInputs, EmbeddingInputs, GluInputs, Inputs,
+    KvCacheInputs, LmHeadInputs, MatmulInputs, NormInputs, RopeInputs, UnaryInputs,
 };
 pub use kvcache::KvCache;
-pub use logmel::{LogMel, MelSetup, speech_clip};
+pub use logmel::{LogMel, MEL_HOP, MelSetup, MelTables, mel_config, speech_clip};
 pub use matmul::Matmul;
 pub use model_ops::{Add, CachedAttention, LmHead};
 pub use rope::Rope;
@@ -31,9 +33,11 @@ pub use rope::Rope;
 /// Each family's dispatches as [`crate::plan::Call`]s: what its own plan is built from and what
 /// a model's lowering chains, so entry points, binding names and grids live in one place.
 pub(crate) mod calls {
+    pub(crate) use super::conv1d::call as conv1d;
     pub(crate) use super::elementwise::{gelu_call as gelu, norm_call as norm};
     pub(crate) use super::embedding::call as embedding;
     pub(crate) use super::glu::call as silu;
+    pub(crate) use super::logmel::{MelBuffers, call as logmel};
     pub(crate) use super::matmul::call as matmul;
     pub(crate) use super::model_ops::{
         CacheBuffers, LmHeadAt, add_call as add, cache_calls as cached_attention, lm_head_calls as lm_head,
@@ -44,9 +48,11 @@ pub(crate) mod calls {
 /// Each family's work count from its dimensions: what its catalogue entry reports and what a
 /// model's total is summed from.
 pub(crate) mod work {
+    pub(crate) use super::conv1d::work as conv1d;
     pub(crate) use super::elementwise::{gelu_work as gelu, norm_work as norm};
     pub(crate) use super::embedding::work as embedding;
     pub(crate) use super::glu::work as silu;
+    pub(crate) use super::logmel::work as logmel;
     pub(crate) use super::matmul::work as matmul;
     pub(crate) use super::model_ops::{add_work as add, lm_head_work as lm_head};
     pub(crate) use super::rope::work as rope;

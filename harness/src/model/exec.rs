@@ -4,7 +4,7 @@
 
 use super::graph::{Graph, Node, TensorId};
 use super::values::Values;
-use crate::op::CacheDims;
+use crate::op::{CacheDims, Conv1dDims};
 use crate::schema::NormKind;
 
 /// The norms' epsilon: the catalogue kernels', so a model's norms are the kernels' norms.
@@ -56,6 +56,10 @@ pub trait HostOps {
     );
     /// Logits of `x` against the rows of `w`.
     fn logits(&self, x: &[Self::T], w: &[Self::T], out: &mut [Self::T]);
+    /// Whisper's log-mel of `pcm` into `(n_mels, pcm.len() / hop)`.
+    fn logmel(&self, pcm: &[Self::T], n_mels: usize, out: &mut [Self::T]);
+    /// 1-D convolution with bias in `d`'s layouts.
+    fn conv1d(&self, x: &[Self::T], w: &[Self::T], b: &[Self::T], d: Conv1dDims, out: &mut [Self::T]);
 }
 
 /// Every tensor of a graph on the host.
@@ -148,6 +152,10 @@ pub fn run<O: HostOps>(ops: &O, store: &mut Store<O::T>, nodes: &[Node], forced:
                 store.with_out(out, |s, o| {
                     ops.attend(&s.f[q][..len], &s.f[k_cache], &s.f[v_cache], &slots, d, &mut o[..len])
                 });
+            }
+            Node::LogMel { pcm, out, n_mels, .. } => store.with_out(out, |s, o| ops.logmel(&s.f[pcm], n_mels, o)),
+            Node::Conv1d { x, w, b, dims, out } => {
+                store.with_out(out, |s, o| ops.conv1d(&s.f[x], &s.f[w], &s.f[b], dims, o))
             }
             Node::LmHead { x, w, row, hidden, vocab, step, slot, logits, ids } => {
                 store.with_out(logits, |s, o| {

@@ -4,7 +4,7 @@
 //! browser, native-cpu) interprets these nodes; none has its own copy of a model.
 
 use crate::kernels::work;
-use crate::op::{CacheDims, MatmulDims};
+use crate::op::{CacheDims, Conv1dDims, MatmulDims};
 use crate::schema::{Activation, ModelConfig, ModelFamily, NormKind, Positions, Work};
 
 /// Index into [`Graph::tensors`].
@@ -91,6 +91,20 @@ pub enum Node {
         max_keys: usize,
         out: TensorId,
     },
+    /// Log-mel spectrogram of `samples` of 16 kHz audio into `(n_mels, samples / hop)`
+    /// (catalogue `logmel`); the tables are what the shader reads beside the samples.
+    LogMel {
+        pcm: TensorId,
+        window: TensorId,
+        twiddle: TensorId,
+        ranges: TensorId,
+        weights: TensorId,
+        samples: usize,
+        n_mels: usize,
+        out: TensorId,
+    },
+    /// 1-D convolution with bias (catalogue `conv1d`).
+    Conv1d { x: TensorId, w: TensorId, b: TensorId, dims: Conv1dDims, out: TensorId },
     /// Logits of `x[row]` against the (vocab, hidden) table into `logits[step]`, and the argmax
     /// into `ids[slot]` (catalogue `lm-head`).
     LmHead {
@@ -133,17 +147,12 @@ pub struct Graph {
 pub enum GraphError {
     #[error("{model}: `{field}` = {value}: {why}")]
     Invalid { model: String, field: &'static str, value: usize, why: &'static str },
-    #[error("{model}: the audio encoder needs conv1d, which the catalogue does not have yet")]
-    NoConv1d { model: String },
 }
 
 impl Graph {
     /// The graph of `cfg` for a `prompt`-token input and `generate` decode steps (decoders).
     pub fn build(cfg: &ModelConfig, prompt: usize, generate: usize) -> Result<Graph, GraphError> {
         let bad = |field, value, why| Err(GraphError::Invalid { model: cfg.name.clone(), field, value, why });
-        if cfg.family == ModelFamily::AudioEncoder {
-            return Err(GraphError::NoConv1d { model: cfg.name.clone() });
-        }
         let generate = if cfg.family == ModelFamily::Decoder { generate } else { 0 };
         if prompt == 0 {
             return bad("prompt", prompt, "at least one token");
@@ -168,9 +177,14 @@ impl Graph {
         let w = b.weights();
         let consts = b.constants();
         let acts = b.activations(prompt);
-        let prefill = b.forward(&w, &consts, &acts, tokens, output, prompt, 0, 0);
+        let audio = (cfg.family == ModelFamily::AudioEncoder).then(|| b.audio(prompt));
+        let input = match &audio {
+            Some(a) => Input::Audio(a),
+            None => Input::Tokens(tokens),
+        };
+        let prefill = b.forward(&w, &consts, &acts, input, output, prompt, 0, 0);
         let steps =
-            (1..=generate).map(|s| b.forward(&w, &consts, &acts, tokens, output, 1, prompt + s - 1, s)).collect();
+            (1..=generate).map(|s| b.forward(&w, &consts, &acts, input, output, 1, prompt + s - 1, s)).collect();
         Ok(Graph { config: cfg.clone(), prompt, generate, tensors: b.tensors, prefill, steps, tokens, output })
     }
 
@@ -244,12 +258,16 @@ fn node_work(n: &Node) -> Work {
         Node::Rope { tokens, heads, head_dim, .. } => work::rope(tokens, heads, head_dim),
         Node::Attention { dims, .. } => dims.work(),
         Node::LmHead { hidden, vocab, .. } => work::lm_head(hidden, vocab),
+        Node::LogMel { samples, n_mels, .. } => work::logmel(samples, n_mels),
+        Node::Conv1d { dims, .. } => work::conv1d(dims),
     }
 }
 
 /// Weight tensors by role, per layer.
 struct Weights {
     tok: Option<TensorId>,
+    /// Whisper's two convolutions (weight, bias).
+    conv: Option<[(TensorId, TensorId); 2]>,
     pos: Option<TensorId>,
     types: Option<TensorId>,
     embed_norm: Option<(TensorId, Option<TensorId>)>,
@@ -278,6 +296,30 @@ struct Constants {
     zeros: TensorId,
     page_table: TensorId,
     sinusoids: Option<TensorId>,
+}
+
+/// An audio encoder's front end: the samples, the log-mel's tables and the activations of the
+/// two convolutions (over `2 * prompt` mel frames, halved by the second's stride).
+struct Audio {
+    pcm: TensorId,
+    window: TensorId,
+    twiddle: TensorId,
+    ranges: TensorId,
+    weights: TensorId,
+    samples: usize,
+    n_mels: usize,
+    frames: usize,
+    mel: TensorId,
+    conv1: TensorId,
+    conv1_act: TensorId,
+    conv2: TensorId,
+}
+
+/// What a pass starts from: the token ids, or the audio.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Tokens(TensorId),
+    Audio(&'a Audio),
 }
 
 /// Activations, sized for the longest pass (the prompt); a decode step uses their first row.
@@ -347,8 +389,10 @@ impl Builder<'_> {
         } else {
             None
         };
+        let conv_pair = |name: &str| pair(name).and_then(|(w, b)| Some((w, b?)));
         let w = Weights {
             tok,
+            conv: conv_pair("conv1").zip(conv_pair("conv2")).map(|(a, b)| [a, b]),
             pos: find(ts, "embed.positions"),
             types: find(ts, "embed.token_types"),
             embed_norm: pair("embed.norm"),
@@ -401,6 +445,30 @@ impl Builder<'_> {
         }
     }
 
+    /// The audio front end for `prompt` encoder positions: `2 * prompt` mel frames of
+    /// `static/speech.wav` (160 samples each), as Whisper's 3000 frames become 1500 positions.
+    fn audio(&mut self, prompt: usize) -> Audio {
+        let (cfg, h) = (self.cfg, self.cfg.hidden);
+        let frames = 2 * prompt;
+        let samples = frames * crate::kernels::MEL_HOP;
+        let setup = crate::kernels::MelSetup::new(cfg.n_mels, samples);
+        let c = TensorKind::Constant;
+        Audio {
+            pcm: self.tensor("audio.pcm", &[samples], c, false),
+            window: self.tensor("mel.window", &[setup.n_fft], c, false),
+            twiddle: self.tensor("mel.twiddle", &[setup.n_fft / 2, 2], c, false),
+            ranges: self.tensor("mel.range", &[cfg.n_mels, 2], c, true),
+            weights: self.tensor("mel.weight", &[cfg.n_mels, setup.n_bins], c, false),
+            samples,
+            n_mels: cfg.n_mels,
+            frames,
+            mel: self.tensor("mel", &[cfg.n_mels, frames], TensorKind::Activation, false),
+            conv1: self.tensor("conv1.out", &[h, frames], TensorKind::Activation, false),
+            conv1_act: self.tensor("conv1.act", &[h, frames], TensorKind::Activation, false),
+            conv2: self.tensor("conv2.out", &[prompt, h], TensorKind::Activation, false),
+        }
+    }
+
     fn activations(&mut self, rows: usize) -> Acts {
         let (cfg, keys) = (self.cfg, self.keys);
         let (h, qd, kvd, ffn) = (cfg.hidden, cfg.heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim, cfg.ffn);
@@ -432,7 +500,7 @@ impl Builder<'_> {
         w: &Weights,
         c: &Constants,
         a: &Acts,
-        ids: TensorId,
+        input: Input<'_>,
         output: TensorId,
         tokens: usize,
         first: usize,
@@ -443,8 +511,39 @@ impl Builder<'_> {
         let mut n = Vec::new();
         let mut cur = 0usize;
         let erf = cfg.family != ModelFamily::Decoder;
-        let tok = w.tok.expect("token models have an embedding table");
-        n.push(Node::Embed { table: tok, ids, first, tokens, hidden: h, out: a.x[cur] });
+        match input {
+            Input::Tokens(ids) => {
+                let tok = w.tok.expect("token models have an embedding table");
+                n.push(Node::Embed { table: tok, ids, first, tokens, hidden: h, out: a.x[cur] });
+            }
+            Input::Audio(au) => {
+                // Whisper: log-mel, conv k3 + GELU, conv k3 stride 2 + GELU into (positions, hidden).
+                let [(w1, b1), (w2, b2)] = w.conv.expect("audio encoders have two convolutions");
+                n.push(Node::LogMel {
+                    pcm: au.pcm,
+                    window: au.window,
+                    twiddle: au.twiddle,
+                    ranges: au.ranges,
+                    weights: au.weights,
+                    samples: au.samples,
+                    n_mels: au.n_mels,
+                    out: au.mel,
+                });
+                let conv = |c_in, stride, time_major| Conv1dDims {
+                    c_in,
+                    c_out: h,
+                    length: au.frames,
+                    kernel: 3,
+                    stride,
+                    in_stride: au.frames,
+                    time_major,
+                };
+                n.push(Node::Conv1d { x: au.mel, w: w1, b: b1, dims: conv(au.n_mels, 1, false), out: au.conv1 });
+                n.push(Node::Gelu { x: au.conv1, len: h * au.frames, erf: true, out: au.conv1_act });
+                n.push(Node::Conv1d { x: au.conv1_act, w: w2, b: b2, dims: conv(h, 2, true), out: au.conv2 });
+                n.push(Node::Gelu { x: au.conv2, len: tokens * h, erf: true, out: a.x[cur] });
+            }
+        }
         let add_rows = |n: &mut Vec<Node>, cur: &mut usize, b: TensorId, b_len: usize| {
             n.push(Node::Add { a: a.x[*cur], b, len: tokens * h, b_len, out: a.x[1 - *cur] });
             *cur = 1 - *cur;
@@ -587,7 +686,10 @@ impl Builder<'_> {
                     step,
                     slot: first + tokens,
                     logits: output,
-                    ids,
+                    ids: match input {
+                        Input::Tokens(ids) => ids,
+                        Input::Audio(_) => unreachable!("only decoders have an LM head"),
+                    },
                 });
             }
             (Some(fnorm), None) => norm(&mut n, fnorm, a.x[cur], output),

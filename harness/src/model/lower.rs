@@ -6,7 +6,7 @@
 
 use super::graph::{Graph, Node, TensorKind};
 use super::values::Values;
-use crate::kernels::calls::{self, CacheBuffers, LmHeadAt};
+use crate::kernels::calls::{self, CacheBuffers, LmHeadAt, MelBuffers};
 use crate::op::MatmulDims;
 use crate::plan::{BufferId, Call, OutputType, Plan};
 use crate::schema::NormKind;
@@ -28,6 +28,21 @@ pub struct Lowered {
 /// The calls of one node, over the graph's buffers `b`.
 fn calls(n: &Node, b: &[BufferId], forced: BufferId) -> Vec<Call> {
     match *n {
+        Node::LogMel { pcm, window, twiddle, ranges, weights, samples, n_mels, out } => {
+            let setup = crate::kernels::MelSetup::new(n_mels, samples);
+            let bufs = MelBuffers {
+                pcm: b[pcm],
+                window: b[window],
+                twiddle: b[twiddle],
+                ranges: b[ranges],
+                weights: b[weights],
+                out: b[out],
+            };
+            vec![calls::logmel(by_file("logmel.wgsl"), &setup, samples, bufs)]
+        }
+        Node::Conv1d { x, w, b: bias, dims, out } => {
+            vec![calls::conv1d(by_file("conv1d.wgsl"), dims, [b[x], b[w], b[bias], b[out]])]
+        }
         Node::Embed { table, ids, first, tokens, hidden, out } => {
             vec![calls::embedding(by_file("embedding.wgsl"), tokens, hidden, first, b[table], b[ids], b[out])]
         }

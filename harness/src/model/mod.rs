@@ -285,11 +285,18 @@ pub fn at_scale(cfg: ModelConfig, size: crate::schema::Size) -> ModelConfig {
     }
 }
 
-/// Prompt and generated tokens, each the given one or `size`'s default: 32 and 16 at `quick`,
-/// 512 and 128 at `full` (llama-bench's pp512 / tg128).
-pub fn lengths(size: crate::schema::Size, prompt: Option<usize>, generate: Option<usize>) -> (usize, usize) {
+/// Prompt and generated tokens of `cfg`, each the given one or `size`'s default: 32 and 16 at
+/// `quick`, 512 and 128 at `full` (llama-bench's pp512 / tg128); an audio encoder at `full`
+/// takes its whole context (Whisper's 30 s: 1500 positions).
+pub fn lengths(
+    cfg: &ModelConfig,
+    size: crate::schema::Size,
+    prompt: Option<usize>,
+    generate: Option<usize>,
+) -> (usize, usize) {
     let (p, g) = match size {
         crate::schema::Size::Quick => (32, 16),
+        crate::schema::Size::Full if cfg.family == ModelFamily::AudioEncoder => (cfg.context, 0),
         crate::schema::Size::Full => (512, 128),
     };
     (prompt.unwrap_or(p), generate.unwrap_or(g))

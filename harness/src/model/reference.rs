@@ -3,7 +3,7 @@
 //! the device's logits are checked against, step by step under forced decoding.
 
 use super::exec::{HostOps, NORM_EPS};
-use crate::op::CacheDims;
+use crate::op::{CacheDims, Conv1dDims};
 use crate::schema::NormKind;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -129,6 +129,33 @@ impl HostOps for Reference {
         let h = x.len();
         for (v, o) in out.iter_mut().enumerate() {
             *o = x.iter().zip(&w[v * h..][..h]).map(|(a, b)| a * b).sum();
+        }
+    }
+
+    fn logmel(&self, pcm: &[f64], n_mels: usize, out: &mut [f64]) {
+        // The catalogue's f64 log-mel (the same ground truth as the `logmel` kernel's).
+        let pcm: Vec<f32> = pcm.iter().map(|&v| v as f32).collect();
+        let mel = crate::reference::logmel(&pcm, &crate::kernels::mel_config(n_mels));
+        for (o, v) in out.iter_mut().zip(mel) {
+            *o = f64::from(v);
+        }
+    }
+
+    fn conv1d(&self, x: &[f64], w: &[f64], b: &[f64], d: Conv1dDims, out: &mut [f64]) {
+        let pad = d.pad() as isize;
+        for o in 0..d.c_out {
+            for t in 0..d.out_len() {
+                let mut acc = b[o];
+                for c in 0..d.c_in {
+                    for j in 0..d.kernel {
+                        let s = (t * d.stride + j) as isize - pad;
+                        if (0..d.length as isize).contains(&s) {
+                            acc += w[(o * d.c_in + c) * d.kernel + j] * x[c * d.in_stride + s as usize];
+                        }
+                    }
+                }
+                out[d.out_index(o, t)] = acc;
+            }
         }
     }
 }

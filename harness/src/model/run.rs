@@ -47,6 +47,15 @@ impl ModelJob<'_> {
         let same = self.reference.tokens[from..].iter().zip(&tokens[from..]).take_while(|(a, b)| a == b);
         (g.generate > 0).then(|| same.count() as u64)
     }
+
+    /// Records a backend's free-running token ids in `m`: how many agree with the reference's
+    /// greedy ones, and the generated ids themselves (decoders).
+    pub fn record_tokens(&self, m: &mut ModelMetrics, tokens: &[u32]) {
+        m.greedy_tokens_matched = self.greedy_matched(tokens);
+        if self.graph.generate > 0 {
+            m.generated = tokens[self.graph.prompt..].to_vec();
+        }
+    }
 }
 
 /// A model's record before any timing: identity, shape parameters, work, and metrics with
@@ -99,7 +108,13 @@ fn graph_record(
             device_bytes: DeviceBytes { weights, kv_cache: kv, activations: all - weights - kv, total: all },
             peak_rss_bytes: None,
             greedy_tokens_matched: None,
-            checked_against: checked_against.to_owned(),
+            generated: vec![],
+            // A decoder's logits are compared step by step with the reference's tokens fed.
+            checked_against: match (checked_against, g.generate) {
+                ("", _) => String::new(),
+                (c, 0) => c.to_owned(),
+                (c, _) => format!("{c}, forced decoding"),
+            },
         }),
         ..record_for(preset, backend, size, provenance)
     }
@@ -112,15 +127,26 @@ pub struct ModelCase {
     pub id: String,
     pub scale: &'static str,
     pub config: crate::schema::ModelConfig,
+    pub prompt: usize,
+    pub generate: usize,
     pub graph: Result<Graph, super::graph::GraphError>,
 }
 
 impl ModelCase {
-    pub fn new(chosen: &super::Chosen, size: crate::schema::Size, prompt: usize, generate: usize) -> ModelCase {
+    /// `chosen` at `size`, with these lengths or the defaults ([`super::lengths`]).
+    pub fn new(
+        chosen: &super::Chosen,
+        size: crate::schema::Size,
+        prompt: Option<usize>,
+        generate: Option<usize>,
+    ) -> ModelCase {
+        let (prompt, generate) = super::lengths(&chosen.config, size, prompt, generate);
         ModelCase {
             id: chosen.id.clone(),
             scale: size.name(),
             config: chosen.config.clone(),
+            prompt,
+            generate,
             graph: Graph::build(&chosen.config, prompt, generate),
         }
     }
@@ -264,7 +290,7 @@ pub fn measure_host_model<O: HostOps>(ops: &O, job: &ModelJob<'_>, run: &crate::
         let (mut record, passes, timed) = m.finish_parts();
         if let Some(metrics) = record.model.as_mut().filter(|_| record.status == Status::Measured) {
             fill_from_passes(metrics, &passes);
-            metrics.greedy_tokens_matched = job.greedy_matched(timed.tokens());
+            job.record_tokens(metrics, timed.tokens());
         }
         record
     })

@@ -196,6 +196,62 @@ fn encoders_are_bidirectional_and_bad_shapes_are_refused() {
     assert_ne!(a.output[..cfg.hidden], b.output[..cfg.hidden]);
     let too_long = Graph::build(&cfg, cfg.context + 1, 0).unwrap_err();
     assert!(matches!(too_long, GraphError::Invalid { field: "prompt + generate", .. }), "{too_long}");
-    let whisper = quick(&(preset("whisper-tiny").unwrap().config)());
-    assert!(matches!(Graph::build(&whisper, 8, 0), Err(GraphError::NoConv1d { .. })));
+}
+
+/// Whisper's front end in the graph (log-mel of the speech clip, conv k3 + GELU, conv k3
+/// stride 2 + GELU, sinusoidal positions) equals the kernel references composed by hand, and
+/// the whole encoder runs to a finite (positions, hidden) output.
+#[test]
+fn whisper_front_end_is_the_composed_references() {
+    let cfg = one_layer("whisper-tiny");
+    let prompt = 8;
+    let g = Graph::build(&cfg, prompt, 5).unwrap();
+    assert_eq!(g.generate, 0, "encoders generate nothing");
+    assert_eq!(g.tensors[g.output].shape, [prompt, cfg.hidden]);
+    let init = values::initial(&g, 3);
+    let h = cfg.hidden;
+    let pcm = f32s(&init, &g, "audio.pcm");
+    assert_eq!(pcm.len(), 2 * prompt * crate::kernels::MEL_HOP);
+    let mel = r::logmel(&pcm, &crate::kernels::mel_config(cfg.n_mels));
+    let frames = 2 * prompt;
+    assert_eq!(mel.len(), cfg.n_mels * frames);
+    let c1 = r::conv1d(
+        &mel,
+        &f32s(&init, &g, "conv1.weight"),
+        &f32s(&init, &g, "conv1.bias"),
+        cfg.n_mels,
+        h,
+        frames,
+        frames,
+        3,
+        1,
+    );
+    let c1 = r::gelu_erf(&c1);
+    let c2 =
+        r::conv1d(&c1, &f32s(&init, &g, "conv2.weight"), &f32s(&init, &g, "conv2.bias"), h, h, frames, frames, 3, 2);
+    assert_eq!(c2.len(), prompt * h, "stride 2 halves the frames");
+    // (hidden, positions) to the transformer's (positions, hidden), then GELU and positions.
+    let c2: Vec<f32> = (0..prompt * h).map(|i| c2[(i % h) * prompt + i / h]).collect();
+    let sin = values::sinusoids(prompt, h);
+    let want: Vec<f32> = r::gelu_erf(&c2).iter().zip(&sin).map(|(a, b)| a + b).collect();
+
+    // The graph's nodes up to the first norm: the front end and the positions.
+    let first_norm = g.prefill.iter().position(|n| matches!(n, super::graph::Node::Norm { .. })).unwrap();
+    let mut store = exec::Store::new(&g, &init, f64::from);
+    exec::run(&Reference, &mut store, &g.prefill[..first_norm], false);
+    let x = g.prefill[..first_norm]
+        .iter()
+        .rev()
+        .find_map(|n| match *n {
+            super::graph::Node::Add { out, .. } => Some(out),
+            _ => None,
+        })
+        .unwrap();
+    let got: Vec<f32> = store.f[x][..prompt * h].iter().map(|&v| v as f32).collect();
+    let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst < 1e-4, "front end differs by {worst}");
+
+    let run = exec::run_graph(&Reference, &g, &init, None);
+    assert_eq!(run.output.len(), prompt * h);
+    assert!(run.output.iter().all(|v| v.is_finite()));
 }

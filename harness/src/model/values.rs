@@ -22,6 +22,13 @@ pub enum Values {
 pub fn initial(g: &Graph, seed: u64) -> Vec<Values> {
     let cfg = &g.config;
     let mut out = Vec::with_capacity(g.tensors.len());
+    // The log-mel's tables, computed once in f64 for every tensor that holds one.
+    let mel = g.id("audio.pcm").map(|pcm| {
+        let n = g.tensors[pcm].elements();
+        crate::kernels::MelSetup::new(cfg.n_mels, n).tables()
+    });
+    let mel_table =
+        |pick: fn(&crate::kernels::MelTables) -> Values| pick(mel.as_ref().expect("audio models have samples"));
     for (i, t) in g.tensors.iter().enumerate() {
         // Each tensor its own stream, so adding a tensor does not change the others.
         let mut rng = InputRng::new(seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -52,11 +59,19 @@ pub fn initial(g: &Graph, seed: u64) -> Vec<Values> {
                 "position_ids" => Values::U32((0..n as u32).collect()),
                 "token_type_ids" => Values::U32(vec![0; n]),
                 "page_table" => Values::U32(rng.permutation(n as u32)),
+                // Real speech (static/speech.wav), repeated to the input's length.
+                "audio.pcm" => Values::F32(crate::kernels::speech_clip().into_iter().cycle().take(n).collect()),
+                "mel.window" => mel_table(|t| Values::F32(t.window.clone())),
+                "mel.twiddle" => mel_table(|t| Values::F32(t.twiddle.clone())),
+                "mel.range" => mel_table(|t| Values::U32(t.ranges.clone())),
+                "mel.weight" => mel_table(|t| Values::F32(t.weights.clone())),
                 other => unreachable!("no values for constant `{other}`"),
             },
             TensorKind::Tokens => {
                 let mut ids = vec![0u32; n];
-                for id in &mut ids[..g.prompt] {
+                // An audio encoder reads samples, not ids.
+                let prompt = if cfg.family == crate::schema::ModelFamily::AudioEncoder { 0 } else { g.prompt };
+                for id in &mut ids[..prompt] {
                     *id = rng.below(cfg.vocab as u32);
                 }
                 Values::U32(ids)

@@ -157,6 +157,10 @@ pub struct ModelMetrics {
     /// Leading generated tokens of the device's free-running decode equal to the reference's
     /// greedy ones (near-ties may legitimately diverge; the check itself uses forced decoding).
     pub greedy_tokens_matched: Option<u64>,
+    /// The token ids this backend generated on its own (decoders): the prefill's, then one per
+    /// decode step, for replaying the stream at its measured pace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generated: Vec<u32>,
     /// What the checked output was compared against, e.g. `f64 reference, forced decoding`.
     pub checked_against: String,
 }

@@ -6,7 +6,7 @@
 use harness::catalogue::{DType, Kernel, Params};
 use harness::host::{Prepared, RunError};
 use harness::kernels::AttentionVariant;
-use harness::kernels::{Inputs, KvCacheInputs, MelSetup};
+use harness::kernels::{Inputs, KvCacheInputs};
 use harness::model::exec::HostOps as _;
 use harness::op::{AttentionDims, KvDims, LogMelDims, MatmulDims, Op, RopeDims, RowsDims};
 use harness::schema::NormKind;
@@ -48,7 +48,7 @@ pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn P
         }
         Op::LogMel(d) => Box::new(LogMel::new(d, inputs)),
         Op::KvCache { dims, stream } => Box::new(KvDecode::new(dims, inputs, stream)),
-        op @ (Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. }) => {
+        op @ (Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d(_)) => {
             Box::new(super::cpu_model::ModelOp::new(op, inputs))
         }
     })
@@ -422,50 +422,22 @@ impl Prepared for WindowAttention {
 
 struct LogMel {
     pcm: Vec<f32>,
-    setup: MelSetup,
-    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+    plan: super::cpu_model::MelPlan,
     out: Vec<f32>,
 }
 
 impl LogMel {
     fn new(d: LogMelDims, i: &Inputs) -> Self {
         let pcm = &i.audio().pcm;
-        let setup = MelSetup::new(d, pcm.len());
-        let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(setup.n_fft);
-        let out = vec![0.0; setup.n_mels * setup.n_frames];
-        LogMel { pcm: pcm.clone(), setup, fft, out }
+        let plan = super::cpu_model::MelPlan::new(d.n_mels, pcm.len());
+        let out = vec![0.0; plan.len()];
+        LogMel { pcm: pcm.clone(), plan, out }
     }
 }
 
 impl Prepared for LogMel {
     fn run(&mut self) -> Result<(), RunError> {
-        let (st, pcm, fft) = (&self.setup, &self.pcm, &self.fft);
-        // Frames in parallel into a (frames, mels) buffer, then one transpose to Whisper's layout.
-        let mut by_frame = vec![0f32; st.n_frames * st.n_mels];
-        by_frame.par_chunks_mut(st.n_mels).enumerate().for_each_init(
-            || (fft.make_input_vec(), fft.make_output_vec(), fft.make_scratch_vec(), vec![0f32; st.n_bins]),
-            |(inp, spec, scratch, power), (f, mels)| {
-                let start = (f * st.hop) as isize - (st.n_fft / 2) as isize;
-                for (p, x) in inp.iter_mut().enumerate() {
-                    *x = pcm[harness::kernels::reflect_index(start + p as isize, pcm.len())] * st.window[p];
-                }
-                fft.process_with_scratch(inp, spec, scratch).expect("buffer sizes come from the plan");
-                for (pw, z) in power.iter_mut().zip(spec.iter()) {
-                    *pw = z.re * z.re + z.im * z.im;
-                }
-                for (m, out) in mels.iter_mut().enumerate() {
-                    let (lo, hi) = st.ranges[m];
-                    let w = &st.weights[m * st.n_bins..];
-                    let e: f32 = (lo..hi).map(|k| w[k] * power[k]).sum();
-                    *out = e.max(1e-10).log10();
-                }
-            },
-        );
-        for (f, row) in by_frame.chunks(st.n_mels).enumerate() {
-            for (m, &v) in row.iter().enumerate() {
-                self.out[m * st.n_frames + f] = v;
-            }
-        }
+        self.plan.run(&self.pcm, &mut self.out);
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {

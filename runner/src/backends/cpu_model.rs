@@ -5,8 +5,9 @@
 
 use harness::host::{Prepared, RunError};
 use harness::kernels::Inputs;
+use harness::kernels::MelSetup;
 use harness::model::exec::{HostOps, NORM_EPS};
-use harness::op::{CacheDims, Op};
+use harness::op::{CacheDims, Conv1dDims, Op};
 use harness::schema::NormKind;
 use rayon::prelude::*;
 
@@ -158,6 +159,93 @@ impl HostOps for CpuOps {
             *o = x.iter().zip(&w[v * h..][..h]).map(|(a, b)| a * b).sum();
         });
     }
+
+    fn logmel(&self, pcm: &[f32], n_mels: usize, out: &mut [f32]) {
+        MelPlan::new(n_mels, pcm.len()).run(pcm, out);
+    }
+
+    /// im2col (each output position's taps as a row), one packed GEMM against the weights as
+    /// stored, then the bias; a channel-major output is one transpose.
+    fn conv1d(&self, x: &[f32], w: &[f32], b: &[f32], d: Conv1dDims, out: &mut [f32]) {
+        let (ck, n) = (d.c_in * d.kernel, d.out_len());
+        let mut cols = vec![0f32; n * ck];
+        cols.par_chunks_mut(ck).enumerate().with_min_len(MIN_ROWS).for_each(|(t, row)| {
+            for c in 0..d.c_in {
+                for j in 0..d.kernel {
+                    let s = (t * d.stride + j) as isize - d.pad() as isize;
+                    if (0..d.length as isize).contains(&s) {
+                        row[c * d.kernel + j] = x[c * d.in_stride + s as usize];
+                    }
+                }
+            }
+        });
+        let mut y = vec![0f32; n * d.c_out];
+        // (n, ck) x (ck, c_out), the weights (c_out, ck) read transposed.
+        sgemm(n, d.c_out, ck, &cols, ck, w, ck, &mut y, d.c_out, true);
+        y.par_chunks_mut(d.c_out).with_min_len(MIN_ROWS).for_each(|row| {
+            for (v, bias) in row.iter_mut().zip(b) {
+                *v += bias;
+            }
+        });
+        if d.time_major {
+            out[..y.len()].copy_from_slice(&y);
+        } else {
+            for (t, row) in y.chunks(d.c_out).enumerate() {
+                for (o, &v) in row.iter().enumerate() {
+                    out[o * n + t] = v;
+                }
+            }
+        }
+    }
+}
+
+/// Whisper's log-mel on native-cpu: frames in parallel through realfft, the sparse filterbank,
+/// then Whisper's (mels, frames) layout. Planned once per shape.
+pub struct MelPlan {
+    setup: MelSetup,
+    fft: std::sync::Arc<dyn realfft::RealToComplex<f32>>,
+}
+
+impl MelPlan {
+    pub fn new(n_mels: usize, n_samples: usize) -> Self {
+        let setup = MelSetup::new(n_mels, n_samples);
+        let fft = realfft::RealFftPlanner::<f32>::new().plan_fft_forward(setup.n_fft);
+        MelPlan { setup, fft }
+    }
+
+    /// Elements of the output.
+    pub fn len(&self) -> usize {
+        self.setup.n_mels * self.setup.n_frames
+    }
+
+    pub fn run(&self, pcm: &[f32], out: &mut [f32]) {
+        let (st, fft) = (&self.setup, &self.fft);
+        let mut by_frame = vec![0f32; st.n_frames * st.n_mels];
+        by_frame.par_chunks_mut(st.n_mels).enumerate().for_each_init(
+            || (fft.make_input_vec(), fft.make_output_vec(), fft.make_scratch_vec(), vec![0f32; st.n_bins]),
+            |(inp, spec, scratch, power), (f, mels)| {
+                let start = (f * st.hop) as isize - (st.n_fft / 2) as isize;
+                for (p, x) in inp.iter_mut().enumerate() {
+                    *x = pcm[harness::kernels::reflect_index(start + p as isize, pcm.len())] * st.window[p];
+                }
+                fft.process_with_scratch(inp, spec, scratch).expect("buffer sizes come from the plan");
+                for (pw, z) in power.iter_mut().zip(spec.iter()) {
+                    *pw = z.re * z.re + z.im * z.im;
+                }
+                for (m, out) in mels.iter_mut().enumerate() {
+                    let (lo, hi) = st.ranges[m];
+                    let w = &st.weights[m * st.n_bins..];
+                    let e: f32 = (lo..hi).map(|k| w[k] * power[k]).sum();
+                    *out = e.max(1e-10).log10();
+                }
+            },
+        );
+        for (f, row) in by_frame.chunks(st.n_mels).enumerate() {
+            for (m, &v) in row.iter().enumerate() {
+                out[m * st.n_frames + f] = v;
+            }
+        }
+    }
 }
 
 /// A model operation as a catalogue kernel on native-cpu: the same [`CpuOps`] code a model run
@@ -208,6 +296,11 @@ impl Prepared for ModelOp {
                 }
                 self.out.resize(d.tokens * d.heads * d.head_dim, 0.0);
                 ops.attend(&i.q, &kc, &vc, &slots, d, &mut self.out);
+            }
+            Op::Conv1d(d) => {
+                let i = self.inputs.conv1d();
+                self.out.resize(d.c_out * d.out_len(), 0.0);
+                ops.conv1d(&i.x, &i.w, &i.b, d, &mut self.out);
             }
             other => return Err(RunError(format!("not a model operation: {other:?}"))),
         }

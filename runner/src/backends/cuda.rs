@@ -120,7 +120,7 @@ impl Backend for Cuda {
                 return Err("native-cuda has no fp16 GEMM yet (cuBLAS Hgemm is the next step)".into());
             }
             Op::KvCache { .. } => return Err("native-cuda has no paged KV-cache kernels yet".into()),
-            Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } => {
+            Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d(_) => {
                 return Err(format!(
                     "native-cuda has no {} kernel yet (model operations run on wgpu and native-cpu)",
                     kernel.id
@@ -165,7 +165,7 @@ impl Backend for Cuda {
             }
             Op::LogMel(dims) => {
                 let pcm = &inputs.audio().pcm;
-                let m = MelSetup::new(dims, pcm.len());
+                let m = MelSetup::new(dims.n_mels, pcm.len());
                 let ranges: Vec<u32> = m.ranges.iter().flat_map(|&(a, b)| [a as u32, b as u32]).collect();
                 let window = up(&m.window)?;
                 let fb = up(&m.weights)?;
@@ -204,7 +204,8 @@ impl Backend for Cuda {
             | Op::KvCache { .. }
             | Op::Add { .. }
             | Op::CachedAttention(_)
-            | Op::LmHead { .. } => unreachable!("refused above"),
+            | Op::LmHead { .. }
+            | Op::Conv1d(_) => unreachable!("refused above"),
         };
         Ok(Box::new(CudaRun { stream: s.clone(), blas: dev.blas.clone(), funcs: dev.funcs.clone(), job }))
     }

@@ -307,7 +307,7 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
         }
         Op::LogMel(dims) => {
             let n = i.audio().pcm.len();
-            let m = MelSetup::new(dims, n);
+            let m = MelSetup::new(dims.n_mels, n);
             let pcm = ir.param(Elem::F32, &[n]);
             // Centred, reflect-padded frames as one Gather.
             let mut idx = Vec::with_capacity(m.n_frames * m.n_fft);
@@ -349,6 +349,31 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             let y = ir.binary("Add", a, b);
             ir.result(y);
             vec![tensor_f32(&[rows, b_len], &i.add().a)?, tensor_f32(&[b_len], &i.add().b)?]
+        }
+        Op::Conv1d(d) => {
+            // NCW with N = 1; OpenVINO's Convolution takes PyTorch's (c_out, c_in, k) weights.
+            let i = i.conv1d();
+            let n = d.out_len();
+            let x = ir.param(Elem::F32, &[1, d.c_in, d.length]);
+            let w = ir.param(Elem::F32, &[d.c_out, d.c_in, d.kernel]);
+            let b = ir.param(Elem::F32, &[1, d.c_out, 1]);
+            let attrs = format!(
+                "strides=\"{}\" pads_begin=\"{p}\" pads_end=\"{p}\" dilations=\"1\" auto_pad=\"explicit\"",
+                d.stride,
+                p = d.pad()
+            );
+            let conv = ir.op("Convolution", "opset1", &attrs, &[x, w], &[1, d.c_out, n]);
+            let mut y = ir.binary("Add", conv, b);
+            if d.time_major {
+                let perm = ir.const_i64(&[3], &[0, 2, 1]);
+                y = ir.op("Transpose", "opset1", "", &[y, perm], &[1, n, d.c_out]);
+            }
+            ir.result(y);
+            vec![
+                tensor_f32(&[1, d.c_in, d.length], &i.x)?,
+                tensor_f32(&[d.c_out, d.c_in, d.kernel], &i.w)?,
+                tensor_f32(&[1, d.c_out, 1], &i.b)?,
+            ]
         }
         Op::CachedAttention(_) | Op::LmHead { .. } => {
             return Err(format!(
