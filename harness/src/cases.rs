@@ -293,8 +293,9 @@ mod tests {
     fn select_keeps_the_catalogue_unless_only_cases_are_given() {
         let only = select(&[], &["softmax:rows=2".into()], &[], Size::Quick).unwrap();
         assert_eq!(only.len(), 1);
+        // The family: softmax and softmax-f16, two quick cases each, then the case.
         let both = select(&["softmax".into()], &["softmax:rows=2".into()], &[], Size::Quick).unwrap();
-        assert_eq!(both.len(), 3);
+        assert_eq!(both.len(), 5);
         let all = select(&[], &[], &[], Size::Quick).unwrap();
         assert_eq!(all.len(), KERNELS.iter().map(|k| k.quick.len()).sum::<usize>());
     }
@@ -310,8 +311,8 @@ mod tests {
         assert_eq!(none.len(), all.len());
         let e = keep_dtypes(&mut all.clone(), &["bf16".into()]).unwrap_err().to_string();
         assert!(e.contains("`bf16`") && e.contains("f32"), "{e}");
-        let mut softmax = select(&["softmax".into()], &[], &[], Size::Quick).unwrap();
-        let e = keep_dtypes(&mut softmax, &["f16".into()]).unwrap_err().to_string();
+        let mut silu = select(&["silu".into()], &[], &[], Size::Quick).unwrap();
+        let e = keep_dtypes(&mut silu, &["f16".into()]).unwrap_err().to_string();
         assert!(e.contains("no chosen case has dtype f16"), "{e}");
     }
 }

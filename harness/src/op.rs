@@ -143,11 +143,17 @@ pub enum Op {
         dims: MatmulDims,
         dtype: DType,
     },
-    Softmax(RowsDims),
+    /// Every `dtype` is the storage type; arithmetic is f32 (f16: inputs and output are fp16
+    /// values).
+    Softmax {
+        dims: RowsDims,
+        dtype: DType,
+    },
     /// `erf`: the exact form; otherwise the tanh approximation.
     Gelu {
         len: usize,
         erf: bool,
+        dtype: DType,
     },
     /// `x * sigmoid(x)`.
     Silu {
@@ -157,8 +163,14 @@ pub enum Op {
     SwiGlu {
         len: usize,
     },
-    LayerNorm(RowsDims),
-    RmsNorm(RowsDims),
+    LayerNorm {
+        dims: RowsDims,
+        dtype: DType,
+    },
+    RmsNorm {
+        dims: RowsDims,
+        dtype: DType,
+    },
     Attention {
         dims: AttentionDims,
         variant: AttentionVariant,
@@ -187,4 +199,18 @@ pub enum Op {
         hidden: usize,
         vocab: usize,
     },
+}
+
+impl Op {
+    /// The storage type: f16 for the fp16 variants, f32 for everything else.
+    pub fn dtype(&self) -> DType {
+        match *self {
+            Op::Matmul { dtype, .. }
+            | Op::Softmax { dtype, .. }
+            | Op::Gelu { dtype, .. }
+            | Op::LayerNorm { dtype, .. }
+            | Op::RmsNorm { dtype, .. } => dtype,
+            _ => DType::F32,
+        }
+    }
 }

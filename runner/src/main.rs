@@ -32,7 +32,7 @@ enum Command {
     Report(results::ReportArgs),
     /// The main job: the suite in headless Chromium and Firefox (WebDriver) and natively, with a
     /// browser-versus-native report (exit 1 on a mismatch)
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// What this machine can run (browsers, drivers, WebGPU, native adapters, backends) and the
     /// command that installs each missing piece
     Doctor(doctor::DoctorArgs),

@@ -200,7 +200,8 @@ fn a_broken_shader_fails_the_build_with_file_and_line() {
         let e = e.unwrap();
         std::fs::copy(e.path(), tmp.join(e.file_name())).unwrap();
     }
-    let path = tmp.join("softmax.wgsl");
+    // The body lives in a fragment: the error names the fragment's own line.
+    let path = tmp.join("softmax.inc.wgsl");
     let src = std::fs::read_to_string(&path).unwrap();
     let broken = src.replacen("let inv = 1.0 / s;", "let inv = 1.0 / undefined_name;", 1);
     assert_ne!(src, broken);
@@ -219,7 +220,7 @@ fn a_broken_shader_fails_the_build_with_file_and_line() {
     std::fs::remove_dir_all(&tmp).ok();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the build must fail");
-    assert!(stderr.contains(&format!("softmax.wgsl:{line}:")), "no file:line in:\n{stderr}");
+    assert!(stderr.contains(&format!("softmax.inc.wgsl:{line}:")), "no file:line in:\n{stderr}");
     assert!(stderr.contains("undefined_name"), "no naga message in:\n{stderr}");
 }
 

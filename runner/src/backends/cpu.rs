@@ -19,10 +19,12 @@ pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn P
     Some(match kernel.imp.op(p) {
         Op::Matmul { dims, dtype: DType::F16 } => Box::new(MatmulF16::new(dims, inputs)),
         Op::Matmul { dims, dtype: DType::F32 } => Box::new(MatmulF32::new(dims, inputs)),
-        Op::Softmax(d) => Box::new(Rowwise::new(d, inputs, RowOp::Softmax)),
-        Op::LayerNorm(d) => Box::new(Rowwise::new(d, inputs, RowOp::LayerNorm)),
-        Op::RmsNorm(d) => Box::new(Rowwise::new(d, inputs, RowOp::RmsNorm)),
-        Op::Gelu { len, erf } => Box::new(Gelu { x: inputs.unary().x.clone(), y: vec![0.0; len], erf }),
+        Op::Softmax { dims, dtype } => Box::new(Rowwise::new(dims, inputs, RowOp::Softmax, dtype)),
+        Op::LayerNorm { dims, dtype } => Box::new(Rowwise::new(dims, inputs, RowOp::LayerNorm, dtype)),
+        Op::RmsNorm { dims, dtype } => Box::new(Rowwise::new(dims, inputs, RowOp::RmsNorm, dtype)),
+        Op::Gelu { len, erf, dtype } => {
+            Box::new(Gelu { x: inputs.unary().x.clone(), y: vec![0.0; len], erf, half: dtype == DType::F16 })
+        }
         Op::Silu { len } => Box::new(Swish { x: inputs.unary().x.clone(), up: None, y: vec![0.0; len] }),
         Op::SwiGlu { len } => {
             let g = inputs.glu();
@@ -167,10 +169,23 @@ struct Rowwise {
     y: Vec<f32>,
     cols: usize,
     op: RowOp,
+    /// The fp16 variant: the output rounded to fp16 (see [`round_f16`]).
+    half: bool,
+}
+
+/// native-cpu's fp16 variants: f32 arithmetic on the fp16 values the inputs already hold, the
+/// output rounded to fp16 inside the timed run (the shaders' contract). Storage stays f32 here,
+/// so their timings carry no bandwidth saving; matmul-f16 does the same.
+fn round_f16(y: &mut [f32]) {
+    y.par_chunks_mut(1 << 14).for_each(|c| {
+        for v in c {
+            *v = gemm::f16::from_f32(*v).to_f32();
+        }
+    });
 }
 
 impl Rowwise {
-    fn new(d: RowsDims, i: &Inputs, op: RowOp) -> Self {
+    fn new(d: RowsDims, i: &Inputs, op: RowOp, dtype: DType) -> Self {
         let cols = d.cols;
         let (x, gamma, beta) = match op {
             RowOp::Softmax => (i.unary().x.clone(), vec![], vec![]),
@@ -179,7 +194,7 @@ impl Rowwise {
                 (n.x.clone(), n.gamma.clone(), n.beta.clone())
             }
         };
-        Rowwise { y: vec![0.0; x.len()], x, gamma, beta, cols, op }
+        Rowwise { y: vec![0.0; x.len()], x, gamma, beta, cols, op, half: dtype == DType::F16 }
     }
 }
 
@@ -209,6 +224,9 @@ impl Prepared for Rowwise {
             RowOp::LayerNorm => CpuOps.norm(NormKind::LayerNorm, &self.x, g, Some(b), rows, cols, &mut self.y),
             RowOp::RmsNorm => CpuOps.norm(NormKind::RmsNorm, &self.x, g, None, rows, cols, &mut self.y),
         }
+        if self.half {
+            round_f16(&mut self.y);
+        }
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {
@@ -220,11 +238,15 @@ struct Gelu {
     x: Vec<f32>,
     y: Vec<f32>,
     erf: bool,
+    half: bool,
 }
 
 impl Prepared for Gelu {
     fn run(&mut self) -> Result<(), RunError> {
         CpuOps.gelu(&self.x, self.erf, &mut self.y);
+        if self.half {
+            round_f16(&mut self.y);
+        }
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {
@@ -430,7 +452,7 @@ impl LogMel {
     fn new(d: LogMelDims, i: &Inputs) -> Self {
         let pcm = &i.audio().pcm;
         let plan = super::cpu_model::MelPlan::new(d.n_mels, pcm.len());
-        let out = vec![0.0; plan.len()];
+        let out = vec![0.0; plan.out_len()];
         LogMel { pcm: pcm.clone(), plan, out }
     }
 }

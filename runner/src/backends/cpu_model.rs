@@ -214,7 +214,7 @@ impl MelPlan {
     }
 
     /// Elements of the output.
-    pub fn len(&self) -> usize {
+    pub fn out_len(&self) -> usize {
         self.setup.n_mels * self.setup.n_frames
     }
 

@@ -119,6 +119,9 @@ impl Backend for Cuda {
             Op::Matmul { dtype: DType::F16, .. } => {
                 return Err("native-cuda has no fp16 GEMM yet (cuBLAS Hgemm is the next step)".into());
             }
+            op if op.dtype() == DType::F16 => {
+                return Err(format!("native-cuda has no fp16 {} kernel yet (its f32 kernel is measured)", kernel.id));
+            }
             Op::KvCache { .. } => return Err("native-cuda has no paged KV-cache kernels yet".into()),
             Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d(_) => {
                 return Err(format!(
@@ -147,9 +150,9 @@ impl Backend for Cuda {
                 let c = s.alloc_zeros::<f32>(d[0] * d[1] * d[3]).map_err(|e| e.to_string())?;
                 Job::Matmul { a, b, c, d }
             }
-            Op::Softmax(d) => rows(d, RowKind::Softmax)?,
-            Op::LayerNorm(d) => rows(d, RowKind::LayerNorm)?,
-            Op::RmsNorm(d) => rows(d, RowKind::RmsNorm)?,
+            Op::Softmax { dims: d, .. } => rows(d, RowKind::Softmax)?,
+            Op::LayerNorm { dims: d, .. } => rows(d, RowKind::LayerNorm)?,
+            Op::RmsNorm { dims: d, .. } => rows(d, RowKind::RmsNorm)?,
             Op::Attention { dims: a, variant: _ } => {
                 // One kernel for all three: causal attention with a window (seq_len when unbounded).
                 let (bh, seq, d, window) = (a.batch * a.heads, a.seq_len, a.head_dim, a.window);
@@ -174,7 +177,7 @@ impl Backend for Cuda {
                 let dims = [pcm.len(), m.n_fft, m.hop, m.n_mels, m.n_frames];
                 Job::LogMel { pcm: up(pcm)?, window, fb, ranges, out, dims }
             }
-            Op::Gelu { len, erf } => {
+            Op::Gelu { len, erf, .. } => {
                 let y = s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())?;
                 Job::Gelu { x: up(&inputs.unary().x)?, y, erf }
             }

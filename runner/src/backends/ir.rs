@@ -35,6 +35,10 @@ pub struct Ir {
     /// Element type and shape of every layer's output 0 (all our layers have one output).
     outs: Vec<(Elem, Vec<usize>)>,
     pub weights: Vec<u8>,
+    /// fp16 at the model's edges: every f32 parameter is fed as f16 and converted, and the
+    /// result is converted back, so the f32 graph inside runs the fp16 variants' contract
+    /// (fp16 storage, f32 arithmetic).
+    pub half_io: bool,
 }
 
 fn port(id: usize, e: Elem, shape: &[usize]) -> String {
@@ -73,6 +77,11 @@ impl Ir {
 
     pub fn param(&mut self, e: Elem, shape: &[usize]) -> Out {
         let s = shape.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        if self.half_io && e == Elem::F32 {
+            let data = format!("shape=\"{s}\" element_type=\"f16\"");
+            let p = self.layer("Parameter", "opset1", &data, &[], Elem::F16, shape);
+            return self.layer("Convert", "opset1", "destination_type=\"f32\"", &[p], Elem::F32, shape);
+        }
         self.layer("Parameter", "opset1", &format!("shape=\"{s}\" element_type=\"{}\"", e.ir().0), &[], e, shape)
     }
 
@@ -112,6 +121,11 @@ impl Ir {
 
     pub fn result(&mut self, o: Out) {
         let shape = self.shape(o);
+        let o = if self.half_io && self.outs[o.layer].0 == Elem::F32 {
+            self.layer("Convert", "opset1", "destination_type=\"f16\"", &[o], Elem::F16, &shape)
+        } else {
+            o
+        };
         self.layer("Result", "opset1", "", &[o], Elem::F32, &shape);
     }
 

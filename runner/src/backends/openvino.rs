@@ -133,7 +133,7 @@ impl Backend for OpenVino {
         for (i, feed) in feeds.iter().enumerate() {
             request.set_input_tensor_by_index(i, feed).map_err(err)?;
         }
-        let half = matches!(kernel.imp.op(p), Op::Matmul { dtype: DType::F16, .. });
+        let half = kernel.imp.op(p).dtype() == DType::F16;
         Ok(Box::new(OvRun { request, half, _core: core }))
     }
 }
@@ -163,7 +163,12 @@ fn tensor_f16(dims: &[usize], v: &[f32]) -> Result<Tensor, String> {
 /// The model for a catalogue entry and its input tensors, in parameter order.
 fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), String> {
     let mut ir = Ir::default();
-    let feeds = match kernel.imp.op(p) {
+    let op = kernel.imp.op(p);
+    // The fp16 variants other than matmul (which has native f16 inputs): f16 at the edges.
+    let half = op.dtype() == DType::F16;
+    ir.half_io = half && !matches!(op, Op::Matmul { .. });
+    let tensor = |d: &[usize], v: &[f32]| if half { tensor_f16(d, v) } else { tensor_f32(d, v) };
+    let feeds = match op {
         Op::Matmul { dims, dtype } => {
             let (m, n, k, b) = (dims.m, dims.n, dims.k, dims.batch);
             let half = dtype == DType::F16;
@@ -175,18 +180,18 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             let t = if half { tensor_f16 } else { tensor_f32 };
             vec![t(&[b, m, k], &i.matmul().a)?, t(&[b, k, n], &i.matmul().b)?]
         }
-        Op::Softmax(RowsDims { rows, cols }) => {
+        Op::Softmax { dims: RowsDims { rows, cols }, .. } => {
             let a = ir.param(Elem::F32, &[rows, cols]);
             let y = ir.op("SoftMax", "opset8", "axis=\"-1\"", &[a], &[rows, cols]);
             ir.result(y);
-            vec![tensor_f32(&[rows, cols], &i.unary().x)?]
+            vec![tensor(&[rows, cols], &i.unary().x)?]
         }
         Op::Gelu { erf: false, .. } => {
             let n = i.unary().x.len();
             let a = ir.param(Elem::F32, &[n]);
             let y = ir.op("Gelu", "opset7", "approximation_mode=\"tanh\"", &[a], &[n]);
             ir.result(y);
-            vec![tensor_f32(&[n], &i.unary().x)?]
+            vec![tensor(&[n], &i.unary().x)?]
         }
         Op::Silu { len: n } => {
             let a = ir.param(Elem::F32, &[n]);
@@ -216,13 +221,14 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             let hxe = ir.binary("Multiply", hx, e);
             let y = ir.binary("Add", hx, hxe);
             ir.result(y);
-            vec![tensor_f32(&[n], &i.unary().x)?]
+            vec![tensor(&[n], &i.unary().x)?]
         }
-        op @ (Op::LayerNorm(RowsDims { rows, cols }) | Op::RmsNorm(RowsDims { rows, cols })) => {
+        op @ (Op::LayerNorm { dims: RowsDims { rows, cols }, .. }
+        | Op::RmsNorm { dims: RowsDims { rows, cols }, .. }) => {
             let a = ir.param(Elem::F32, &[rows, cols]);
             let gamma = ir.const_f32(&[cols], &i.norm().gamma);
             let axes = ir.const_i64(&[1], &[-1]);
-            let y = if matches!(op, Op::LayerNorm(_)) {
+            let y = if matches!(op, Op::LayerNorm { .. }) {
                 let norm = ir.op(
                     "MVN",
                     "opset6",
@@ -243,7 +249,7 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
                 ir.binary("Multiply", norm, gamma)
             };
             ir.result(y);
-            vec![tensor_f32(&[rows, cols], &i.norm().x)?]
+            vec![tensor(&[rows, cols], &i.norm().x)?]
         }
         // One SDPA model for all three variants: they compute the same attention.
         Op::Attention { dims: a, variant: _ } => {

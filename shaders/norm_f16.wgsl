@@ -1,0 +1,5 @@
+// LayerNorm and RMSNorm with fp16 storage and f32 arithmetic; the body is norm.inc.wgsl.
+// requires: shader-f16
+enable f16;
+alias Elem = f16;
+//!include norm.inc.wgsl
