@@ -142,12 +142,18 @@ fn reflect_globals(module: &naga::Module) -> Result<String, String> {
                 format!("GlobalKind::Uniform {{ size: {span}, fields: &[{fields}] }}")
             }
             naga::AddressSpace::Storage { access } => {
-                let stride = match ty {
-                    naga::TypeInner::Array { stride, .. } => *stride,
-                    _ => 0,
+                let (stride, half) = match ty {
+                    naga::TypeInner::Array { stride, base, .. } => {
+                        let scalar = match module.types[*base].inner {
+                            naga::TypeInner::Scalar(s) | naga::TypeInner::Vector { scalar: s, .. } => Some(s),
+                            _ => None,
+                        };
+                        (*stride, scalar.is_some_and(|s| s.kind == naga::ScalarKind::Float && s.width == 2))
+                    }
+                    _ => (0, false),
                 };
                 let writable = access.contains(naga::StorageAccess::STORE);
-                format!("GlobalKind::Storage {{ writable: {writable}, stride: {stride} }}")
+                format!("GlobalKind::Storage {{ writable: {writable}, stride: {stride}, half: {half} }}")
             }
             _ => return Err(format!("`{name}`: only uniform and storage buffers are supported")),
         };

@@ -6,6 +6,7 @@
 // This is the baseline that flash_attention.wgsl improves on: its memory traffic and footprint
 // grow with seq_len^2. Q, K, V, O: (batch, heads, seq_len, head_dim), row-major; head_dim % 4 == 0.
 
+alias Elem = f32;
 //!include attention.inc.wgsl
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> p: array<f32>;

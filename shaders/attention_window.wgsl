@@ -4,6 +4,7 @@
 // O(window * head_dim), so the cost grows with the window, not with seq_len^2.
 // Q, K, V, O: (batch, heads, seq_len, head_dim), row-major; head_dim % 4 == 0; window <= 1024.
 
+alias Elem = f32;
 //!include attention.inc.wgsl
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> o: array<f32>;

@@ -158,10 +158,12 @@ pub enum Op {
     /// `x * sigmoid(x)`.
     Silu {
         len: usize,
+        dtype: DType,
     },
     /// `silu(gate) * up`: inputs gate, then up.
     SwiGlu {
         len: usize,
+        dtype: DType,
     },
     LayerNorm {
         dims: RowsDims,
@@ -174,23 +176,35 @@ pub enum Op {
     Attention {
         dims: AttentionDims,
         variant: AttentionVariant,
+        dtype: DType,
     },
     LogMel(LogMelDims),
     /// 1-D convolution with bias; inputs x, the (c_out, c_in, kernel) weights, the bias.
-    Conv1d(Conv1dDims),
+    Conv1d {
+        dims: Conv1dDims,
+        dtype: DType,
+    },
     /// `stream`: prefill, then `steps` decode steps back to back; otherwise one decode step.
     KvCache {
         dims: KvDims,
         stream: bool,
+        dtype: DType,
     },
     /// Rotary position embedding, rotate-half convention; inputs x, then the cos/sin table.
-    Rope(RopeDims),
+    Rope {
+        dims: RopeDims,
+        dtype: DType,
+    },
     /// Embedding lookup; inputs the table, then the ids.
-    Embedding(EmbeddingDims),
+    Embedding {
+        dims: EmbeddingDims,
+        dtype: DType,
+    },
     /// `a + b[i % b_len]`: residuals and biases.
     Add {
         len: usize,
         b_len: usize,
+        dtype: DType,
     },
     /// Append K/V to a paged cache and attend: the attention of every model.
     CachedAttention(CacheDims),
@@ -198,6 +212,7 @@ pub enum Op {
     LmHead {
         hidden: usize,
         vocab: usize,
+        dtype: DType,
     },
 }
 
@@ -208,9 +223,42 @@ impl Op {
             Op::Matmul { dtype, .. }
             | Op::Softmax { dtype, .. }
             | Op::Gelu { dtype, .. }
+            | Op::Silu { dtype, .. }
+            | Op::SwiGlu { dtype, .. }
             | Op::LayerNorm { dtype, .. }
-            | Op::RmsNorm { dtype, .. } => dtype,
-            _ => DType::F32,
+            | Op::RmsNorm { dtype, .. }
+            | Op::Attention { dtype, .. }
+            | Op::Conv1d { dtype, .. }
+            | Op::KvCache { dtype, .. }
+            | Op::Rope { dtype, .. }
+            | Op::Embedding { dtype, .. }
+            | Op::Add { dtype, .. }
+            | Op::LmHead { dtype, .. } => dtype,
+            // Audio features stay f32 (as Whisper computes them); the paged cache attention is
+            // the models' own, f32 like the models.
+            Op::LogMel(_) | Op::CachedAttention(_) => DType::F32,
         }
+    }
+
+    /// The same operation with `dtype` storage; operations with one storage type only keep it.
+    pub fn with_dtype(mut self, to: DType) -> Op {
+        match &mut self {
+            Op::Matmul { dtype, .. }
+            | Op::Softmax { dtype, .. }
+            | Op::Gelu { dtype, .. }
+            | Op::Silu { dtype, .. }
+            | Op::SwiGlu { dtype, .. }
+            | Op::LayerNorm { dtype, .. }
+            | Op::RmsNorm { dtype, .. }
+            | Op::Attention { dtype, .. }
+            | Op::Conv1d { dtype, .. }
+            | Op::KvCache { dtype, .. }
+            | Op::Rope { dtype, .. }
+            | Op::Embedding { dtype, .. }
+            | Op::Add { dtype, .. }
+            | Op::LmHead { dtype, .. } => *dtype = to,
+            Op::LogMel(_) | Op::CachedAttention(_) => {}
+        }
+        self
     }
 }

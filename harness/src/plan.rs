@@ -321,6 +321,41 @@ impl Plan {
         self.storage_bytes(label, bytemuck::cast_slice(data).to_vec())
     }
 
+    /// Re-encodes an f32 plan for its shader's fp16 storage: every buffer bound to a global whose
+    /// elements are f16 (naga's reflection) holds its values as f16, outputs and scratch take
+    /// half the bytes, and an f16 checked output is read as such. Buffers bound only to f32
+    /// globals (cos/sin tables, page tables, logits, partial sums) are left as they are.
+    pub fn to_half(&mut self) {
+        let mut half = vec![false; self.buffers.len()];
+        for d in self.setup.iter().chain(&self.timed).flat_map(|p| &p.dispatches) {
+            let shader = d.shader.unwrap_or(self.shader);
+            for &(name, buf) in &d.bindings {
+                let g = shader.globals.iter().find(|g| g.name == name);
+                if let Some(GlobalKind::Storage { half: true, .. }) = g.map(|g| &g.kind) {
+                    half[buf] = true;
+                }
+            }
+        }
+        for (b, _) in self.buffers.iter_mut().zip(&half).filter(|(_, h)| **h) {
+            b.init = match std::mem::replace(&mut b.init, BufferInit::Scratch { bytes: 0 }) {
+                BufferInit::Storage(bytes) => {
+                    // Byte-wise: a Vec<u8> need not be aligned for f32.
+                    let f16: Vec<u8> = bytes
+                        .chunks_exact(4)
+                        .flat_map(|c| half::f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes())
+                        .collect();
+                    BufferInit::Storage(pad4(f16))
+                }
+                BufferInit::Output { bytes } => BufferInit::Output { bytes: bytes.div_ceil(2).next_multiple_of(4) },
+                BufferInit::Scratch { bytes } => BufferInit::Scratch { bytes: bytes.div_ceil(2).next_multiple_of(4) },
+                u @ BufferInit::Uniform(_) => u,
+            };
+        }
+        if half[self.output] {
+            self.output_type = OutputType::F16;
+        }
+    }
+
     /// `data` as fp16 (each value rounded to nearest), the storage of the `_f16` shaders.
     pub fn storage_f16(&mut self, label: &str, data: &[f32]) -> BufferId {
         self.storage_bytes(label, data.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect())

@@ -41,8 +41,9 @@ pub enum GlobalKind {
     /// `var<uniform>` of a struct of 4-byte scalars; `size` is the struct's span.
     Uniform { size: u32, fields: &'static [Field] },
     /// `var<storage, read>` or `var<storage, read_write>`; `stride` is the array element's size in
-    /// bytes (0 when the variable is not an array).
-    Storage { writable: bool, stride: u32 },
+    /// bytes (0 when the variable is not an array); `half`: its elements are f16 (scalars or
+    /// vectors), the storage of the fp16 variants.
+    Storage { writable: bool, stride: u32, half: bool },
 }
 
 /// One member of a uniform struct.

@@ -174,6 +174,8 @@ fn native_cpu_is_measured_and_absent_runtimes_are_skipped_with_the_reason() {
         "cpu,cuda,rocm,mps",
         "--kernels",
         "softmax,matmul-f32",
+        "--dtypes",
+        "f32",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let recs = records(&out);
@@ -376,8 +378,10 @@ native = ["cpu", "reference"]
         .collect();
     let mut want = BTreeSet::new();
     for b in ["native-cpu", "native-reference"] {
+        // `softmax` names the family: the f32 kernel and its fp16 variant.
         for c in &softmax {
             want.insert(("softmax".into(), c.clone(), b.into()));
+            want.insert(("softmax-f16".into(), c.clone(), b.into()));
         }
         want.insert(("matmul-f32".into(), "m=32,n=16,k=8".into(), b.into()));
         want.insert(("gelu-tanh".into(), "len=1024".into(), b.into()));

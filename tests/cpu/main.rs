@@ -147,7 +147,7 @@ fn kernels_are_selected_by_id_or_family_in_catalogue_order() {
     let att = select(&["attention".into()]).unwrap();
     assert_eq!(
         att.iter().map(|k| k.id).collect::<Vec<_>>(),
-        ["attention-causal", "attention-sliding", "attention-flash", "attention-cache"]
+        ["attention-causal", "attention-sliding", "attention-flash", "attention-flash-f16", "attention-cache"]
     );
     let two = select(&["logmel".into(), "matmul-f32".into()]).unwrap();
     assert_eq!(two.iter().map(|k| k.id).collect::<Vec<_>>(), ["matmul-f32", "logmel"]);

@@ -3,7 +3,7 @@
 //! softmax).
 
 use super::{AttentionInputs, Inputs, KernelImpl, ParamError, ParamSpec, check};
-use crate::catalogue::Params;
+use crate::catalogue::{DType, Params};
 use crate::op::{AttentionDims, Op};
 use crate::plan::{Dispatch, OutputType, Pass, Plan};
 use crate::reference::{self, AttentionShape};
@@ -72,7 +72,7 @@ impl KernelImpl for Attention {
             head_dim: s.head_dim,
             window: s.window.min(s.seq_len),
         };
-        Op::Attention { dims, variant: self.variant }
+        Op::Attention { dims, variant: self.variant, dtype: DType::F32 }
     }
 
     fn validate(&self, p: &Params) -> Result<(), ParamError> {

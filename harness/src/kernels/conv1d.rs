@@ -2,7 +2,7 @@
 //! the f64 reference, work and the one dispatch its plan and a model's lowering share.
 
 use super::{Conv1dInputs, Inputs, KernelImpl, ParamError, ParamSpec, check};
-use crate::catalogue::Params;
+use crate::catalogue::{DType, Params};
 use crate::op::{Conv1dDims, Op};
 use crate::plan::{BufferId, Call, OutputType, Plan, grid_stride};
 use crate::reference;
@@ -40,7 +40,7 @@ impl KernelImpl for Conv1d {
     }
 
     fn op(&self, p: &Params) -> Op {
-        Op::Conv1d(dims(p))
+        Op::Conv1d { dims: dims(p), dtype: DType::F32 }
     }
 
     fn validate(&self, p: &Params) -> Result<(), ParamError> {

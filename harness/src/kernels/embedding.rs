@@ -3,7 +3,7 @@
 //! which the requirement check reports.
 
 use super::{EmbeddingInputs, Inputs, KernelImpl, ParamSpec};
-use crate::catalogue::Params;
+use crate::catalogue::{DType, Params};
 use crate::op::{EmbeddingDims, Op};
 use crate::plan::{BufferId, Call, OutputType, Plan, grid_stride};
 use crate::rng::InputRng;
@@ -29,7 +29,7 @@ impl KernelImpl for Embedding {
     }
 
     fn op(&self, p: &Params) -> Op {
-        Op::Embedding(dims(p))
+        Op::Embedding { dims: dims(p), dtype: DType::F32 }
     }
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {

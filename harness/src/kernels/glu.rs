@@ -1,7 +1,7 @@
 //! SiLU and SwiGLU: the activations of LLaMA-family MLPs (`silu(x W_gate) * (x W_up)`).
 
 use super::{GluInputs, Inputs, KernelImpl, ParamSpec, UnaryInputs};
-use crate::catalogue::Params;
+use crate::catalogue::{DType, Params};
 use crate::op::Op;
 use crate::plan::{BufferId, BufferInit, Call, OutputType, Plan, grid_stride};
 use crate::reference;
@@ -20,7 +20,8 @@ pub struct Glu {
 impl KernelImpl for Glu {
     fn op(&self, p: &Params) -> Op {
         let len = p.usize("len");
-        if self.gated { Op::SwiGlu { len } } else { Op::Silu { len } }
+        let dtype = DType::F32;
+        if self.gated { Op::SwiGlu { len, dtype } } else { Op::Silu { len, dtype } }
     }
 
     fn spec(&self) -> &'static [ParamSpec] {

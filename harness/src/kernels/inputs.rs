@@ -126,6 +126,33 @@ pub struct EmbeddingInputs {
     pub ids: Vec<u32>,
 }
 
+impl Inputs {
+    /// Rounds every f32 input to the nearest fp16 (ids and page tables untouched): what an fp16
+    /// variant's GPU reads, so its reference computes on the same values.
+    pub fn round_f16(&mut self) {
+        let mut all: Vec<&mut Vec<f32>> = match self {
+            Inputs::Matmul(i) => vec![&mut i.a, &mut i.b],
+            Inputs::Unary(i) => vec![&mut i.x],
+            Inputs::Glu(i) => vec![&mut i.gate, &mut i.up],
+            Inputs::Norm(i) => vec![&mut i.x, &mut i.gamma, &mut i.beta],
+            Inputs::Attention(i) => vec![&mut i.q, &mut i.k, &mut i.v],
+            Inputs::Audio(i) => vec![&mut i.pcm],
+            Inputs::Conv1d(i) => vec![&mut i.x, &mut i.w, &mut i.b],
+            Inputs::KvCache(i) => vec![&mut i.pre_k, &mut i.pre_v, &mut i.new_k, &mut i.new_v, &mut i.query],
+            Inputs::Rope(i) => vec![&mut i.x, &mut i.cos, &mut i.sin],
+            Inputs::Embedding(i) => vec![&mut i.table],
+            Inputs::Add(i) => vec![&mut i.a, &mut i.b],
+            Inputs::CachedAttention(i) => vec![&mut i.q, &mut i.k, &mut i.v, &mut i.pre_k, &mut i.pre_v],
+            Inputs::LmHead(i) => vec![&mut i.x, &mut i.w],
+        };
+        for v in all.iter_mut() {
+            for x in v.iter_mut() {
+                *x = half::f16::from_f32(*x).to_f32();
+            }
+        }
+    }
+}
+
 macro_rules! accessors {
     ($($name:ident: $variant:ident => $ty:ty;)*) => {
         impl Inputs {

@@ -2,7 +2,7 @@
 //! (prefill, then decode steps back to back, each its own timed pass so per-token latency shows).
 
 use super::{Inputs, KernelImpl, KvCacheInputs, ParamError, ParamSpec, check};
-use crate::catalogue::Params;
+use crate::catalogue::{DType, Params};
 use crate::op::{KvDims, Op};
 use crate::plan::{Dispatch, OutputType, Pass, Plan};
 use crate::reference;
@@ -74,7 +74,7 @@ impl KernelImpl for KvCache {
             context: p.usize("context"),
             steps: p.usize("steps"),
         };
-        Op::KvCache { dims, stream: self.stream }
+        Op::KvCache { dims, stream: self.stream, dtype: DType::F32 }
     }
 
     fn validate(&self, p: &Params) -> Result<(), ParamError> {

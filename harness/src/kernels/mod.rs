@@ -7,6 +7,7 @@ mod conv1d;
 mod elementwise;
 mod embedding;
 mod glu;
+mod half;
 mod inputs;
 mod kvcache;
 mod logmel;
@@ -20,6 +21,7 @@ pub use conv1d::Conv1d;
 pub use elementwise::{Gelu, NORM_EPS, Norm, Softmax};
 pub use embedding::Embedding;
 pub use glu::Glu;
+pub use half::Half;
 pub use inputs::{
     AddInputs, AttentionInputs, AudioInputs, CachedAttentionInputs, Conv1dInputs, EmbeddingInputs, GluInputs, Inputs,
     KvCacheInputs, LmHeadInputs, MatmulInputs, NormInputs, RopeInputs, UnaryInputs,

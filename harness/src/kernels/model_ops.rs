@@ -3,7 +3,7 @@
 //! causal or bidirectional, a block of queries after cached positions) and the LM head.
 
 use super::{AddInputs, CachedAttentionInputs, Inputs, KernelImpl, LmHeadInputs, ParamError, ParamSpec, check};
-use crate::catalogue::Params;
+use crate::catalogue::{DType, Params};
 use crate::op::{CacheDims, Op};
 use crate::plan::{BufferId, Call, OutputType, Plan, grid_stride, rows_grid};
 use crate::reference;
@@ -24,7 +24,7 @@ impl KernelImpl for Add {
         ADD_SPEC
     }
     fn op(&self, p: &Params) -> Op {
-        Op::Add { len: p.usize("len"), b_len: p.usize("b_len") }
+        Op::Add { len: p.usize("len"), b_len: p.usize("b_len"), dtype: DType::F32 }
     }
     fn validate(&self, p: &Params) -> Result<(), ParamError> {
         let b = p.get("b_len");
@@ -247,7 +247,7 @@ impl KernelImpl for LmHead {
         HEAD_SPEC
     }
     fn op(&self, p: &Params) -> Op {
-        Op::LmHead { hidden: p.usize("hidden"), vocab: p.usize("vocab") }
+        Op::LmHead { hidden: p.usize("hidden"), vocab: p.usize("vocab"), dtype: DType::F32 }
     }
     fn generate(&self, p: &Params, seed: u64) -> Inputs {
         let mut rng = InputRng::new(seed);

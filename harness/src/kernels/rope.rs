@@ -3,7 +3,7 @@
 //! serving engines cache it.
 
 use super::{Inputs, KernelImpl, ParamError, ParamSpec, RopeInputs, check};
-use crate::catalogue::Params;
+use crate::catalogue::{DType, Params};
 use crate::op::{Op, RopeDims};
 use crate::plan::{BufferId, Call, OutputType, Plan, grid_stride};
 use crate::reference;
@@ -38,7 +38,7 @@ impl KernelImpl for Rope {
     }
 
     fn op(&self, p: &Params) -> Op {
-        Op::Rope(dims(p))
+        Op::Rope { dims: dims(p), dtype: DType::F32 }
     }
 
     fn validate(&self, p: &Params) -> Result<(), ParamError> {

@@ -16,21 +16,54 @@ use super::cpu_model::{CpuOps, silu};
 
 /// `None` when this backend has no implementation for the kernel (a `skipped` record says so).
 pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn Prepared>> {
-    Some(match kernel.imp.op(p) {
+    let op = kernel.imp.op(p);
+    let inner = prepare_op(op, inputs)?;
+    Some(match op {
+        // matmul-f16 rounds in place; the fp16 LM head keeps f32 logits.
+        Op::Matmul { .. } | Op::LmHead { .. } => inner,
+        _ if op.dtype() == DType::F16 => Box::new(HalfOutput { inner, y: vec![] }),
+        _ => inner,
+    })
+}
+
+/// native-cpu's fp16 variants: f32 arithmetic on the fp16 values the inputs already hold, the
+/// output rounded to fp16 inside the timed run (the shaders' contract). Storage stays f32 here,
+/// so these timings carry no bandwidth saving (and one extra copy); matmul-f16 rounds in place.
+struct HalfOutput {
+    inner: Box<dyn Prepared>,
+    y: Vec<f32>,
+}
+
+impl Prepared for HalfOutput {
+    fn run(&mut self) -> Result<(), RunError> {
+        self.inner.run()?;
+        self.y = self.inner.output()?;
+        self.y.par_chunks_mut(1 << 14).for_each(|c| {
+            for v in c {
+                *v = gemm::f16::from_f32(*v).to_f32();
+            }
+        });
+        Ok(())
+    }
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.y.clone())
+    }
+}
+
+fn prepare_op(op: Op, inputs: &Inputs) -> Option<Box<dyn Prepared>> {
+    Some(match op {
         Op::Matmul { dims, dtype: DType::F16 } => Box::new(MatmulF16::new(dims, inputs)),
         Op::Matmul { dims, dtype: DType::F32 } => Box::new(MatmulF32::new(dims, inputs)),
-        Op::Softmax { dims, dtype } => Box::new(Rowwise::new(dims, inputs, RowOp::Softmax, dtype)),
-        Op::LayerNorm { dims, dtype } => Box::new(Rowwise::new(dims, inputs, RowOp::LayerNorm, dtype)),
-        Op::RmsNorm { dims, dtype } => Box::new(Rowwise::new(dims, inputs, RowOp::RmsNorm, dtype)),
-        Op::Gelu { len, erf, dtype } => {
-            Box::new(Gelu { x: inputs.unary().x.clone(), y: vec![0.0; len], erf, half: dtype == DType::F16 })
-        }
-        Op::Silu { len } => Box::new(Swish { x: inputs.unary().x.clone(), up: None, y: vec![0.0; len] }),
-        Op::SwiGlu { len } => {
+        Op::Softmax { dims, .. } => Box::new(Rowwise::new(dims, inputs, RowOp::Softmax)),
+        Op::LayerNorm { dims, .. } => Box::new(Rowwise::new(dims, inputs, RowOp::LayerNorm)),
+        Op::RmsNorm { dims, .. } => Box::new(Rowwise::new(dims, inputs, RowOp::RmsNorm)),
+        Op::Gelu { len, erf, .. } => Box::new(Gelu { x: inputs.unary().x.clone(), y: vec![0.0; len], erf }),
+        Op::Silu { len, .. } => Box::new(Swish { x: inputs.unary().x.clone(), up: None, y: vec![0.0; len] }),
+        Op::SwiGlu { len, .. } => {
             let g = inputs.glu();
             Box::new(Swish { x: g.gate.clone(), up: Some(g.up.clone()), y: vec![0.0; len] })
         }
-        Op::Embedding(d) => {
+        Op::Embedding { dims: d, .. } => {
             let i = inputs.embedding();
             Box::new(Embedding {
                 table: i.table.clone(),
@@ -39,18 +72,18 @@ pub fn prepare(kernel: &Kernel, p: &Params, inputs: &Inputs) -> Option<Box<dyn P
                 hidden: d.hidden,
             })
         }
-        Op::Rope(d) => {
+        Op::Rope { dims: d, .. } => {
             let i = inputs.rope();
             Box::new(Rope { x: i.x.clone(), cos: i.cos.clone(), sin: i.sin.clone(), y: vec![0.0; i.x.len()], dims: d })
         }
-        Op::Attention { dims, variant: AttentionVariant::Window } => Box::new(WindowAttention::new(dims, inputs)),
+        Op::Attention { dims, variant: AttentionVariant::Window, .. } => Box::new(WindowAttention::new(dims, inputs)),
         // Flash and unfused compute the same causal attention; native code has one best way.
-        Op::Attention { dims, variant: AttentionVariant::Unfused | AttentionVariant::Flash } => {
+        Op::Attention { dims, variant: AttentionVariant::Unfused | AttentionVariant::Flash, .. } => {
             Box::new(CausalAttention::new(dims, inputs))
         }
         Op::LogMel(d) => Box::new(LogMel::new(d, inputs)),
-        Op::KvCache { dims, stream } => Box::new(KvDecode::new(dims, inputs, stream)),
-        op @ (Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d(_)) => {
+        Op::KvCache { dims, stream, .. } => Box::new(KvDecode::new(dims, inputs, stream)),
+        op @ (Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d { .. }) => {
             Box::new(super::cpu_model::ModelOp::new(op, inputs))
         }
     })
@@ -169,23 +202,10 @@ struct Rowwise {
     y: Vec<f32>,
     cols: usize,
     op: RowOp,
-    /// The fp16 variant: the output rounded to fp16 (see [`round_f16`]).
-    half: bool,
-}
-
-/// native-cpu's fp16 variants: f32 arithmetic on the fp16 values the inputs already hold, the
-/// output rounded to fp16 inside the timed run (the shaders' contract). Storage stays f32 here,
-/// so their timings carry no bandwidth saving; matmul-f16 does the same.
-fn round_f16(y: &mut [f32]) {
-    y.par_chunks_mut(1 << 14).for_each(|c| {
-        for v in c {
-            *v = gemm::f16::from_f32(*v).to_f32();
-        }
-    });
 }
 
 impl Rowwise {
-    fn new(d: RowsDims, i: &Inputs, op: RowOp, dtype: DType) -> Self {
+    fn new(d: RowsDims, i: &Inputs, op: RowOp) -> Self {
         let cols = d.cols;
         let (x, gamma, beta) = match op {
             RowOp::Softmax => (i.unary().x.clone(), vec![], vec![]),
@@ -194,7 +214,7 @@ impl Rowwise {
                 (n.x.clone(), n.gamma.clone(), n.beta.clone())
             }
         };
-        Rowwise { y: vec![0.0; x.len()], x, gamma, beta, cols, op, half: dtype == DType::F16 }
+        Rowwise { y: vec![0.0; x.len()], x, gamma, beta, cols, op }
     }
 }
 
@@ -224,9 +244,6 @@ impl Prepared for Rowwise {
             RowOp::LayerNorm => CpuOps.norm(NormKind::LayerNorm, &self.x, g, Some(b), rows, cols, &mut self.y),
             RowOp::RmsNorm => CpuOps.norm(NormKind::RmsNorm, &self.x, g, None, rows, cols, &mut self.y),
         }
-        if self.half {
-            round_f16(&mut self.y);
-        }
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {
@@ -238,15 +255,11 @@ struct Gelu {
     x: Vec<f32>,
     y: Vec<f32>,
     erf: bool,
-    half: bool,
 }
 
 impl Prepared for Gelu {
     fn run(&mut self) -> Result<(), RunError> {
         CpuOps.gelu(&self.x, self.erf, &mut self.y);
-        if self.half {
-            round_f16(&mut self.y);
-        }
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {

@@ -266,7 +266,7 @@ impl Prepared for ModelOp {
     fn run(&mut self) -> Result<(), RunError> {
         let ops = CpuOps;
         match self.op {
-            Op::Add { len, b_len } => {
+            Op::Add { len, b_len, .. } => {
                 let i = self.inputs.add();
                 self.out.resize(len, 0.0);
                 ops.add(&i.a, &i.b, b_len, &mut self.out);
@@ -297,7 +297,7 @@ impl Prepared for ModelOp {
                 self.out.resize(d.tokens * d.heads * d.head_dim, 0.0);
                 ops.attend(&i.q, &kc, &vc, &slots, d, &mut self.out);
             }
-            Op::Conv1d(d) => {
+            Op::Conv1d { dims: d, .. } => {
                 let i = self.inputs.conv1d();
                 self.out.resize(d.c_out * d.out_len(), 0.0);
                 ops.conv1d(&i.x, &i.w, &i.b, d, &mut self.out);

@@ -123,7 +123,7 @@ impl Backend for Cuda {
                 return Err(format!("native-cuda has no fp16 {} kernel yet (its f32 kernel is measured)", kernel.id));
             }
             Op::KvCache { .. } => return Err("native-cuda has no paged KV-cache kernels yet".into()),
-            Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d(_) => {
+            Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d { .. } => {
                 return Err(format!(
                     "native-cuda has no {} kernel yet (model operations run on wgpu and native-cpu)",
                     kernel.id
@@ -153,7 +153,7 @@ impl Backend for Cuda {
             Op::Softmax { dims: d, .. } => rows(d, RowKind::Softmax)?,
             Op::LayerNorm { dims: d, .. } => rows(d, RowKind::LayerNorm)?,
             Op::RmsNorm { dims: d, .. } => rows(d, RowKind::RmsNorm)?,
-            Op::Attention { dims: a, variant: _ } => {
+            Op::Attention { dims: a, .. } => {
                 // One kernel for all three: causal attention with a window (seq_len when unbounded).
                 let (bh, seq, d, window) = (a.batch * a.heads, a.seq_len, a.head_dim, a.window);
                 let i = inputs.attention();
@@ -181,23 +181,23 @@ impl Backend for Cuda {
                 let y = s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())?;
                 Job::Gelu { x: up(&inputs.unary().x)?, y, erf }
             }
-            Op::Silu { len } => Job::Swish {
+            Op::Silu { len, .. } => Job::Swish {
                 x: up(&inputs.unary().x)?,
                 up: None,
                 y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())?,
             },
-            Op::SwiGlu { len } => {
+            Op::SwiGlu { len, .. } => {
                 let g = inputs.glu();
                 let (x, u) = (up(&g.gate)?, Some(up(&g.up)?));
                 Job::Swish { x, up: u, y: s.alloc_zeros::<f32>(len).map_err(|e| e.to_string())? }
             }
-            Op::Embedding(d) => {
+            Op::Embedding { dims: d, .. } => {
                 let i = inputs.embedding();
                 let y = s.alloc_zeros::<f32>(d.tokens * d.hidden).map_err(|e| e.to_string())?;
                 let ids = s.clone_htod(&i.ids).map_err(|e| e.to_string())?;
                 Job::Embedding { table: up(&i.table)?, ids, y, dims: [d.tokens as u32, d.hidden as u32] }
             }
-            Op::Rope(d) => {
+            Op::Rope { dims: d, .. } => {
                 let i = inputs.rope();
                 let y = s.alloc_zeros::<f32>(i.x.len()).map_err(|e| e.to_string())?;
                 let dims = [d.tokens as u32, d.heads as u32, (d.head_dim / 2) as u32];
@@ -208,7 +208,7 @@ impl Backend for Cuda {
             | Op::Add { .. }
             | Op::CachedAttention(_)
             | Op::LmHead { .. }
-            | Op::Conv1d(_) => unreachable!("refused above"),
+            | Op::Conv1d { .. } => unreachable!("refused above"),
         };
         Ok(Box::new(CudaRun { stream: s.clone(), blas: dev.blas.clone(), funcs: dev.funcs.clone(), job }))
     }

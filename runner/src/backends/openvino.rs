@@ -193,19 +193,19 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             ir.result(y);
             vec![tensor(&[n], &i.unary().x)?]
         }
-        Op::Silu { len: n } => {
+        Op::Silu { len: n, .. } => {
             let a = ir.param(Elem::F32, &[n]);
             let y = ir.op("Swish", "opset4", "", &[a], &[n]);
             ir.result(y);
-            vec![tensor_f32(&[n], &i.unary().x)?]
+            vec![tensor(&[n], &i.unary().x)?]
         }
-        Op::SwiGlu { len: n } => {
+        Op::SwiGlu { len: n, .. } => {
             let g = ir.param(Elem::F32, &[n]);
             let u = ir.param(Elem::F32, &[n]);
             let sg = ir.op("Swish", "opset4", "", &[g], &[n]);
             let y = ir.binary("Multiply", sg, u);
             ir.result(y);
-            vec![tensor_f32(&[n], &i.glu().gate)?, tensor_f32(&[n], &i.glu().up)?]
+            vec![tensor(&[n], &i.glu().gate)?, tensor(&[n], &i.glu().up)?]
         }
         Op::Gelu { erf: true, .. } => {
             // 0.5 x + 0.5 x erf(x / sqrt 2), spelled out in a form OpenVINO's GeluFusion does not
@@ -252,7 +252,7 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             vec![tensor(&[rows, cols], &i.norm().x)?]
         }
         // One SDPA model for all three variants: they compute the same attention.
-        Op::Attention { dims: a, variant: _ } => {
+        Op::Attention { dims: a, .. } => {
             let (b, h, s, d, window) = (a.batch, a.heads, a.seq_len, a.head_dim, a.window);
             let dims = [b, h, s, d];
             let q = ir.param(Elem::F32, &dims);
@@ -271,13 +271,9 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             let scale = ir.const_f32(&[1], &[1.0 / (d as f32).sqrt()]);
             let o = ir.op("ScaledDotProductAttention", "opset13", "causal=\"false\"", &[q, k, v, mask, scale], &dims);
             ir.result(o);
-            vec![
-                tensor_f32(&dims, &i.attention().q)?,
-                tensor_f32(&dims, &i.attention().k)?,
-                tensor_f32(&dims, &i.attention().v)?,
-            ]
+            vec![tensor(&dims, &i.attention().q)?, tensor(&dims, &i.attention().k)?, tensor(&dims, &i.attention().v)?]
         }
-        Op::Embedding(d) => {
+        Op::Embedding { dims: d, .. } => {
             let e = i.embedding();
             let table = ir.param(Elem::F32, &[d.vocab, d.hidden]);
             let ids: Vec<i64> = e.ids.iter().map(|&t| i64::from(t)).collect();
@@ -285,9 +281,9 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             let axis = ir.const_i64(&[], &[0]);
             let y = ir.op("Gather", "opset8", "batch_dims=\"0\"", &[table, ids, axis], &[d.tokens, d.hidden]);
             ir.result(y);
-            vec![tensor_f32(&[d.vocab, d.hidden], &e.table)?]
+            vec![tensor(&[d.vocab, d.hidden], &e.table)?]
         }
-        Op::Rope(d) => {
+        Op::Rope { dims: d, .. } => {
             // y = x * cos + rotate_half(x) * sin, with rotate_half as a matmul by a signed
             // permutation (exact in f32) and the tables broadcast over heads.
             let (t, h, hd, half) = (d.tokens, d.heads, d.head_dim, d.head_dim / 2);
@@ -309,7 +305,7 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             let b = ir.binary("Multiply", rotated, sn);
             let y = ir.binary("Add", a, b);
             ir.result(y);
-            vec![tensor_f32(&[t, h, hd], &ri.x)?]
+            vec![tensor(&[t, h, hd], &ri.x)?]
         }
         Op::LogMel(dims) => {
             let n = i.audio().pcm.len();
@@ -345,18 +341,18 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             let to_log10 = ir.const_f32(&[1], &[std::f32::consts::LOG10_E]);
             let y = ir.binary("Multiply", ln, to_log10);
             ir.result(y);
-            vec![tensor_f32(&[n], &i.audio().pcm)?]
+            vec![tensor(&[n], &i.audio().pcm)?]
         }
-        Op::Add { len, b_len } => {
+        Op::Add { len, b_len, .. } => {
             // (rows, b_len) + (b_len): numpy broadcasting repeats b along a, as add.wgsl does.
             let rows = len / b_len;
             let a = ir.param(Elem::F32, &[rows, b_len]);
             let b = ir.param(Elem::F32, &[b_len]);
             let y = ir.binary("Add", a, b);
             ir.result(y);
-            vec![tensor_f32(&[rows, b_len], &i.add().a)?, tensor_f32(&[b_len], &i.add().b)?]
+            vec![tensor(&[rows, b_len], &i.add().a)?, tensor(&[b_len], &i.add().b)?]
         }
-        Op::Conv1d(d) => {
+        Op::Conv1d { dims: d, .. } => {
             // NCW with N = 1; OpenVINO's Convolution takes PyTorch's (c_out, c_in, k) weights.
             let i = i.conv1d();
             let n = d.out_len();
@@ -376,9 +372,9 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
             }
             ir.result(y);
             vec![
-                tensor_f32(&[1, d.c_in, d.length], &i.x)?,
-                tensor_f32(&[d.c_out, d.c_in, d.kernel], &i.w)?,
-                tensor_f32(&[1, d.c_out, 1], &i.b)?,
+                tensor(&[1, d.c_in, d.length], &i.x)?,
+                tensor(&[d.c_out, d.c_in, d.kernel], &i.w)?,
+                tensor(&[1, d.c_out, 1], &i.b)?,
             ]
         }
         Op::CachedAttention(_) | Op::LmHead { .. } => {
@@ -461,7 +457,14 @@ mod tests {
                             assert!(c.passed, "{} {} seed {seed}: {c:?}", k.id, p.case);
                         }
                         Err(reason) => {
-                            let refused = ["kvcache-decode", "kvcache-stream", "attention-cache", "lm-head"];
+                            let refused = [
+                                "kvcache-decode",
+                                "kvcache-decode-f16",
+                                "kvcache-stream",
+                                "attention-cache",
+                                "lm-head",
+                                "lm-head-f16",
+                            ];
                             assert!(refused.contains(&k.id), "{}: {reason}", k.id);
                             assert!(reason.contains("no model"), "{reason}");
                         }
