@@ -119,7 +119,7 @@ pub fn keep_dtypes(cases: &mut Vec<Case>, dtypes: &[String]) -> Result<(), Selec
     if dtypes.is_empty() {
         return Ok(());
     }
-    let known = [DType::F32, DType::F16].map(DType::name);
+    let known = DType::ALL.map(DType::name);
     if let Some(d) = dtypes.iter().find(|d| !known.contains(&d.as_str())) {
         return Err(Selection::Dtype(d.clone()));
     }
@@ -136,7 +136,7 @@ pub enum Selection {
     Kernel(#[from] catalogue::UnknownKernel),
     #[error(transparent)]
     Case(#[from] CaseError),
-    #[error("dtype `{0}` is not `f32` or `f16`")]
+    #[error("dtype `{0}` is not one of f32, f16, q8, q4")]
     Dtype(String),
     #[error("no chosen case has dtype {0}")]
     NoneOfDtype(String),

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::check::Tolerance;
 use crate::kernels::{self, KernelImpl};
+use crate::quant::QuantFormat;
 use crate::schema::{AdapterReport, Provenance, Record, SCHEMA_VERSION, ShaderRef, Status};
 use crate::shaders::{self, Shader};
 
@@ -73,13 +74,21 @@ impl Family {
 pub enum DType {
     F32,
     F16,
+    /// 8-bit block-quantised weights (q8_0's blocks of 32 with an f16 scale), f32 activations.
+    Q8,
+    /// 4-bit block-quantised weights (q4_0's blocks), f32 activations.
+    Q4,
 }
 
 impl DType {
+    pub const ALL: [DType; 4] = [DType::F32, DType::F16, DType::Q8, DType::Q4];
+
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
             DType::F16 => "f16",
+            DType::Q8 => "q8",
+            DType::Q4 => "q4",
         }
     }
 }
@@ -241,6 +250,82 @@ pub static KERNELS: &[Kernel] = &[
             "2048": { m = 2048, n = 2048, k = 2048, batch = 1 },
         },
         imp: &kernels::Matmul { half: true },
+    },
+    Kernel {
+        id: "matmul-q8",
+        family: Family::Matmul,
+        dtype: DType::Q8,
+        summary: "y = x W^T, W 8-bit block-quantised (32 per f16 scale), dequantised in the kernel; prefill-shaped",
+        shader: "matmul_q8.wgsl",
+        entry_points: &["gemm"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "m64n256k256": { m = 64, n = 256, k = 256 },
+            "m7n96k160": { m = 7, n = 96, k = 160 },
+        },
+        full: params! {
+            "llama-qkv-t512": { m = 512, n = 2048, k = 2048 },
+            "llama-up-t128": { m = 128, n = 8192, k = 2048 },
+        },
+        imp: &kernels::QuantMatmul { format: QuantFormat::Q8, gemv: false },
+    },
+    Kernel {
+        id: "gemv-q8",
+        family: Family::Matmul,
+        dtype: DType::Q8,
+        summary: "decode-step y = x W^T (one token), W 8-bit block-quantised, one workgroup per output",
+        shader: "matmul_q8.wgsl",
+        entry_points: &["gemv"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "n2048k512": { n = 2048, k = 512 },
+            "n77k96": { n = 77, k = 96 },
+        },
+        full: params! {
+            "llama-up": { n = 8192, k = 2048 },
+            "llama-down": { n = 2048, k = 8192 },
+        },
+        imp: &kernels::QuantMatmul { format: QuantFormat::Q8, gemv: true },
+    },
+    Kernel {
+        id: "matmul-q4",
+        family: Family::Matmul,
+        dtype: DType::Q4,
+        summary: "y = x W^T, W 4-bit block-quantised (32 per f16 scale), dequantised in the kernel; prefill-shaped",
+        shader: "matmul_q4.wgsl",
+        entry_points: &["gemm"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "m64n256k256": { m = 64, n = 256, k = 256 },
+            "m7n96k160": { m = 7, n = 96, k = 160 },
+        },
+        full: params! {
+            "llama-qkv-t512": { m = 512, n = 2048, k = 2048 },
+            "llama-up-t128": { m = 128, n = 8192, k = 2048 },
+        },
+        imp: &kernels::QuantMatmul { format: QuantFormat::Q4, gemv: false },
+    },
+    Kernel {
+        id: "gemv-q4",
+        family: Family::Matmul,
+        dtype: DType::Q4,
+        summary: "decode-step y = x W^T (one token), W 4-bit block-quantised, one workgroup per output",
+        shader: "matmul_q4.wgsl",
+        entry_points: &["gemv"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: params! {
+            "n2048k512": { n = 2048, k = 512 },
+            "n77k96": { n = 77, k = 96 },
+        },
+        full: params! {
+            "llama-up": { n = 8192, k = 2048 },
+            "llama-down": { n = 2048, k = 8192 },
+        },
+        imp: &kernels::QuantMatmul { format: QuantFormat::Q4, gemv: true },
     },
     Kernel {
         id: "softmax",

@@ -1,7 +1,7 @@
 //! Comparing a backend's output with the CPU reference under a named tolerance. A wrong answer is
 //! a mismatch with the worst element named, never a timing.
 
-use crate::schema::CheckReport;
+use crate::schema::{CheckReport, F32Error};
 
 /// |actual - expected| <= abs + rel * |expected|, element by element. NaN never passes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -31,6 +31,22 @@ impl Tolerance {
     }
 }
 
+/// `actual` against the f32 result of the same operation (a reduced-precision kernel's
+/// accuracy cost); lengths are equal for any output that passed its check.
+pub fn error_vs_f32(actual: &[f32], f32_result: &[f32]) -> F32Error {
+    let n = actual.len().min(f32_result.len()).max(1) as f64;
+    let (mut max_abs, mut sq, mut ref_sq) = (0f64, 0f64, 0f64);
+    for (&a, &r) in actual.iter().zip(f32_result) {
+        let d = (f64::from(a) - f64::from(r)).abs();
+        max_abs = max_abs.max(d);
+        sq += d * d;
+        ref_sq += f64::from(r) * f64::from(r);
+    }
+    let rms = (sq / n).sqrt();
+    let ref_rms = (ref_sq / n).sqrt();
+    F32Error { max_abs_err: max_abs, rms_err: rms, rel_rms_err: if ref_rms > 0.0 { rms / ref_rms } else { 0.0 } }
+}
+
 /// Compares element by element; `passed` is false on any NaN, length mismatch or excess error.
 pub fn compare(actual: &[f32], expected: &[f32], tol: Tolerance) -> CheckReport {
     let mut report = CheckReport {
@@ -45,6 +61,7 @@ pub fn compare(actual: &[f32], expected: &[f32], tol: Tolerance) -> CheckReport 
         worst_actual: None,
         failing_elements: 0,
         elements: expected.len() as u64,
+        vs_f32: None,
     };
     if !report.passed {
         report.failing_elements = expected.len().abs_diff(actual.len()) as u64;

@@ -66,9 +66,15 @@ pub fn fmt_ns(ns: f64) -> String {
     }
 }
 
+/// A reduced-precision record's error against the f32 result (relative RMS), e.g. `0.38%`;
+/// empty for f32 kernels.
+pub fn fmt_vs_f32(r: &Record) -> String {
+    r.check.as_ref().and_then(|c| c.vs_f32.as_ref()).map_or(String::new(), |e| format!("{:.2}%", 100.0 * e.rel_rms_err))
+}
+
 pub fn markdown(records: &[Record]) -> String {
     let mut out = String::from(
-        "| kernel | case | backend | adapter | status | median | 95% CI | GFLOP/s | GB/s | timer |\n|---|---|---|---|---|---:|---:|---:|---:|---|\n",
+        "| kernel | case | backend | adapter | status | median | 95% CI | GFLOP/s | GB/s | timer | error vs f32 (rel. RMS) |\n|---|---|---|---|---|---:|---:|---:|---:|---|---:|\n",
     );
     for r in records {
         let adapter = r
@@ -90,12 +96,13 @@ pub fn markdown(records: &[Record]) -> String {
             .throughput
             .map_or((String::new(), String::new()), |t| (format!("{:.2}", t.gflops), format!("{:.2}", t.gbps)));
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {median} | {ci} | {gf} | {gb} | {timer} |\n",
+            "| {} | {} | {} | {} | {} | {median} | {ci} | {gf} | {gb} | {timer} | {} |\n",
             r.kernel,
             r.case,
             r.backend,
             md_escape(&adapter),
-            status
+            status,
+            fmt_vs_f32(r)
         ));
     }
     out.push_str(&scaling_markdown(records));

@@ -114,10 +114,12 @@ pub fn start_host<'a>(
     kernel: &Kernel,
     p: &Params,
     expected: Option<&[f32]>,
+    f32_result: Option<&[f32]>,
     run: &HostRun<'_>,
 ) -> Result<Measurement<HostTimed<'a>>, Box<Record>> {
     let timed = HostTimed { prepared, resolution_ns: run.resolution_ns };
-    complete_now(Measurement::start(timed, run.base_record(kernel, p), expected, kernel.tolerance, run.sampling))
+    let record = run.base_record(kernel, p);
+    complete_now(Measurement::start(timed, record, expected, f32_result, kernel.tolerance, run.sampling))
 }
 
 /// Runs a prepared kernel to the end without yielding (native callers).
@@ -126,9 +128,10 @@ pub fn measure_host(
     kernel: &Kernel,
     p: &Params,
     expected: Option<&[f32]>,
+    f32_result: Option<&[f32]>,
     run: &HostRun<'_>,
 ) -> Record {
-    match start_host(prepared, kernel, p, expected, run) {
+    match start_host(prepared, kernel, p, expected, f32_result, run) {
         Ok(mut m) => {
             while !complete_now(m.step()) {}
             m.finish()
@@ -188,13 +191,13 @@ mod tests {
             // Run 1 is the cold run, 2-3 warm-up, 4 calibration; 6 is within the first samples.
             for fail_at in [1, 3, 4, 6] {
                 let mut flaky = Flaky { runs: 0, fail_at, out: expected.clone() };
-                let r = measure_host(&mut flaky, k, p, Some(&expected), run);
+                let r = measure_host(&mut flaky, k, p, Some(&expected), None, run);
                 let Status::Failed { reason } = &r.status else { panic!("fail_at {fail_at}: {:?}", r.status) };
                 assert!(reason.contains(&format!("device fell over on run {fail_at}")), "{reason}");
                 assert!(r.timing.is_none(), "a failed case carries no timing");
             }
             let mut fine = Flaky { runs: 0, fail_at: 0, out: expected.clone() };
-            let r = measure_host(&mut fine, k, p, Some(&expected), run);
+            let r = measure_host(&mut fine, k, p, Some(&expected), None, run);
             assert_eq!(r.status, Status::Measured);
             let t = r.timing.unwrap();
             assert_eq!(t.timer.kind, TimerKind::HostClock);
@@ -208,12 +211,12 @@ mod tests {
         let p = &k.params(Size::Quick)[0];
         with_run(|run| {
             let mut wrong = Flaky { runs: 0, fail_at: 0, out: vec![1.0, 2.0, 3.0, 5.0] };
-            let r = measure_host(&mut wrong, k, p, Some(&[1.0, 2.0, 3.0, 4.0]), run);
+            let r = measure_host(&mut wrong, k, p, Some(&[1.0, 2.0, 3.0, 4.0]), None, run);
             assert!(matches!(r.status, Status::Mismatch { .. }), "{:?}", r.status);
             assert!(r.timing.is_none());
 
             let mut fine = Flaky { runs: 0, fail_at: 0, out: vec![0.0] };
-            let Ok(mut m) = start_host(&mut fine, k, p, None, run) else { panic!("starts") };
+            let Ok(mut m) = start_host(&mut fine, k, p, None, None, run) else { panic!("starts") };
             for _ in 0..3 {
                 assert!(!complete_now(m.step()));
             }

@@ -22,6 +22,7 @@ pub mod measure;
 pub mod model;
 pub mod op;
 pub mod plan;
+pub mod quant;
 pub mod reference;
 pub mod rng;
 pub mod scaling;

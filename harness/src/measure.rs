@@ -186,6 +186,7 @@ impl<T: Timed> Measurement<T> {
         mut timed: T,
         mut record: Record,
         expected: Option<&[f32]>,
+        f32_result: Option<&[f32]>,
         tolerance: Tolerance,
         cfg: &SamplingConfig,
     ) -> Result<Self, Box<Record>> {
@@ -204,7 +205,10 @@ impl<T: Timed> Measurement<T> {
                 record.check = Some(check);
                 return Err(Box::new(record));
             }
-            record.check = Some(check);
+            record.check = Some(crate::schema::CheckReport {
+                vs_f32: f32_result.map(|f| crate::check::error_vs_f32(&first.output, f)),
+                ..check
+            });
         }
         for _ in 0..cfg.warmup {
             if let Err(e) = timed.sample(1).await {

@@ -208,6 +208,12 @@ pub enum Op {
     },
     /// Append K/V to a paged cache and attend: the attention of every model.
     CachedAttention(CacheDims),
+    /// `y = x W^T` with W (n, k) block-quantised along k (q8/q4), dequantised in the kernel;
+    /// inputs x and the f32 weights, which the backend quantises as [`crate::quant`] does.
+    QuantMatmul {
+        dims: MatmulDims,
+        format: crate::quant::QuantFormat,
+    },
     /// Logits of one hidden state against a (vocab, hidden) table, argmax on the device.
     LmHead {
         hidden: usize,
@@ -234,6 +240,8 @@ impl Op {
             | Op::Embedding { dtype, .. }
             | Op::Add { dtype, .. }
             | Op::LmHead { dtype, .. } => dtype,
+            Op::QuantMatmul { format: crate::quant::QuantFormat::Q8, .. } => DType::Q8,
+            Op::QuantMatmul { format: crate::quant::QuantFormat::Q4, .. } => DType::Q4,
             // Audio features stay f32 (as Whisper computes them); the paged cache attention is
             // the models' own, f32 like the models.
             Op::LogMel(_) | Op::CachedAttention(_) => DType::F32,
@@ -257,7 +265,7 @@ impl Op {
             | Op::Embedding { dtype, .. }
             | Op::Add { dtype, .. }
             | Op::LmHead { dtype, .. } => *dtype = to,
-            Op::LogMel(_) | Op::CachedAttention(_) => {}
+            Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } => {}
         }
         self
     }

@@ -41,7 +41,7 @@ pub struct NativeArgs {
     /// `key=LO..HI+STEP`, e.g. `matmul-f32:batch=1..16x2` or `attention-flash:seq_len=128..1024x2`
     #[arg(long = "sweep", value_name = "KERNEL:KEY=V1,V2,...")]
     sweeps: Vec<String>,
-    /// Only cases of these dtypes, comma-separated: f32, f16
+    /// Only cases of these dtypes, comma-separated: f32, f16, q8, q4
     #[arg(long, value_delimiter = ',')]
     dtypes: Vec<String>,
     /// Backends to run, comma-separated: `wgpu` (every native adapter), `cpu` (native-cpu),
@@ -212,17 +212,21 @@ impl NativePlan {
                 facts: &facts,
                 resolution_ns: host_resolution_ns,
             };
+            let f32_result = kernel.imp.f32_result(params, &inputs, self.seed);
             for b in &host_backends {
                 let run = run(b.name(), b.adapter());
                 let record = match b.prepare(kernel, params, &inputs) {
-                    Ok(mut prepared) => measure_host(prepared.as_mut(), kernel, params, Some(&expected), &run),
+                    Ok(mut prepared) => {
+                        let f32 = f32_result.as_deref();
+                        measure_host(prepared.as_mut(), kernel, params, Some(&expected), f32, &run)
+                    }
                     Err(reason) => run.skipped(kernel, params, reason),
                 };
                 emit(record)?;
             }
             if self.backends.iter().any(|b| b == "reference") {
                 let mut r = RefRun { kernel, params, inputs: &inputs, out: expected.clone() };
-                let mut record = measure_host(&mut r, kernel, params, None, &run("native-reference", None));
+                let mut record = measure_host(&mut r, kernel, params, None, None, &run("native-reference", None));
                 if let Some(t) = record.timing.as_mut() {
                     // The reference's first run is the one that produced `expected`, above.
                     t.cold.first_run_ns = Some(reference_cold_ns);

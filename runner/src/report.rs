@@ -84,7 +84,8 @@ pub fn print_table(records: &[Record]) {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header([
-        "kernel", "case", "backend", "adapter", "status", "median", "95% CI", "GFLOP/s", "GB/s", "timer", "note",
+        "kernel", "case", "backend", "adapter", "status", "median", "95% CI", "GFLOP/s", "GB/s", "timer", "vs f32",
+        "note",
     ]);
     for r in records {
         let adapter = r
@@ -116,6 +117,7 @@ pub fn print_table(records: &[Record]) {
             Cell::new(gf).set_alignment(CellAlignment::Right),
             Cell::new(gb).set_alignment(CellAlignment::Right),
             Cell::new(timer),
+            Cell::new(harness::format::fmt_vs_f32(r)).set_alignment(CellAlignment::Right),
             Cell::new(note),
         ]);
     }

@@ -51,7 +51,7 @@ pub struct RunArgs {
     /// A sweep, one case per point (repeatable), as `accelbench native --sweep`
     #[arg(long = "sweep", value_name = "KERNEL:KEY=V1,V2,...")]
     sweeps: Vec<String>,
-    /// Only cases of these dtypes, comma-separated: f32, f16
+    /// Only cases of these dtypes, comma-separated: f32, f16, q8, q4
     #[arg(long, value_delimiter = ',')]
     dtypes: Vec<String>,
     /// Model presets to run in every browser and natively after the kernels, comma-separated,

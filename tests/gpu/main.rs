@@ -170,8 +170,8 @@ mod verdicts {
             min_resolutions_per_sample: 20.0,
         };
         let jobs = [
-            gpu::Job { kernel: k, params: a, inputs: &ia, expected: &ea },
-            gpu::Job { kernel: k, params: b, inputs: &ib, expected: &eb },
+            gpu::Job { kernel: k, params: a, inputs: &ia, expected: &ea, f32_result: None },
+            gpu::Job { kernel: k, params: b, inputs: &ib, expected: &eb, f32_result: None },
         ];
         let mut r = pollster::block_on(gpu::run_interleaved(dev, &jobs, &RunOptions { sampling, ..opts(9) }));
         let rb = r.pop().unwrap();

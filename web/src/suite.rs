@@ -243,7 +243,14 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                     match &device {
                         Ok(dev) => {
                             set_progress(kernel.id, &params.case, &webgpu_label, 0, case_start);
-                            let job = Job { kernel, params, inputs: &inputs, expected: &expected };
+                            let f32_result = kernel.imp.f32_result(params, &inputs, plan.seed);
+                            let job = Job {
+                                kernel,
+                                params,
+                                inputs: &inputs,
+                                expected: &expected,
+                                f32_result: f32_result.as_deref(),
+                            };
                             let mut on_sample = |_: usize, n: usize| {
                                 set_progress(kernel.id, &params.case, &webgpu_label, n, case_start);
                             };
@@ -269,7 +276,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                         resolution_ns: env.host_clock_resolution_ns,
                     };
                     let mut prepared = RefRun { kernel, params, inputs: &inputs, out: vec![] };
-                    match start_host(&mut prepared, kernel, params, None, &run) {
+                    match start_host(&mut prepared, kernel, params, None, None, &run) {
                         Ok(mut m) => loop {
                             complete_now(m.step());
                             set_progress(kernel.id, &params.case, &wasm_label, m.samples_taken(), case_start);

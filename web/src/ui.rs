@@ -266,7 +266,7 @@ fn controls() -> Html {
                 <label>{ "Sizes " }<Choice id="size" value={(*size).clone()} onchange={set(&size)}
                     options={vec![("quick", "quick"), ("full", "full")]} /></label>
                 <label>{ "dtype " }<Choice id="dtype" value={(*dtype).clone()} onchange={set(&dtype)}
-                    options={vec![("all", "all"), ("f32", "f32"), ("f16", "f16")]} /></label>
+                    options={vec![("all", "all"), ("f32", "f32"), ("f16", "f16"), ("q8", "q8"), ("q4", "q4")]} /></label>
                 <label>{ "Backend " }<Choice id="backend" value={(*backend).clone()} onchange={set(&backend)}
                     options={vec![("auto", "auto (WebGPU, else WASM)"), ("webgpu", "WebGPU"), ("wasm", "WASM CPU"), ("both", "both")]} /></label>
                 <label>{ "Min samples " }<input type="number" min="2" placeholder="size default" value={(*min_samples).clone()} onchange={set(&min_samples)} /></label>
@@ -380,7 +380,7 @@ fn results() -> Html {
                     { header("#", SortKey::Order) }{ header("kernel / case", SortKey::Kernel) }<th>{ "dtype" }</th>
                     { header("backend", SortKey::Backend) }{ header("median", SortKey::Median) }
                     { header("95% CI width", SortKey::Spread) }{ header("throughput", SortKey::Throughput) }
-                    <th>{ "timer" }</th>{ header("status", SortKey::Status) }
+                    <th>{ "timer" }</th><th title="reduced-precision kernels: relative RMS error against the same operation in f32">{ "vs f32" }</th>{ header("status", SortKey::Status) }
                 </tr></thead>
                 <tbody>
                 { for rows.iter().map(|(i, r)| {
@@ -395,6 +395,7 @@ fn results() -> Html {
                             <td class="num">{ if spread(r).is_nan() { String::new() } else { format!("±{:.1}%", 50.0 * spread(r)) } }</td>
                             <td class="num">{ charts::headline(r).map_or(String::new(), |(v, u)| format!("{v:.2} {u}")) }</td>
                             <td>{ t.map_or(String::new(), |t| format!("{} ×{}", t.timer.kind, t.batch)) }</td>
+                            <td class="num">{ harness::format::fmt_vs_f32(r) }</td>
                             <td title={r.status.reason().unwrap_or_default().to_owned()}>
                                 { r.status.label() }
                                 if let Some(reason) = r.status.reason() { <div class="reason">{ reason.to_owned() }</div> }

@@ -68,7 +68,9 @@ pub async fn run_kernel(
     expected: &[f32],
     opts: &RunOptions,
 ) -> Record {
-    let job = Job { kernel, params, inputs, expected };
+    // Inputs come from `opts.seed`, so the f32 result is regenerated from it where needed.
+    let f32_result = kernel.imp.f32_result(params, inputs, opts.seed);
+    let job = Job { kernel, params, inputs, expected, f32_result: f32_result.as_deref() };
     run_interleaved(dev, &[job], opts).await.pop().expect("one record per job")
 }
 
@@ -79,6 +81,9 @@ pub struct Job<'a> {
     pub params: &'a Params,
     pub inputs: &'a Inputs,
     pub expected: &'a [f32],
+    /// The f32 result a reduced-precision kernel's output is also compared with
+    /// ([`crate::kernels::KernelImpl::f32_result`]).
+    pub f32_result: Option<&'a [f32]>,
 }
 
 /// Measures several jobs on one device with their samples taken round-robin
@@ -141,5 +146,5 @@ async fn start<'a>(
         }
     };
     let timed = GpuTimed::new(dev, plan, res, pipeline_ns, opts);
-    Measurement::start(timed, record, Some(job.expected), job.kernel.tolerance, &opts.sampling).await
+    Measurement::start(timed, record, Some(job.expected), job.f32_result, job.kernel.tolerance, &opts.sampling).await
 }

@@ -40,7 +40,7 @@ pub async fn run_model(dev: &GpuDevice, job: &ModelJob<'_>, opts: &RunOptions) -
     let mut timed = GpuTimed::new(dev, plan, res, pipeline_ns, opts);
     timed.after_check = Some((forced_flag, 0u32.to_le_bytes().to_vec()));
     let expected = &job.reference.output;
-    let mut m = match Measurement::start(timed, record, Some(expected), job.tolerance, &opts.sampling).await {
+    let mut m = match Measurement::start(timed, record, Some(expected), None, job.tolerance, &opts.sampling).await {
         Ok(m) => m,
         Err(r) => return *r,
     };

@@ -90,6 +90,11 @@ impl KernelImpl for Softmax {
         y
     }
 
+    fn f32_result(&self, p: &Params, _inputs: &Inputs, seed: u64) -> Option<Vec<f32>> {
+        let f32 = Softmax { half: false };
+        self.half.then(|| f32.reference(p, &f32.generate(p, seed)))
+    }
+
     fn work(&self, p: &Params) -> Work {
         let n = (p.usize("rows") * p.usize("cols")) as f64;
         let size = if self.half { 2.0 } else { 4.0 };
@@ -140,6 +145,11 @@ impl KernelImpl for Gelu {
             round_f16(&mut y);
         }
         y
+    }
+
+    fn f32_result(&self, p: &Params, _inputs: &Inputs, seed: u64) -> Option<Vec<f32>> {
+        let f32 = Gelu { erf: self.erf, half: false };
+        self.half.then(|| f32.reference(p, &f32.generate(p, seed)))
     }
 
     fn work(&self, p: &Params) -> Work {
@@ -217,6 +227,11 @@ impl KernelImpl for Norm {
             round_f16(&mut y);
         }
         y
+    }
+
+    fn f32_result(&self, p: &Params, _inputs: &Inputs, seed: u64) -> Option<Vec<f32>> {
+        let f32 = Norm { rms: self.rms, half: false };
+        self.half.then(|| f32.reference(p, &f32.generate(p, seed)))
     }
 
     fn work(&self, p: &Params) -> Work {

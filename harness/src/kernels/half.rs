@@ -45,6 +45,11 @@ impl<K: KernelImpl> KernelImpl for Half<K> {
         y
     }
 
+    /// The f32 kernel on its own (unrounded) inputs from the same seed.
+    fn f32_result(&self, p: &Params, _inputs: &Inputs, seed: u64) -> Option<Vec<f32>> {
+        Some(self.kernel.reference(p, &self.kernel.generate(p, seed)))
+    }
+
     /// The f32 kernel's operations; bytes at two per element (ids, page tables and the f32
     /// tables some kernels keep are a small share of what they move).
     fn work(&self, p: &Params) -> Work {

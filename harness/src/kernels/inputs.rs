@@ -13,12 +13,21 @@ pub enum Inputs {
     Attention(AttentionInputs),
     Audio(AudioInputs),
     Conv1d(Conv1dInputs),
+    Quant(QuantInputs),
     KvCache(KvCacheInputs),
     Rope(RopeInputs),
     Embedding(EmbeddingInputs),
     Add(AddInputs),
     CachedAttention(CachedAttentionInputs),
     LmHead(LmHeadInputs),
+}
+
+/// A quantised product's activations x (m, k) and its f32 weights w (n, k), rows the output
+/// features as a linear layer stores them; kernels quantise w deterministically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantInputs {
+    pub x: Vec<f32>,
+    pub w: Vec<f32>,
 }
 
 /// A convolution's signal x (c_in, in_stride), weights (c_out, c_in, kernel) and bias (c_out).
@@ -138,6 +147,7 @@ impl Inputs {
             Inputs::Attention(i) => vec![&mut i.q, &mut i.k, &mut i.v],
             Inputs::Audio(i) => vec![&mut i.pcm],
             Inputs::Conv1d(i) => vec![&mut i.x, &mut i.w, &mut i.b],
+            Inputs::Quant(i) => vec![&mut i.x, &mut i.w],
             Inputs::KvCache(i) => vec![&mut i.pre_k, &mut i.pre_v, &mut i.new_k, &mut i.new_v, &mut i.query],
             Inputs::Rope(i) => vec![&mut i.x, &mut i.cos, &mut i.sin],
             Inputs::Embedding(i) => vec![&mut i.table],
@@ -187,6 +197,7 @@ accessors! {
     attention: Attention => AttentionInputs;
     audio: Audio => AudioInputs;
     conv1d: Conv1d => Conv1dInputs;
+    quant: Quant => QuantInputs;
     kv_cache: KvCache => KvCacheInputs;
     rope: Rope => RopeInputs;
     embedding: Embedding => EmbeddingInputs;

@@ -54,6 +54,11 @@ impl KernelImpl for Matmul {
         if self.half { c.into_iter().map(|v| half::f16::from_f32(v).to_f32()).collect() } else { c }
     }
 
+    fn f32_result(&self, p: &Params, _inputs: &Inputs, seed: u64) -> Option<Vec<f32>> {
+        let f32 = Matmul { half: false };
+        self.half.then(|| f32.reference(p, &f32.generate(p, seed)))
+    }
+
     fn work(&self, p: &Params) -> Work {
         work(dims(p), if self.half { 2.0 } else { 4.0 })
     }

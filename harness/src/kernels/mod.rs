@@ -13,6 +13,7 @@ mod kvcache;
 mod logmel;
 mod matmul;
 mod model_ops;
+mod quant;
 mod rope;
 
 pub use crate::reference::reflect as reflect_index;
@@ -24,12 +25,13 @@ pub use glu::Glu;
 pub use half::Half;
 pub use inputs::{
     AddInputs, AttentionInputs, AudioInputs, CachedAttentionInputs, Conv1dInputs, EmbeddingInputs, GluInputs, Inputs,
-    KvCacheInputs, LmHeadInputs, MatmulInputs, NormInputs, RopeInputs, UnaryInputs,
+    KvCacheInputs, LmHeadInputs, MatmulInputs, NormInputs, QuantInputs, RopeInputs, UnaryInputs,
 };
 pub use kvcache::KvCache;
 pub use logmel::{LogMel, MEL_HOP, MelSetup, MelTables, mel_config, speech_clip};
 pub use matmul::Matmul;
 pub use model_ops::{Add, CachedAttention, LmHead};
+pub use quant::QuantMatmul;
 pub use rope::Rope;
 
 /// Each family's dispatches as [`crate::plan::Call`]s: what its own plan is built from and what
@@ -134,6 +136,12 @@ pub trait KernelImpl: Sync + std::fmt::Debug {
     }
     /// The expected output, as f32, in the layout of the plan's output buffer.
     fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32>;
+    /// For a reduced-precision variant (fp16, q8, q4): the same operation in f32 on the inputs
+    /// before rounding or quantisation (regenerated from `seed` where `inputs` hold rounded
+    /// values), which the record's error against fp32 is measured from. `None` for f32 kernels.
+    fn f32_result(&self, _p: &Params, _inputs: &Inputs, _seed: u64) -> Option<Vec<f32>> {
+        None
+    }
     fn work(&self, p: &Params) -> Work;
     fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan;
 }

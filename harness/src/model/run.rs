@@ -281,11 +281,11 @@ pub fn measure_host_model<O: HostOps>(ops: &O, job: &ModelJob<'_>, run: &crate::
     let (sampling, resolution_ns) = (run.sampling, run.resolution_ns);
     let timed = HostModel::new(ops, job, resolution_ns);
     crate::measure::complete_now(async {
-        let mut m = match Measurement::start(timed, record, Some(&job.reference.output), job.tolerance, sampling).await
-        {
-            Ok(m) => m,
-            Err(r) => return *r,
-        };
+        let mut m =
+            match Measurement::start(timed, record, Some(&job.reference.output), None, job.tolerance, sampling).await {
+                Ok(m) => m,
+                Err(r) => return *r,
+            };
         while !m.step().await {}
         let (mut record, passes, timed) = m.finish_parts();
         if let Some(metrics) = record.model.as_mut().filter(|_| record.status == Status::Measured) {

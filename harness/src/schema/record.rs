@@ -237,6 +237,20 @@ pub struct CheckReport {
     pub worst_actual: Option<f64>,
     pub failing_elements: u64,
     pub elements: u64,
+    /// A reduced-precision kernel's output (fp16, q8, q4) against the same operation in f32 on
+    /// the unrounded, unquantised inputs: what the precision costs in accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vs_f32: Option<F32Error>,
+}
+
+/// An output against the f32 result of the same operation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct F32Error {
+    pub max_abs_err: f64,
+    /// Root-mean-square of the differences.
+    pub rms_err: f64,
+    /// `rms_err` over the RMS of the f32 result: the usual single figure for quantisation error.
+    pub rel_rms_err: f64,
 }
 
 impl CheckReport {

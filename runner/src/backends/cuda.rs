@@ -123,6 +123,12 @@ impl Backend for Cuda {
                 return Err(format!("native-cuda has no fp16 {} kernel yet (its f32 kernel is measured)", kernel.id));
             }
             Op::KvCache { .. } => return Err("native-cuda has no paged KV-cache kernels yet".into()),
+            Op::QuantMatmul { .. } => {
+                return Err(format!(
+                    "native-cuda has no q8/q4 {} kernel yet (a dequantising NVRTC GEMV is the next step)",
+                    kernel.id
+                ));
+            }
             Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d { .. } => {
                 return Err(format!(
                     "native-cuda has no {} kernel yet (model operations run on wgpu and native-cpu)",
@@ -203,11 +209,12 @@ impl Backend for Cuda {
                 let dims = [d.tokens as u32, d.heads as u32, (d.head_dim / 2) as u32];
                 Job::Rope { x: up(&i.x)?, cos: up(&i.cos)?, sin: up(&i.sin)?, y, dims }
             }
-            Op::Matmul { dtype: DType::F16, .. }
+            Op::Matmul { dtype: DType::F16 | DType::Q8 | DType::Q4, .. }
             | Op::KvCache { .. }
             | Op::Add { .. }
             | Op::CachedAttention(_)
             | Op::LmHead { .. }
+            | Op::QuantMatmul { .. }
             | Op::Conv1d { .. } => unreachable!("refused above"),
         };
         Ok(Box::new(CudaRun { stream: s.clone(), blas: dev.blas.clone(), funcs: dev.funcs.clone(), job }))

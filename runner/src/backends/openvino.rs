@@ -383,6 +383,13 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
                 kernel.id
             ));
         }
+        Op::QuantMatmul { .. } => {
+            return Err(format!(
+                "native-openvino has no model for {} yet (OpenVINO's compressed weights, u8 or u4 constants \
+                 with a scale Multiply before the MatMul, would express it)",
+                kernel.id
+            ));
+        }
         Op::KvCache { .. } => {
             return Err(format!(
                 "native-openvino has no model for {} (the paged KV cache is a chain of dependent steps with \
@@ -464,6 +471,10 @@ mod tests {
                                 "attention-cache",
                                 "lm-head",
                                 "lm-head-f16",
+                                "matmul-q8",
+                                "gemv-q8",
+                                "matmul-q4",
+                                "gemv-q4",
                             ];
                             assert!(refused.contains(&k.id), "{}: {reason}", k.id);
                             assert!(reason.contains("no model"), "{reason}");
