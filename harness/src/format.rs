@@ -304,11 +304,15 @@ pub fn model_rows(records: &[Record]) -> Vec<[String; 12]> {
                 Some(reason) => format!("{}: {reason}", r.status.label()),
                 None => match (m, &r.check) {
                     (Some(m), Some(c)) => format!(
-                        "measured (max rel err {:.1e} vs {}{})",
+                        "measured (max rel err {:.1e} vs {}{}{})",
                         c.max_rel_err,
                         m.checked_against,
                         m.greedy_tokens_matched
-                            .map_or(String::new(), |g| format!("; {g}/{} greedy tokens agree", m.generated_tokens))
+                            .map_or(String::new(), |g| format!("; {g}/{} greedy tokens agree", m.generated_tokens)),
+                        c.vs_f32.as_ref().map_or(String::new(), |e| format!(
+                            "; {:.2}% rel. RMS from the f32 weights' output",
+                            100.0 * e.rel_rms_err
+                        ))
                     ),
                     _ => r.status.label().to_owned(),
                 },

@@ -96,6 +96,14 @@ pub fn quantize(w: &[f32], rows: usize, k: usize, format: QuantFormat) -> Quanti
 }
 
 impl Quantized {
+    /// The rows as a graph holds them: packed levels and scales packed in pairs
+    /// ([`Quantized::packed_scales`]).
+    pub fn from_packed(format: QuantFormat, rows: usize, k: usize, words: &[u32], packed_scales: &[u32]) -> Quantized {
+        let n = rows * (k / BLOCK);
+        let scales = (0..n).map(|s| (packed_scales[s / 2] >> (16 * (s % 2))) as u16).collect();
+        Quantized { format, rows, k, words: words.to_vec(), scales }
+    }
+
     /// The value level (before the scale) of element `e` of row `r`.
     pub fn level(&self, r: usize, e: usize) -> i32 {
         let (b, i) = (e / BLOCK, e % BLOCK);

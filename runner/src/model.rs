@@ -12,7 +12,7 @@ use harness::host::HostRun;
 use harness::measure::SamplingConfig;
 use harness::model::graph::Graph;
 use harness::model::reference::Reference;
-use harness::model::run::{ModelCase, PreparedModel, measure_host_model, prepare};
+use harness::model::run::{ModelCase, PreparedModel, measure_host_model};
 use harness::model::{self, Chosen};
 use harness::schema::{Record, Size, Status};
 
@@ -38,6 +38,10 @@ pub struct ModelArgs {
     /// Tokens generated one at a time after the prompt (default 16 quick, 128 full)
     #[arg(long = "gen")]
     generate: Option<usize>,
+    /// Weight precisions of the linear layers, comma-separated: f32, q8, q4 (block-quantised,
+    /// dequantised in the kernels; embeddings, norms and the LM head stay f32)
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["f32".to_owned()])]
+    weights: Vec<String>,
     /// Backends, comma-separated: `wgpu` (every native adapter), `cpu` (native-cpu), `reference`
     #[arg(long, value_delimiter = ',', default_values_t = vec!["wgpu".to_owned(), "cpu".to_owned()])]
     backends: Vec<String>,
@@ -138,6 +142,7 @@ impl ModelPlan {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         chosen: &[Chosen],
+        weights: &[String],
         size: Size,
         (prompt, generate): (Option<usize>, Option<usize>),
         backends: &[String],
@@ -151,7 +156,11 @@ impl ModelPlan {
                 bail!("unknown backend `{b}`; choose from: {}", BACKENDS.join(", "));
             }
         }
-        let models = chosen.iter().map(|c| ModelCase::new(c, size, prompt, generate)).collect();
+        let formats = model::weight_formats(weights)?;
+        let models = chosen
+            .iter()
+            .flat_map(|c| formats.iter().map(move |&w| ModelCase::new(c, size, prompt, generate, w)))
+            .collect();
         Ok(ModelPlan { models, size, backends: backends.to_vec(), adapter, memory_budget, seed, sampling })
     }
 
@@ -200,8 +209,8 @@ impl ModelPlan {
             // The f64 reference at the quick scale; native-cpu's f32 at full scale (f64 would
             // take minutes for a 1B model), as the record says.
             let (prepared, against): (PreparedModel, &str) = match self.size {
-                Size::Quick => (prepare(&Reference, &m.config, m.prompt, m.generate, self.seed)?, "f64 reference"),
-                Size::Full => (prepare(&CpuOps, &m.config, m.prompt, m.generate, self.seed)?, "native-cpu f32"),
+                Size::Quick => (m.prepare(&Reference, self.seed)?, "f64 reference"),
+                Size::Full => (m.prepare(&CpuOps, self.seed)?, "native-cpu f32"),
             };
             let job = prepared.job(&m.id, scale, against);
             for (label, dev) in &runnable {
@@ -249,6 +258,7 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<Outcome> {
     let sampling = crate::native::sampling(args.quick, args.budget)?;
     let plan = ModelPlan::new(
         &chosen,
+        &args.weights,
         size,
         (args.prompt, args.generate),
         &args.backends,

@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// Tokens every decoder generates one at a time (default 16 quick, 128 full)
     #[arg(long = "gen")]
     generate: Option<usize>,
+    /// Weight precisions every model runs at, comma-separated: f32, q8, q4 (default: all three
+    /// in a --quick run, f32 otherwise)
+    #[arg(long, value_delimiter = ',')]
+    model_weights: Option<Vec<String>>,
     /// Small parameter sets (seconds on CPU adapters); the default is `full`
     #[arg(long, conflicts_with = "full")]
     quick: bool,
@@ -209,8 +213,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         .context("name presets listed by `accelbench models`, `all` or `none` in --models")?;
     // Models run natively on wgpu and native-cpu; other native backends get `skipped` records.
     let model_backends: Vec<String> = plan.backends.iter().filter(|b| *b == "wgpu" || *b == "cpu").cloned().collect();
+    let model_weights = args
+        .model_weights
+        .clone()
+        .unwrap_or_else(|| if args.quick { vec!["f32".into(), "q8".into(), "q4".into()] } else { vec!["f32".into()] });
     let model_plan = crate::model::ModelPlan::new(
         &chosen,
+        &model_weights,
         size,
         (args.prompt, args.generate),
         &model_backends,
@@ -265,6 +274,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 args,
                 plan: &plan,
                 models: &models,
+                model_weights: &model_weights,
                 commit: &commit,
                 run_id: &run_id,
                 base: &base,
@@ -384,8 +394,9 @@ struct BrowserRun<'a> {
     browser: Browser,
     args: &'a RunArgs,
     plan: &'a NativePlan,
-    /// The model ids the page runs after the kernels.
+    /// The model ids the page runs after the kernels, and their weight precisions.
     models: &'a [String],
+    model_weights: &'a [String],
     commit: &'a str,
     run_id: &'a str,
     base: &'a str,
@@ -467,6 +478,7 @@ impl BrowserRun<'_> {
             let config = PageRunConfig {
                 kernels: self.args.kernels.clone(),
                 models: self.models.to_vec(),
+                model_weights: self.model_weights.to_vec(),
                 prompt: self.args.prompt,
                 generate: self.args.generate,
                 cases: self.args.cases.clone(),

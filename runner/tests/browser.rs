@@ -80,13 +80,18 @@ fn assert_whole_catalogue(records: &[Record], backend: &str) {
     }
 }
 
-/// Every model preset has exactly one record on `backend` (after the kernels), checked against
-/// the f64 reference, with the model metrics a user reads.
+/// Every model preset has exactly one record per weight precision (f32, q8, q4: a quick run's
+/// default) on `backend` (after the kernels), checked against the f64 reference, with the model
+/// metrics a user reads and, when quantised, the error against the f32 weights.
 fn assert_every_model(records: &[Record], backend: &str) {
-    for p in harness::model::PRESETS {
-        let found: Vec<&Record> = records.iter().filter(|r| r.kernel == p.id && r.backend == backend).collect();
-        assert_eq!(found.len(), 1, "{} on {backend}: {} records", p.id, found.len());
+    for (p, dtype) in harness::model::PRESETS.iter().flat_map(|p| ["f32", "q8", "q4"].map(|d| (p, d))) {
+        let found: Vec<&Record> =
+            records.iter().filter(|r| r.kernel == p.id && r.backend == backend && r.dtype == dtype).collect();
+        assert_eq!(found.len(), 1, "{} {dtype} on {backend}: {} records", p.id, found.len());
         let r = found[0];
+        if dtype != "f32" && r.status == Status::Measured {
+            assert!(r.check.as_ref().is_some_and(|c| c.vs_f32.is_some()), "{} {dtype}: no error vs f32", p.id);
+        }
         assert_eq!(r.family, "model");
         match &r.status {
             Status::Measured => {

@@ -553,6 +553,17 @@ fn model_runs_checked_with_token_metrics_and_refuses_what_it_cannot_hold() {
     let out = accelbench(&["model", "gpt3", "--quick"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("presets: gpt2-small"));
+    // Quantised weights: checked against the same quantised model, with the error against the
+    // f32 weights; an unknown precision names the accepted ones.
+    let out = accelbench(&["model", "gpt2-small", "--quick", "--weights", "q8", "--backends", "cpu", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rs = records(&out);
+    assert_eq!(rs.len(), 1);
+    assert_eq!((rs[0]["dtype"].as_str(), rs[0]["status"].as_str()), (Some("q8"), Some("measured")));
+    assert!(rs[0]["check"]["vs_f32"]["rel_rms_err"].as_f64().unwrap() > 0.0);
+    let out = accelbench(&["model", "gpt2-small", "--quick", "--weights", "q3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("f32, q8 or q4"));
     let out = accelbench(&["model", "gpt2-small", "--memory-budget", "lots"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("2GiB"));

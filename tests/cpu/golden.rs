@@ -57,6 +57,7 @@ fn golden_record_and_page_protocol() {
             models: vec!["gpt2-small".into(), "whisper-tiny".into()],
             prompt: Some(64),
             generate: Some(8),
+            model_weights: vec!["f32".into(), "q4".into()],
             cases: vec!["matmul-f32:m=96,n=80,k=64".into()],
             sweeps: vec!["softmax:cols=128..1024x2".into()],
             size: Size::Quick,

@@ -258,4 +258,24 @@ fn models_run_checked_with_per_token_metrics_on_lavapipe() {
             assert!(mm.greedy_tokens_matched.is_some_and(|n| n >= 1), "{id}: {mm:?}");
         }
     }
+    // Quantised weights: the q8/q4 GEMM (prompt) and GEMV (decode steps) inside the model,
+    // checked against the f64 reference of the same quantised model, with the distance from
+    // the f32 weights' output in the record.
+    for format in [harness::quant::QuantFormat::Q8, harness::quant::QuantFormat::Q4] {
+        let chosen = harness::model::Chosen {
+            id: "llama-3.2-1b".into(),
+            config: quick(&(preset("llama-3.2-1b").unwrap().config)()),
+        };
+        let mc =
+            harness::model::run::ModelCase::new(&chosen, harness::schema::Size::Quick, Some(12), Some(4), Some(format));
+        let m = mc.prepare(&Reference, 5).unwrap();
+        let job = m.job("llama-3.2-1b", "quick", "f64 reference");
+        let r = pollster::block_on(gpu::run_model(&dev, &job, &opts(5)));
+        assert_eq!(r.status, Status::Measured, "{format:?}: {:?}", r.status);
+        assert_eq!(r.dtype, format.name());
+        assert_eq!(r.case, format!("p12-g4-{}", format.name()));
+        let vs = r.check.as_ref().and_then(|c| c.vs_f32.clone()).expect("error against the f32 weights");
+        assert!(vs.rel_rms_err > 0.0 && vs.rel_rms_err < 1.0, "{vs:?}");
+        assert!(r.model.as_ref().unwrap().decode_tokens_per_s.is_some());
+    }
 }

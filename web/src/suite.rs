@@ -10,7 +10,7 @@ use harness::gpu::{self, GpuDevice, Job, RunOptions};
 use harness::host::{HostRun, RefRun, start_host};
 use harness::measure::{SamplingConfig, complete_now};
 use harness::model::reference::Reference;
-use harness::model::run::{ModelCase, measure_host_model, prepare};
+use harness::model::run::{ModelCase, measure_host_model};
 use harness::schema::{
     PageBackendChoice, PageEnvironment, PageProgress, PageRunConfig, Record, RunUpload, Status, case_key,
 };
@@ -53,10 +53,11 @@ impl SuitePlan {
         if !cases.is_empty() {
             cases::keep_dtypes(&mut cases, &config.dtypes).map_err(|e| e.to_string())?;
         }
+        let weights = harness::model::weight_formats(&config.model_weights).map_err(|e| e.to_string())?;
         let models: Vec<ModelCase> = harness::model::select(&config.models, size)
             .map_err(|e| e.to_string())?
             .iter()
-            .map(|m| ModelCase::new(m, size, config.prompt, config.generate))
+            .flat_map(|m| weights.iter().map(|&w| ModelCase::new(m, size, config.prompt, config.generate, w)))
             .collect();
         if cases.is_empty() && models.is_empty() {
             return Err("nothing to run: choose kernels, cases, sweeps or models".into());
@@ -361,7 +362,7 @@ async fn run_model(
     let case_start = js::now_ms();
     set_progress(&m.id, &case, "reference", 0, case_start);
     js::yield_now().await;
-    let prepared = match prepare(&Reference, &m.config, m.prompt, m.generate, plan.seed) {
+    let prepared = match m.prepare(&Reference, plan.seed) {
         Ok(p) => p,
         Err(e) => {
             skip_all(e.to_string());

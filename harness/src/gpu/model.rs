@@ -40,10 +40,11 @@ pub async fn run_model(dev: &GpuDevice, job: &ModelJob<'_>, opts: &RunOptions) -
     let mut timed = GpuTimed::new(dev, plan, res, pipeline_ns, opts);
     timed.after_check = Some((forced_flag, 0u32.to_le_bytes().to_vec()));
     let expected = &job.reference.output;
-    let mut m = match Measurement::start(timed, record, Some(expected), None, job.tolerance, &opts.sampling).await {
-        Ok(m) => m,
-        Err(r) => return *r,
-    };
+    let mut m =
+        match Measurement::start(timed, record, Some(expected), job.f32_output, job.tolerance, &opts.sampling).await {
+            Ok(m) => m,
+            Err(r) => return *r,
+        };
     while !m.step().await {}
     let (mut record, mut passes, timed) = m.finish_parts();
     if record.status != Status::Measured {

@@ -46,6 +46,7 @@ pub(crate) mod calls {
     pub(crate) use super::model_ops::{
         CacheBuffers, LmHeadAt, add_call as add, cache_calls as cached_attention, lm_head_calls as lm_head,
     };
+    pub(crate) use super::quant::call as quant_matmul;
     pub(crate) use super::rope::call as rope;
 }
 
@@ -59,6 +60,7 @@ pub(crate) mod work {
     pub(crate) use super::logmel::work as logmel;
     pub(crate) use super::matmul::work as matmul;
     pub(crate) use super::model_ops::{add_work as add, lm_head_work as lm_head};
+    pub(crate) use super::quant::work as quant_matmul;
     pub(crate) use super::rope::work as rope;
 }
 

@@ -85,12 +85,7 @@ impl KernelImpl for QuantMatmul {
     }
 
     fn work(&self, p: &Params) -> Work {
-        let d = self.dims(p);
-        let f = |v: usize| v as f64;
-        Work {
-            flops: 2.0 * f(d.m) * f(d.n) * f(d.k),
-            bytes: 4.0 * f(d.m * d.k) + f(d.n * self.format.row_bytes(d.k)) + 4.0 * f(d.m * d.n),
-        }
+        work(self.dims(p), self.format)
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
@@ -102,16 +97,31 @@ impl KernelImpl for QuantMatmul {
         let wq = plan.storage_bytes("wq", bytemuck::cast_slice(&q.words).to_vec());
         let scales = plan.storage_bytes("scales", bytemuck::cast_slice(&q.packed_scales()).to_vec());
         let y = plan.output("y", d.m * d.n, OutputType::F32);
-        let u = |v: usize| (v as u32).into();
-        let call = Call {
-            shader,
-            entry_point: if self.gemv { "gemv" } else { "gemm" },
-            dims: vec![("m", u(d.m)), ("n", u(d.n)), ("k", u(d.k))],
-            bindings: vec![("x", x), ("wq", wq), ("scales", scales), ("y", y)],
-            workgroups: if self.gemv { rows_grid(d.n as u32) } else { [(d.n as u32).div_ceil(64), d.m as u32, 1] },
-        };
-        let pass = plan.pass(if self.gemv { "gemv" } else { "gemm" }, vec![call]);
+        let pass = plan.pass(if self.gemv { "gemv" } else { "gemm" }, vec![call(shader, d, [x, wq, scales, y])]);
         plan.timed.push(pass);
         plan
+    }
+}
+
+/// Multiply-adds of every weight, and x, the packed weights with their scales, and y moved once.
+pub(crate) fn work(d: MatmulDims, format: QuantFormat) -> Work {
+    let f = |v: usize| v as f64;
+    Work {
+        flops: 2.0 * f(d.m) * f(d.n) * f(d.k),
+        bytes: 4.0 * f(d.m * d.k) + f(d.n * format.row_bytes(d.k)) + 4.0 * f(d.m * d.n),
+    }
+}
+
+/// The quantised product over `[x, wq, scales, y]`: the GEMV entry point for one row (a decode
+/// step), the GEMM one otherwise.
+pub(crate) fn call(shader: &'static Shader, d: MatmulDims, [x, wq, scales, y]: [crate::plan::BufferId; 4]) -> Call {
+    let u = |v: usize| (v as u32).into();
+    let gemv = d.m == 1;
+    Call {
+        shader,
+        entry_point: if gemv { "gemv" } else { "gemm" },
+        dims: vec![("m", u(d.m)), ("n", u(d.n)), ("k", u(d.k))],
+        bindings: vec![("x", x), ("wq", wq), ("scales", scales), ("y", y)],
+        workgroups: if gemv { rows_grid(d.n as u32) } else { [(d.n as u32).div_ceil(64), d.m as u32, 1] },
     }
 }

@@ -56,6 +56,8 @@ pub trait HostOps {
     );
     /// Logits of `x` against the rows of `w`.
     fn logits(&self, x: &[Self::T], w: &[Self::T], out: &mut [Self::T]);
+    /// `out = x W` for `m` rows of `x`, W (k, n) given as the block-quantised rows of W^T.
+    fn quant_matmul(&self, x: &[Self::T], w: &crate::quant::Quantized, m: usize, out: &mut [Self::T]);
     /// Whisper's log-mel of `pcm` into `(n_mels, pcm.len() / hop)`.
     fn logmel(&self, pcm: &[Self::T], n_mels: usize, out: &mut [Self::T]);
     /// 1-D convolution with bias in `d`'s layouts.
@@ -152,6 +154,10 @@ pub fn run<O: HostOps>(ops: &O, store: &mut Store<O::T>, nodes: &[Node], forced:
                 store.with_out(out, |s, o| {
                     ops.attend(&s.f[q][..len], &s.f[k_cache], &s.f[v_cache], &slots, d, &mut o[..len])
                 });
+            }
+            Node::QuantMatmul { x, w, scales, m, k, n, format, out } => {
+                let q = crate::quant::Quantized::from_packed(format, n, k, &store.ids[w], &store.ids[scales]);
+                store.with_out(out, |s, o| ops.quant_matmul(&s.f[x][..m * k], &q, m, &mut o[..m * n]))
             }
             Node::LogMel { pcm, out, n_mels, .. } => store.with_out(out, |s, o| ops.logmel(&s.f[pcm], n_mels, o)),
             Node::Conv1d { x, w, b, dims, out } => {

@@ -5,6 +5,7 @@
 
 use crate::kernels::work;
 use crate::op::{CacheDims, Conv1dDims, MatmulDims};
+use crate::quant::QuantFormat;
 use crate::schema::{Activation, ModelConfig, ModelFamily, NormKind, Positions, Work};
 
 /// Index into [`Graph::tensors`].
@@ -105,6 +106,18 @@ pub enum Node {
     },
     /// 1-D convolution with bias (catalogue `conv1d`).
     Conv1d { x: TensorId, w: TensorId, b: TensorId, dims: Conv1dDims, out: TensorId },
+    /// `out = x W` with W block-quantised (catalogue `matmul-q8`/`q4`, `gemv-*` at one row):
+    /// `w` the packed levels of W^T (n rows of k), `scales` its packed f16 block scales.
+    QuantMatmul {
+        x: TensorId,
+        w: TensorId,
+        scales: TensorId,
+        m: usize,
+        k: usize,
+        n: usize,
+        format: QuantFormat,
+        out: TensorId,
+    },
     /// Logits of `x[row]` against the (vocab, hidden) table into `logits[step]`, and the argmax
     /// into `ids[slot]` (catalogue `lm-head`).
     LmHead {
@@ -140,6 +153,9 @@ pub struct Graph {
     pub tokens: TensorId,
     /// What is checked: logits `(generate + 1, vocab)` or the encoder's last hidden state.
     pub output: TensorId,
+    /// The linear layers' weights block-quantised (embeddings, norms, biases and the LM head
+    /// stay f32); `None`: every weight f32.
+    pub quant: Option<QuantFormat>,
 }
 
 /// Why a config cannot be built into a graph.
@@ -152,6 +168,18 @@ pub enum GraphError {
 impl Graph {
     /// The graph of `cfg` for a `prompt`-token input and `generate` decode steps (decoders).
     pub fn build(cfg: &ModelConfig, prompt: usize, generate: usize) -> Result<Graph, GraphError> {
+        Graph::build_quantized(cfg, prompt, generate, None)
+    }
+
+    /// [`Graph::build`] with the linear layers' weights in `quant` (q8, q4): each (in, out)
+    /// matrix held as its transpose's blocks of 32 along `in`, multiplied by the quantised
+    /// GEMM (the prompt) and GEMV (decode steps).
+    pub fn build_quantized(
+        cfg: &ModelConfig,
+        prompt: usize,
+        generate: usize,
+        quant: Option<QuantFormat>,
+    ) -> Result<Graph, GraphError> {
         let bad = |field, value, why| Err(GraphError::Invalid { model: cfg.name.clone(), field, value, why });
         let generate = if cfg.family == ModelFamily::Decoder { generate } else { 0 };
         if prompt == 0 {
@@ -166,7 +194,13 @@ impl Graph {
         if !cfg.head_dim.is_multiple_of(2) && matches!(cfg.positions, Positions::Rope { .. }) {
             return bad("head_dim", cfg.head_dim, "RoPE rotates pairs: must be even");
         }
-        let mut b = Builder { cfg, tensors: Vec::new(), keys: prompt + generate };
+        if quant.is_some() {
+            let widths = [("hidden", cfg.hidden), ("ffn", cfg.ffn), ("heads * head_dim", cfg.heads * cfg.head_dim)];
+            if let Some((field, value)) = widths.into_iter().find(|(_, v)| !v.is_multiple_of(crate::quant::BLOCK)) {
+                return bad(field, value, "must be a multiple of 32 for block-quantised weights");
+            }
+        }
+        let mut b = Builder { cfg, tensors: Vec::new(), keys: prompt + generate, quant };
         let tokens_len = prompt + generate + 1;
         let tokens = b.tensor("tokens", &[tokens_len], TensorKind::Tokens, true);
         let output = if cfg.family == ModelFamily::Decoder {
@@ -185,7 +219,7 @@ impl Graph {
         let prefill = b.forward(&w, &consts, &acts, input, output, prompt, 0, 0);
         let steps =
             (1..=generate).map(|s| b.forward(&w, &consts, &acts, input, output, 1, prompt + s - 1, s)).collect();
-        Ok(Graph { config: cfg.clone(), prompt, generate, tensors: b.tensors, prefill, steps, tokens, output })
+        Ok(Graph { config: cfg.clone(), prompt, generate, tensors: b.tensors, prefill, steps, tokens, output, quant })
     }
 
     /// Elements of the checked output.
@@ -260,6 +294,7 @@ fn node_work(n: &Node) -> Work {
         Node::LmHead { hidden, vocab, .. } => work::lm_head(hidden, vocab),
         Node::LogMel { samples, n_mels, .. } => work::logmel(samples, n_mels),
         Node::Conv1d { dims, .. } => work::conv1d(dims),
+        Node::QuantMatmul { m, k, n, format, .. } => work::quant_matmul(MatmulDims { m, n, k, batch: 1 }, format),
     }
 }
 
@@ -346,6 +381,12 @@ struct Builder<'a> {
     /// Positions this graph reaches (prompt + generated): the cache, tables and score rows are
     /// sized for them, as a server sizes a request's allocation, not for the whole context.
     keys: usize,
+    quant: Option<QuantFormat>,
+}
+
+/// Whether `name` is a linear layer's matrix (quantised in a quantised graph).
+pub fn is_linear_weight(name: &str) -> bool {
+    name.starts_with("layers.") && name.ends_with(".weight") && (name.contains(".attn.") || name.contains(".mlp."))
 }
 
 impl Builder<'_> {
@@ -357,7 +398,18 @@ impl Builder<'_> {
     fn weights(&mut self) -> Weights {
         let base = self.tensors.len();
         for t in super::tensors(self.cfg) {
-            self.tensor(&t.name, &t.shape, TensorKind::Weight, false);
+            match self.quant.filter(|_| is_linear_weight(&t.name)) {
+                // (in, out) as W^T's n = out rows of k = in levels, then its scales.
+                Some(f) => {
+                    let (k, n) = (t.shape[0], t.shape[1]);
+                    self.tensor(&t.name, &[n, k * f.bits() / 32], TensorKind::Weight, true);
+                    let scales = (n * k / crate::quant::BLOCK).div_ceil(2);
+                    self.tensor(&format!("{}.scales", t.name), &[scales], TensorKind::Weight, true);
+                }
+                None => {
+                    self.tensor(&t.name, &t.shape, TensorKind::Weight, false);
+                }
+            }
         }
         let find =
             |tensors: &[TensorDesc], name: &str| tensors[base..].iter().position(|t| t.name == name).map(|i| base + i);
@@ -567,19 +619,25 @@ impl Builder<'_> {
             norm(&mut n, en, a.x[cur], a.x[1 - cur]);
             cur = 1 - cur;
         }
-        // Linear layer: GEMM, then the bias (if any) broadcast over rows.
+        // Linear layer: GEMM (quantised where the weight is), then the bias (if any) broadcast
+        // over rows.
         let linear = |n: &mut Vec<Node>,
                       x: TensorId,
                       (wt, bias): (TensorId, Option<TensorId>),
                       k: usize,
                       cols: usize,
                       out: TensorId| {
-            match bias {
-                None => n.push(Node::Matmul { x, w: wt, m: tokens, k, n: cols, out }),
-                Some(b) => {
-                    n.push(Node::Matmul { x, w: wt, m: tokens, k, n: cols, out: a.pre_bias });
-                    n.push(Node::Add { a: a.pre_bias, b, len: tokens * cols, b_len: cols, out });
+            let y = if bias.is_some() { a.pre_bias } else { out };
+            match self.quant.filter(|_| self.tensors[wt].ids) {
+                Some(format) => {
+                    let name = format!("{}.scales", self.tensors[wt].name);
+                    let scales = self.tensors.iter().position(|t| t.name == name).expect("scales follow their weight");
+                    n.push(Node::QuantMatmul { x, w: wt, scales, m: tokens, k, n: cols, format, out: y });
                 }
+                None => n.push(Node::Matmul { x, w: wt, m: tokens, k, n: cols, out: y }),
+            }
+            if let Some(b) = bias {
+                n.push(Node::Add { a: a.pre_bias, b, len: tokens * cols, b_len: cols, out });
             }
         };
         let (qd, kvd) = (cfg.heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim);

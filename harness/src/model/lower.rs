@@ -40,6 +40,13 @@ fn calls(n: &Node, b: &[BufferId], forced: BufferId) -> Vec<Call> {
             };
             vec![calls::logmel(by_file("logmel.wgsl"), &setup, samples, bufs)]
         }
+        Node::QuantMatmul { x, w, scales, m, k, n, format, out } => {
+            let shader = match format {
+                crate::quant::QuantFormat::Q8 => by_file("matmul_q8.wgsl"),
+                crate::quant::QuantFormat::Q4 => by_file("matmul_q4.wgsl"),
+            };
+            vec![calls::quant_matmul(shader, MatmulDims { m, n, k, batch: 1 }, [b[x], b[w], b[scales], b[out]])]
+        }
         Node::Conv1d { x, w, b: bias, dims, out } => {
             vec![calls::conv1d(by_file("conv1d.wgsl"), dims, [b[x], b[w], b[bias], b[out]])]
         }

@@ -301,3 +301,25 @@ pub fn lengths(
     };
     (prompt.unwrap_or(p), generate.unwrap_or(g))
 }
+
+/// A weight precision name no model runs at.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("weights `{0}` are not f32, q8 or q4 (models run their linear layers at these)")]
+pub struct UnknownWeights(pub String);
+
+/// Weight precisions by name (`f32`, `q8`, `q4`), in the order given; none given is f32 alone.
+pub fn weight_formats(names: &[String]) -> Result<Vec<Option<crate::quant::QuantFormat>>, UnknownWeights> {
+    use crate::quant::QuantFormat;
+    if names.is_empty() {
+        return Ok(vec![None]);
+    }
+    names
+        .iter()
+        .map(|n| match n.as_str() {
+            "f32" => Ok(None),
+            "q8" => Ok(Some(QuantFormat::Q8)),
+            "q4" => Ok(Some(QuantFormat::Q4)),
+            other => Err(UnknownWeights(other.to_owned())),
+        })
+        .collect()
+}

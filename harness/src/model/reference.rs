@@ -132,6 +132,18 @@ impl HostOps for Reference {
         }
     }
 
+    fn quant_matmul(&self, x: &[f64], w: &crate::quant::Quantized, m: usize, out: &mut [f64]) {
+        // The dequantised weights, exactly as the kernels see them, in f64.
+        let (k, n) = (w.k, w.rows);
+        let deq = w.dequantize();
+        for r in 0..m {
+            for j in 0..n {
+                let wr = &deq[j * k..][..k];
+                out[r * n + j] = x[r * k..][..k].iter().zip(wr).map(|(a, &b)| a * f64::from(b)).sum();
+            }
+        }
+    }
+
     fn logmel(&self, pcm: &[f64], n_mels: usize, out: &mut [f64]) {
         // The catalogue's f64 log-mel (the same ground truth as the `logmel` kernel's).
         let pcm: Vec<f32> = pcm.iter().map(|&v| v as f32).collect();

@@ -11,6 +11,7 @@ use super::values::Values;
 use crate::check::Tolerance;
 use crate::clock;
 use crate::measure::{FirstRun, Measurement, Reading, Timed};
+use crate::quant::QuantFormat;
 use crate::schema::{
     DeviceBytes, ModelFamily, ModelMetrics, Percentiles, Provenance, Record, SCHEMA_VERSION, ShaderRef, Status,
     TimerInfo, TimerKind, Work,
@@ -30,6 +31,8 @@ pub struct ModelJob<'a> {
     pub tolerance: Tolerance,
     /// What the reference is, for the record.
     pub checked_against: &'a str,
+    /// Quantised weights: the f32 twin's output, for the record's error against fp32.
+    pub f32_output: Option<&'a [f32]>,
 }
 
 impl ModelJob<'_> {
@@ -116,6 +119,7 @@ fn graph_record(
                 (c, _) => format!("{c}, forced decoding"),
             },
         }),
+        dtype: g.quant.map_or("f32", |q| q.name()).to_owned(),
         ..record_for(preset, backend, size, provenance)
     }
 }
@@ -129,16 +133,20 @@ pub struct ModelCase {
     pub config: crate::schema::ModelConfig,
     pub prompt: usize,
     pub generate: usize,
+    /// The linear layers' weight format; `None`: f32.
+    pub quant: Option<QuantFormat>,
     pub graph: Result<Graph, super::graph::GraphError>,
 }
 
 impl ModelCase {
-    /// `chosen` at `size`, with these lengths or the defaults ([`super::lengths`]).
+    /// `chosen` at `size` with `quant` weights, with these lengths or the defaults
+    /// ([`super::lengths`]).
     pub fn new(
         chosen: &super::Chosen,
         size: crate::schema::Size,
         prompt: Option<usize>,
         generate: Option<usize>,
+        quant: Option<QuantFormat>,
     ) -> ModelCase {
         let (prompt, generate) = super::lengths(&chosen.config, size, prompt, generate);
         ModelCase {
@@ -147,8 +155,23 @@ impl ModelCase {
             config: chosen.config.clone(),
             prompt,
             generate,
-            graph: Graph::build(&chosen.config, prompt, generate),
+            quant,
+            graph: Graph::build_quantized(&chosen.config, prompt, generate, quant),
         }
+    }
+
+    /// The graph's values and the reference run by `ops`; for quantised weights also the f32
+    /// twin's output (the same weights before quantisation, fed the reference's tokens), which
+    /// the record's error against fp32 is measured from.
+    pub fn prepare<O: HostOps>(&self, ops: &O, seed: u64) -> Result<PreparedModel, super::graph::GraphError> {
+        let graph = self.graph.clone()?;
+        let mut m = prepare_graph(ops, graph, seed);
+        if self.quant.is_some() {
+            let twin = Graph::build(&self.config, self.prompt, self.generate)?;
+            let init = super::values::initial(&twin, seed);
+            m.f32_output = Some(exec::run_graph(ops, &twin, &init, Some(&m.reference.tokens)).output);
+        }
+        Ok(m)
     }
 
     /// `p32-g16`, `t32`, or the scale for a model with no graph.
@@ -166,12 +189,17 @@ impl ModelCase {
     }
 }
 
-/// `p64-g16` (decoders) or `t128` (encoders): the record's case name.
+/// `p64-g16` (decoders) or `t128` (encoders), with `-q8`/`-q4` for quantised weights: the
+/// record's case name.
 pub fn case_name(g: &Graph) -> String {
-    if g.config.family == ModelFamily::Decoder {
+    let lengths = if g.config.family == ModelFamily::Decoder {
         format!("p{}-g{}", g.prompt, g.generate)
     } else {
         format!("t{}", g.prompt)
+    };
+    match g.quant {
+        Some(q) => format!("{lengths}-{}", q.name()),
+        None => lengths,
     }
 }
 
@@ -281,11 +309,19 @@ pub fn measure_host_model<O: HostOps>(ops: &O, job: &ModelJob<'_>, run: &crate::
     let (sampling, resolution_ns) = (run.sampling, run.resolution_ns);
     let timed = HostModel::new(ops, job, resolution_ns);
     crate::measure::complete_now(async {
-        let mut m =
-            match Measurement::start(timed, record, Some(&job.reference.output), None, job.tolerance, sampling).await {
-                Ok(m) => m,
-                Err(r) => return *r,
-            };
+        let mut m = match Measurement::start(
+            timed,
+            record,
+            Some(&job.reference.output),
+            job.f32_output,
+            job.tolerance,
+            sampling,
+        )
+        .await
+        {
+            Ok(m) => m,
+            Err(r) => return *r,
+        };
         while !m.step().await {}
         let (mut record, passes, timed) = m.finish_parts();
         if let Some(metrics) = record.model.as_mut().filter(|_| record.status == Status::Measured) {
@@ -304,6 +340,8 @@ pub struct PreparedModel {
     pub reference: GraphRun,
     /// Host time the reference run took, ns.
     pub reference_ns: f64,
+    /// Quantised weights: the f32 twin's output under the same tokens.
+    pub f32_output: Option<Vec<f32>>,
 }
 
 /// Builds `cfg`'s graph, its seeded values and the reference run by `ops` (the f64 reference
@@ -315,12 +353,15 @@ pub fn prepare<O: HostOps>(
     generate: usize,
     seed: u64,
 ) -> Result<PreparedModel, super::graph::GraphError> {
-    let graph = Graph::build(cfg, prompt, generate)?;
+    Ok(prepare_graph(ops, Graph::build(cfg, prompt, generate)?, seed))
+}
+
+fn prepare_graph<O: HostOps>(ops: &O, graph: Graph, seed: u64) -> PreparedModel {
     let init = super::values::initial(&graph, seed);
     let t0 = clock::now();
     let reference = exec::run_graph(ops, &graph, &init, None);
     let reference_ns = t0.elapsed().as_secs_f64() * 1e9;
-    Ok(PreparedModel { graph, init, reference, reference_ns })
+    PreparedModel { graph, init, reference, reference_ns, f32_output: None }
 }
 
 impl PreparedModel {
@@ -333,6 +374,7 @@ impl PreparedModel {
             reference: &self.reference,
             tolerance: MODEL_TOLERANCE,
             checked_against,
+            f32_output: self.f32_output.as_deref(),
         }
     }
 }

@@ -255,3 +255,39 @@ fn whisper_front_end_is_the_composed_references() {
     assert_eq!(run.output.len(), prompt * h);
     assert!(run.output.iter().all(|v| v.is_finite()));
 }
+
+/// A quantised graph holds the f32 twin's weights quantised (values keyed by tensor name), and
+/// its reference is the f32 graph's with every linear weight replaced by its dequantised self.
+#[test]
+fn quantised_weights_are_the_f32_twins_dequantised() {
+    use crate::quant::{QuantFormat, Quantized};
+    for format in [QuantFormat::Q8, QuantFormat::Q4] {
+        let cfg = one_layer("llama-3.2-1b");
+        let q = Graph::build_quantized(&cfg, 6, 3, Some(format)).unwrap();
+        let f = Graph::build(&cfg, 6, 3).unwrap();
+        assert!(q.bytes(TensorKind::Weight) < f.bytes(TensorKind::Weight), "{format:?} weighs less");
+        let qi = values::initial(&q, 9);
+        let mut fi = values::initial(&f, 9);
+        let mut replaced = 0;
+        for (t, ft) in f.tensors.iter().enumerate() {
+            if !super::graph::is_linear_weight(&ft.name) {
+                continue;
+            }
+            let (w, s) = (q.id(&ft.name).unwrap(), q.id(&format!("{}.scales", ft.name)).unwrap());
+            let (Values::U32(words), Values::U32(scales)) = (&qi[w], &qi[s]) else { panic!("packed") };
+            let (k, n) = (ft.shape[0], ft.shape[1]);
+            let deq = Quantized::from_packed(format, n, k, words, scales).dequantize();
+            let Values::F32(orig) = &fi[t] else { panic!("f32") };
+            // The same weights before quantisation: within half a level of each.
+            let worst = (0..k * n).map(|e| (orig[e] - deq[(e % n) * k + e / n]).abs()).fold(0f32, f32::max);
+            assert!(worst < 0.1 * orig.iter().fold(0f32, |m, v| m.max(v.abs())), "{}: {worst}", ft.name);
+            fi[t] = Values::F32((0..k * n).map(|e| deq[(e % n) * k + e / n]).collect());
+            replaced += 1;
+        }
+        assert!(replaced >= 7, "q, k, v, o, gate, up, down");
+        let a = exec::run_graph(&Reference, &q, &qi, None);
+        let b = exec::run_graph(&Reference, &f, &fi, Some(&a.tokens));
+        let worst = a.output.iter().zip(&b.output).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-5, "{format:?}: quantised reference differs from dequantised f32 by {worst}");
+    }
+}

@@ -29,11 +29,40 @@ pub fn initial(g: &Graph, seed: u64) -> Vec<Values> {
     });
     let mel_table =
         |pick: fn(&crate::kernels::MelTables) -> Values| pick(mel.as_ref().expect("audio models have samples"));
-    for (i, t) in g.tensors.iter().enumerate() {
-        // Each tensor its own stream, so adding a tensor does not change the others.
-        let mut rng = InputRng::new(seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    // The quantisation of the weight just visited, for its `.scales` tensor next.
+    let mut quantized: Option<(String, crate::quant::Quantized)> = None;
+    for t in &g.tensors {
+        // Each tensor its own stream, keyed by its name: adding a tensor changes no other, and a
+        // quantised graph quantises exactly the weights its f32 twin holds.
+        let base = t.name.strip_suffix(".scales").unwrap_or(&t.name);
+        let mut rng = InputRng::new(seed ^ name_key(base));
         let n = t.elements();
         let v = match t.kind {
+            // A quantised linear weight: the f32 (in, out) matrix its f32 twin holds,
+            // transposed to (out, in) and quantised; its scales come from the same quantisation.
+            TensorKind::Weight if t.ids => {
+                let format = g.quant.expect("id-typed weights only in quantised graphs");
+                let q = match quantized.take().filter(|(name, _)| name == base) {
+                    Some((_, q)) => q,
+                    None => {
+                        assert!(!t.name.ends_with(".scales"), "scales follow their weight");
+                        let cols = t.shape[0];
+                        let k = t.shape[1] * 32 / format.bits();
+                        let a = (3.0f32 / k as f32).sqrt();
+                        let w = rng.vec(k * cols, -a, a);
+                        // (k, n) row-major to (n, k).
+                        let wt: Vec<f32> = (0..cols * k).map(|e| w[(e % k) * cols + e / k]).collect();
+                        crate::quant::quantize(&wt, cols, k, format)
+                    }
+                };
+                if t.name.ends_with(".scales") {
+                    Values::U32(q.packed_scales())
+                } else {
+                    let words = q.words.clone();
+                    quantized = Some((base.to_owned(), q));
+                    Values::U32(words)
+                }
+            }
             TensorKind::Weight => {
                 let name = t.name.as_str();
                 let norm = name.contains("norm");
@@ -97,4 +126,9 @@ pub fn sinusoids(positions: usize, channels: usize) -> Vec<f32> {
         }
     }
     v
+}
+
+/// A 64-bit key of a tensor name (FNV-1a), mixed into the seed of its values' stream.
+fn name_key(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

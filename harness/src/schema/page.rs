@@ -23,6 +23,9 @@ pub struct PageRunConfig {
     /// Tokens each decoder generates one at a time (default: 16 at quick, 128 at full).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate: Option<usize>,
+    /// Weight precisions every model runs at (`f32`, `q8`, `q4`); empty: f32.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_weights: Vec<String>,
     /// User-defined cases, `KERNEL:key=value,...` (see `harness::cases`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cases: Vec<String>,
@@ -162,6 +165,7 @@ impl Default for PageRunConfig {
             models: vec![],
             prompt: None,
             generate: None,
+            model_weights: vec![],
             cases: vec![],
             sweeps: vec![],
             size: default_size(),

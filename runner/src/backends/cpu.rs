@@ -270,79 +270,26 @@ impl Prepared for Gelu {
     }
 }
 
-/// Block-quantised weights on native-cpu, kept packed as the GPU holds them: the decode shape
-/// (m = 1) dots each output's blocks straight from the packed levels, rows in parallel;
-/// prefill shapes dequantise the weights to f32 inside the run, then one packed GEMM (as CPU
-/// runtimes do once a batch amortises the dequantisation).
+/// Block-quantised weights on native-cpu: the packed levels as the GPU holds them, multiplied
+/// by [`CpuOps::quant_matmul`] (the code models run too).
 struct QuantMatmul {
     x: Vec<f32>,
     q: harness::quant::Quantized,
-    /// Block scales as f32, (n, k / 32).
-    scales: Vec<f32>,
-    dims: MatmulDims,
+    m: usize,
     y: Vec<f32>,
-    deq: Vec<f32>,
 }
 
 impl QuantMatmul {
     fn new(d: MatmulDims, format: harness::quant::QuantFormat, i: &Inputs) -> Self {
         let i = i.quant();
         let q = harness::quant::quantize(&i.w, d.n, d.k, format);
-        let scales = q.scales.iter().map(|&s| gemm::f16::from_bits(s).to_f32()).collect();
-        QuantMatmul { x: i.x.clone(), q, scales, dims: d, y: vec![0.0; d.m * d.n], deq: vec![] }
+        QuantMatmul { x: i.x.clone(), q, m: d.m, y: vec![0.0; d.m * d.n] }
     }
 }
 
 impl Prepared for QuantMatmul {
     fn run(&mut self) -> Result<(), RunError> {
-        let (d, q, scales) = (self.dims, &self.q, &self.scales);
-        let blocks = d.k / harness::quant::BLOCK;
-        let wpb = q.format.words_per_block();
-        // The levels of block `s` (of the whole matrix) into `out`.
-        let levels = |s: usize, out: &mut [f32; 32]| {
-            let words = &q.words[s * wpb..][..wpb];
-            match q.format {
-                harness::quant::QuantFormat::Q8 => {
-                    for (w, word) in words.iter().enumerate() {
-                        for b in 0..4 {
-                            out[w * 4 + b] = f32::from((word >> (8 * b)) as u8 as i8);
-                        }
-                    }
-                }
-                harness::quant::QuantFormat::Q4 => {
-                    for (w, word) in words.iter().enumerate() {
-                        for b in 0..8 {
-                            out[w * 8 + b] = ((word >> (4 * b)) & 0xf) as f32 - 8.0;
-                        }
-                    }
-                }
-            }
-        };
-        if d.m == 1 {
-            let x = &self.x;
-            self.y.par_iter_mut().enumerate().with_min_len(16).for_each(|(j, y)| {
-                let mut lv = [0f32; 32];
-                let mut acc = 0f32;
-                for b in 0..blocks {
-                    let s = j * blocks + b;
-                    levels(s, &mut lv);
-                    let xb = &x[b * 32..][..32];
-                    acc += scales[s] * sum8(xb.iter().zip(&lv).map(|(a, l)| a * l));
-                }
-                *y = acc;
-            });
-        } else {
-            self.deq.resize(d.n * d.k, 0.0);
-            self.deq.par_chunks_mut(32).enumerate().with_min_len(64).for_each(|(s, out)| {
-                let mut lv = [0f32; 32];
-                levels(s, &mut lv);
-                for (o, l) in out.iter_mut().zip(lv) {
-                    *o = scales[s] * l;
-                }
-            });
-            // x (m, k) times deq^T: deq is (n, k), read transposed.
-            sgemm(d.m, d.n, d.k, &self.x, d.k, &self.deq, d.k, &mut self.y, d.n, true);
-        }
+        CpuOps.quant_matmul(&self.x, &self.q, self.m, &mut self.y);
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {

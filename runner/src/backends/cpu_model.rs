@@ -160,6 +160,60 @@ impl HostOps for CpuOps {
         });
     }
 
+    /// The decode shape (one row) dots each output's blocks straight from the packed levels,
+    /// outputs in parallel; more rows dequantise the weights to f32 inside the call, then one
+    /// packed GEMM (as CPU runtimes do once a batch amortises the dequantisation).
+    fn quant_matmul(&self, x: &[f32], q: &harness::quant::Quantized, m: usize, out: &mut [f32]) {
+        use harness::quant::{BLOCK, QuantFormat};
+        let (k, n) = (q.k, q.rows);
+        let blocks = k / BLOCK;
+        let wpb = q.format.words_per_block();
+        let scales: Vec<f32> = q.scales.iter().map(|&s| gemm::f16::from_bits(s).to_f32()).collect();
+        // The levels of block `s` (of the whole matrix).
+        let levels = |s: usize, lv: &mut [f32; BLOCK]| {
+            let words = &q.words[s * wpb..][..wpb];
+            match q.format {
+                QuantFormat::Q8 => {
+                    for (w, word) in words.iter().enumerate() {
+                        for b in 0..4 {
+                            lv[w * 4 + b] = f32::from((word >> (8 * b)) as u8 as i8);
+                        }
+                    }
+                }
+                QuantFormat::Q4 => {
+                    for (w, word) in words.iter().enumerate() {
+                        for b in 0..8 {
+                            lv[w * 8 + b] = ((word >> (4 * b)) & 0xf) as f32 - 8.0;
+                        }
+                    }
+                }
+            }
+        };
+        if m == 1 {
+            out[..n].par_iter_mut().enumerate().with_min_len(16).for_each(|(j, y)| {
+                let mut lv = [0f32; BLOCK];
+                let mut acc = 0f32;
+                for b in 0..blocks {
+                    let s = j * blocks + b;
+                    levels(s, &mut lv);
+                    acc += scales[s] * sum8(x[b * BLOCK..][..BLOCK].iter().zip(&lv).map(|(a, l)| a * l));
+                }
+                *y = acc;
+            });
+        } else {
+            let mut deq = vec![0f32; n * k];
+            deq.par_chunks_mut(BLOCK).enumerate().with_min_len(64).for_each(|(s, o)| {
+                let mut lv = [0f32; BLOCK];
+                levels(s, &mut lv);
+                for (v, l) in o.iter_mut().zip(lv) {
+                    *v = scales[s] * l;
+                }
+            });
+            // x (m, k) times deq^T: deq is (n, k), read transposed.
+            sgemm(m, n, k, x, k, &deq, k, &mut out[..m * n], n, true);
+        }
+    }
+
     fn logmel(&self, pcm: &[f32], n_mels: usize, out: &mut [f32]) {
         MelPlan::new(n_mels, pcm.len()).run(pcm, out);
     }
