@@ -158,6 +158,13 @@ impl RunArgs {
         }
     }
 
+    /// The kernels this run names: as given, or `all` when nothing is selected but models came
+    /// by default (models named with --models and no kernel selection run alone).
+    fn chosen_kernels(&self) -> Vec<String> {
+        let nothing = self.kernels.is_empty() && self.cases.is_empty() && self.sweeps.is_empty();
+        if nothing && self.models.is_none() { vec!["all".to_owned()] } else { self.kernels.clone() }
+    }
+
     /// These arguments with a `--suite` file's selection in place of the flags it owns.
     fn with_suite(&self) -> anyhow::Result<RunArgs> {
         let Some(path) = &self.suite else { return Ok(self.clone()) };
@@ -194,7 +201,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let models = args.chosen_models();
     // The native plans also validate kernels, models, size and budget before anything starts.
     let selection = crate::native::Selection {
-        kernels: args.kernels.clone(),
+        kernels: args.chosen_kernels(),
         cases: args.cases.clone(),
         sweeps: args.sweeps.clone(),
         dtypes: args.dtypes.clone(),
@@ -476,7 +483,7 @@ impl BrowserRun<'_> {
             }
             *env = Some(found);
             let config = PageRunConfig {
-                kernels: self.args.kernels.clone(),
+                kernels: self.args.chosen_kernels(),
                 models: self.models.to_vec(),
                 model_weights: self.model_weights.to_vec(),
                 prompt: self.args.prompt,
@@ -579,5 +586,36 @@ impl BrowserRun<'_> {
             }
             Item::Model(m) => Record { adapter, ..m.record(label, status, prov) },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: super::RunArgs,
+    }
+
+    fn args(a: &[&str]) -> super::RunArgs {
+        Cli::try_parse_from(std::iter::once("run").chain(a.iter().copied())).unwrap().run
+    }
+
+    /// A quick run with no selection is the whole catalogue and every model; naming models
+    /// alone runs only them; naming kernels alone runs no model.
+    #[test]
+    fn the_default_selection_is_every_kernel_and_model() {
+        let all = args(&["--quick"]);
+        assert_eq!((all.chosen_kernels(), all.chosen_models()), (vec!["all".to_owned()], vec!["all".to_owned()]));
+        let models = args(&["--quick", "--models", "gpt2-small"]);
+        assert_eq!((models.chosen_kernels(), models.chosen_models()), (vec![], vec!["gpt2-small".to_owned()]));
+        let kernels = args(&["--quick", "--kernels", "softmax"]);
+        assert_eq!((kernels.chosen_kernels(), kernels.chosen_models()), (vec!["softmax".to_owned()], vec![]));
+        let full = args(&[]);
+        assert_eq!((full.chosen_kernels(), full.chosen_models()), (vec!["all".to_owned()], vec![]));
+        let none = args(&["--quick", "--models", "none"]);
+        assert_eq!(none.chosen_models(), Vec::<String>::new());
     }
 }
