@@ -16,6 +16,7 @@ pub mod env;
 pub mod format;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod grad;
 pub mod host;
 pub mod kernels;
 pub mod measure;
