@@ -209,6 +209,113 @@ macro_rules! params {
     };
 }
 
+/// Parameter sets an f32 kernel and its fp16 variant share.
+const MATMUL_QUICK: &[ParamSet] = params! {
+    "128": { m = 128, n = 128, k = 128, batch = 1 },
+    "odd-b2": { m = 97, n = 83, k = 71, batch = 2 },
+};
+const SOFTMAX_QUICK: &[ParamSet] = params! {
+    "64x1000": { rows = 64, cols = 1000 },
+    "3x4099": { rows = 3, cols = 4099 },
+};
+const SOFTMAX_FULL: &[ParamSet] = params! {
+    "attn-8x512x512": { rows = 4096, cols = 512 },
+    "attn-16x2048x2048": { rows = 32768, cols = 2048 },
+    "vocab-32x32000": { rows = 32, cols = 32000 },
+};
+const GELU_TANH_QUICK: &[ParamSet] = params! { "65537": { len = 65537 } };
+const GELU_TANH_FULL: &[ParamSet] = params! {
+    "1M": { len = 1 << 20 },
+    "8x512x4096": { len = 8 * 512 * 4096 },
+};
+const GELU_ERF_QUICK: &[ParamSet] = params! { "65537": { len = 65537 } };
+const GELU_ERF_FULL: &[ParamSet] = params! {
+    "1M": { len = 1 << 20 },
+    "8x512x4096": { len = 8 * 512 * 4096 },
+};
+const SILU_QUICK: &[ParamSet] = params! { "65537": { len = 65537 } };
+const SILU_FULL: &[ParamSet] = params! {
+    "1M": { len = 1 << 20 },
+    "4x512x11008": { len = 4 * 512 * 11008 },
+};
+const SWIGLU_QUICK: &[ParamSet] = params! { "65537": { len = 65537 } };
+const SWIGLU_FULL: &[ParamSet] = params! {
+    "1M": { len = 1 << 20 },
+    "4x512x11008": { len = 4 * 512 * 11008 },
+};
+const LAYERNORM_QUICK: &[ParamSet] = params! {
+    "64x768": { rows = 64, cols = 768 },
+    "5x1001": { rows = 5, cols = 1001 },
+};
+const LAYERNORM_FULL: &[ParamSet] = params! {
+    "bert-512x768": { rows = 512, cols = 768 },
+    "8x1024x4096": { rows = 8192, cols = 4096 },
+};
+const RMSNORM_QUICK: &[ParamSet] = params! {
+    "64x768": { rows = 64, cols = 768 },
+    "5x1001": { rows = 5, cols = 1001 },
+};
+const RMSNORM_FULL: &[ParamSet] = params! {
+    "bert-512x768": { rows = 512, cols = 768 },
+    "8x1024x4096": { rows = 8192, cols = 4096 },
+};
+const ROPE_QUICK: &[ParamSet] = params! {
+    "t64h8d64": { tokens = 64, heads = 8, head_dim = 64, theta = 10000, offset = 0 },
+    "t7h3d34-at1000": { tokens = 7, heads = 3, head_dim = 34, theta = 500000, offset = 1000 },
+};
+const ROPE_FULL: &[ParamSet] = params! {
+    "prefill-t2048h32d64": { tokens = 2048, heads = 32, head_dim = 64, theta = 500000, offset = 0 },
+    "decode-h32d128-at8191": { tokens = 1, heads = 32, head_dim = 128, theta = 1000000, offset = 8191 },
+};
+const EMBEDDING_QUICK: &[ParamSet] = params! {
+    "t64v2048h128": { tokens = 64, vocab = 2048, hidden = 128 },
+    "t5v1000h77": { tokens = 5, vocab = 1000, hidden = 77 },
+};
+const EMBEDDING_FULL: &[ParamSet] = params! {
+    "gpt2-t1024": { tokens = 1024, vocab = 50257, hidden = 768 },
+    "bert-t512": { tokens = 512, vocab = 30522, hidden = 768 },
+};
+const ADD_QUICK: &[ParamSet] = params! {
+    "residual-t64h128": { len = 8192, b_len = 8192 },
+    "bias-t64h384": { len = 24576, b_len = 384 },
+};
+const ADD_FULL: &[ParamSet] = params! {
+    "residual-t512h2048": { len = 1048576, b_len = 1048576 },
+    "bias-t512h3072": { len = 1572864, b_len = 3072 },
+};
+const LM_HEAD_QUICK: &[ParamSet] = params! {
+    "h128v2048": { hidden = 128, vocab = 2048 },
+    "h77v1000": { hidden = 77, vocab = 1000 },
+};
+const LM_HEAD_FULL: &[ParamSet] = params! {
+    "gpt2": { hidden = 768, vocab = 50257 },
+    "qwen2.5-0.5b": { hidden = 896, vocab = 151936 },
+};
+const ATTENTION_FLASH_QUICK: &[ParamSet] = params! {
+    "b1h2s128d64": { batch = 1, heads = 2, seq_len = 128, head_dim = 64 },
+    "b2h3s67d32": { batch = 2, heads = 3, seq_len = 67, head_dim = 32 },
+};
+const ATTENTION_FLASH_FULL: &[ParamSet] = params! {
+    "h8s1024d64": { batch = 1, heads = 8, seq_len = 1024, head_dim = 64 },
+    "h16s2048d64": { batch = 1, heads = 16, seq_len = 2048, head_dim = 64 },
+    "h8s1024d128": { batch = 1, heads = 8, seq_len = 1024, head_dim = 128 },
+};
+const CONV1D_QUICK: &[ParamSet] = params! {
+    "mel80-c128-t64": { c_in = 80, c_out = 128, length = 64, kernel = 3, stride = 1, time_major = 0 },
+    "c128-t64-s2": { c_in = 128, c_out = 128, length = 64, kernel = 3, stride = 2, time_major = 1 },
+};
+const CONV1D_FULL: &[ParamSet] = params! {
+    "whisper-tiny-conv1": { c_in = 80, c_out = 384, length = 3000, kernel = 3, stride = 1, time_major = 0 },
+    "whisper-base-conv2": { c_in = 512, c_out = 512, length = 3000, kernel = 3, stride = 2, time_major = 1 },
+};
+const KVCACHE_DECODE_QUICK: &[ParamSet] = params! {
+    "l2h4d64c300": { layers = 2, heads = 4, head_dim = 64, page_size = 16, context = 300, steps = 1 },
+};
+const KVCACHE_DECODE_FULL: &[ParamSet] = params! {
+    "l4h8d128c4096": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 4095, steps = 1 },
+    "l4h8d128c1024": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 1023, steps = 1 },
+};
+
 pub static KERNELS: &[Kernel] = &[
     Kernel {
         id: "matmul-f32",
@@ -219,10 +326,7 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! {
-            "128": { m = 128, n = 128, k = 128, batch = 1 },
-            "odd-b2": { m = 97, n = 83, k = 71, batch = 2 },
-        },
+        quick: MATMUL_QUICK,
         full: params! {
             "1024": { m = 1024, n = 1024, k = 1024, batch = 1 },
             "2048": { m = 2048, n = 2048, k = 2048, batch = 1 },
@@ -241,10 +345,7 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "128": { m = 128, n = 128, k = 128, batch = 1 },
-            "odd-b2": { m = 97, n = 83, k = 71, batch = 2 },
-        },
+        quick: MATMUL_QUICK,
         full: params! {
             "1024": { m = 1024, n = 1024, k = 1024, batch = 1 },
             "2048": { m = 2048, n = 2048, k = 2048, batch = 1 },
@@ -336,15 +437,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! {
-            "64x1000": { rows = 64, cols = 1000 },
-            "3x4099": { rows = 3, cols = 4099 },
-        },
-        full: params! {
-            "attn-8x512x512": { rows = 4096, cols = 512 },
-            "attn-16x2048x2048": { rows = 32768, cols = 2048 },
-            "vocab-32x32000": { rows = 32, cols = 32000 },
-        },
+        quick: SOFTMAX_QUICK,
+        full: SOFTMAX_FULL,
         imp: &kernels::Softmax { half: false },
     },
     Kernel {
@@ -356,15 +450,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "64x1000": { rows = 64, cols = 1000 },
-            "3x4099": { rows = 3, cols = 4099 },
-        },
-        full: params! {
-            "attn-8x512x512": { rows = 4096, cols = 512 },
-            "attn-16x2048x2048": { rows = 32768, cols = 2048 },
-            "vocab-32x32000": { rows = 32, cols = 32000 },
-        },
+        quick: SOFTMAX_QUICK,
+        full: SOFTMAX_FULL,
         imp: &kernels::Softmax { half: true },
     },
     Kernel {
@@ -376,11 +463,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["gelu_tanh"],
         requires: &[],
         tolerance: Tolerance::STRICT,
-        quick: params! { "65537": { len = 65537 } },
-        full: params! {
-            "1M": { len = 1 << 20 },
-            "8x512x4096": { len = 8 * 512 * 4096 },
-        },
+        quick: GELU_TANH_QUICK,
+        full: GELU_TANH_FULL,
         imp: &kernels::Gelu { erf: false, half: false },
     },
     Kernel {
@@ -392,11 +476,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["gelu_tanh"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! { "65537": { len = 65537 } },
-        full: params! {
-            "1M": { len = 1 << 20 },
-            "8x512x4096": { len = 8 * 512 * 4096 },
-        },
+        quick: GELU_TANH_QUICK,
+        full: GELU_TANH_FULL,
         imp: &kernels::Gelu { erf: false, half: true },
     },
     Kernel {
@@ -408,11 +489,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["gelu_erf"],
         requires: &[],
         tolerance: Tolerance::STRICT,
-        quick: params! { "65537": { len = 65537 } },
-        full: params! {
-            "1M": { len = 1 << 20 },
-            "8x512x4096": { len = 8 * 512 * 4096 },
-        },
+        quick: GELU_ERF_QUICK,
+        full: GELU_ERF_FULL,
         imp: &kernels::Gelu { erf: true, half: false },
     },
     Kernel {
@@ -424,11 +502,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["gelu_erf"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! { "65537": { len = 65537 } },
-        full: params! {
-            "1M": { len = 1 << 20 },
-            "8x512x4096": { len = 8 * 512 * 4096 },
-        },
+        quick: GELU_ERF_QUICK,
+        full: GELU_ERF_FULL,
         imp: &kernels::Gelu { erf: true, half: true },
     },
     Kernel {
@@ -440,11 +515,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["silu"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! { "65537": { len = 65537 } },
-        full: params! {
-            "1M": { len = 1 << 20 },
-            "4x512x11008": { len = 4 * 512 * 11008 },
-        },
+        quick: SILU_QUICK,
+        full: SILU_FULL,
         imp: &kernels::Glu { gated: false },
     },
     Kernel {
@@ -456,11 +528,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["silu"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! { "65537": { len = 65537 } },
-        full: params! {
-            "1M": { len = 1 << 20 },
-            "4x512x11008": { len = 4 * 512 * 11008 },
-        },
+        quick: SILU_QUICK,
+        full: SILU_FULL,
         imp: &kernels::Half { kernel: kernels::Glu { gated: false }, output_f16: true },
     },
     Kernel {
@@ -472,11 +541,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["swiglu"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! { "65537": { len = 65537 } },
-        full: params! {
-            "1M": { len = 1 << 20 },
-            "4x512x11008": { len = 4 * 512 * 11008 },
-        },
+        quick: SWIGLU_QUICK,
+        full: SWIGLU_FULL,
         imp: &kernels::Glu { gated: true },
     },
     Kernel {
@@ -488,11 +554,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["swiglu"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! { "65537": { len = 65537 } },
-        full: params! {
-            "1M": { len = 1 << 20 },
-            "4x512x11008": { len = 4 * 512 * 11008 },
-        },
+        quick: SWIGLU_QUICK,
+        full: SWIGLU_FULL,
         imp: &kernels::Half { kernel: kernels::Glu { gated: true }, output_f16: true },
     },
     Kernel {
@@ -504,14 +567,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["layernorm"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! {
-            "64x768": { rows = 64, cols = 768 },
-            "5x1001": { rows = 5, cols = 1001 },
-        },
-        full: params! {
-            "bert-512x768": { rows = 512, cols = 768 },
-            "8x1024x4096": { rows = 8192, cols = 4096 },
-        },
+        quick: LAYERNORM_QUICK,
+        full: LAYERNORM_FULL,
         imp: &kernels::Norm { rms: false, half: false },
     },
     Kernel {
@@ -523,14 +580,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["layernorm"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "64x768": { rows = 64, cols = 768 },
-            "5x1001": { rows = 5, cols = 1001 },
-        },
-        full: params! {
-            "bert-512x768": { rows = 512, cols = 768 },
-            "8x1024x4096": { rows = 8192, cols = 4096 },
-        },
+        quick: LAYERNORM_QUICK,
+        full: LAYERNORM_FULL,
         imp: &kernels::Norm { rms: false, half: true },
     },
     Kernel {
@@ -542,14 +593,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["rmsnorm"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! {
-            "64x768": { rows = 64, cols = 768 },
-            "5x1001": { rows = 5, cols = 1001 },
-        },
-        full: params! {
-            "bert-512x768": { rows = 512, cols = 768 },
-            "8x1024x4096": { rows = 8192, cols = 4096 },
-        },
+        quick: RMSNORM_QUICK,
+        full: RMSNORM_FULL,
         imp: &kernels::Norm { rms: true, half: false },
     },
     Kernel {
@@ -561,14 +606,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["rmsnorm"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "64x768": { rows = 64, cols = 768 },
-            "5x1001": { rows = 5, cols = 1001 },
-        },
-        full: params! {
-            "bert-512x768": { rows = 512, cols = 768 },
-            "8x1024x4096": { rows = 8192, cols = 4096 },
-        },
+        quick: RMSNORM_QUICK,
+        full: RMSNORM_FULL,
         imp: &kernels::Norm { rms: true, half: true },
     },
     Kernel {
@@ -580,14 +619,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! {
-            "t64h8d64": { tokens = 64, heads = 8, head_dim = 64, theta = 10000, offset = 0 },
-            "t7h3d34-at1000": { tokens = 7, heads = 3, head_dim = 34, theta = 500000, offset = 1000 },
-        },
-        full: params! {
-            "prefill-t2048h32d64": { tokens = 2048, heads = 32, head_dim = 64, theta = 500000, offset = 0 },
-            "decode-h32d128-at8191": { tokens = 1, heads = 32, head_dim = 128, theta = 1000000, offset = 8191 },
-        },
+        quick: ROPE_QUICK,
+        full: ROPE_FULL,
         imp: &kernels::Rope,
     },
     Kernel {
@@ -599,14 +632,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "t64h8d64": { tokens = 64, heads = 8, head_dim = 64, theta = 10000, offset = 0 },
-            "t7h3d34-at1000": { tokens = 7, heads = 3, head_dim = 34, theta = 500000, offset = 1000 },
-        },
-        full: params! {
-            "prefill-t2048h32d64": { tokens = 2048, heads = 32, head_dim = 64, theta = 500000, offset = 0 },
-            "decode-h32d128-at8191": { tokens = 1, heads = 32, head_dim = 128, theta = 1000000, offset = 8191 },
-        },
+        quick: ROPE_QUICK,
+        full: ROPE_FULL,
         imp: &kernels::Half { kernel: kernels::Rope, output_f16: true },
     },
     Kernel {
@@ -618,14 +645,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &[],
         tolerance: Tolerance::STRICT,
-        quick: params! {
-            "t64v2048h128": { tokens = 64, vocab = 2048, hidden = 128 },
-            "t5v1000h77": { tokens = 5, vocab = 1000, hidden = 77 },
-        },
-        full: params! {
-            "gpt2-t1024": { tokens = 1024, vocab = 50257, hidden = 768 },
-            "bert-t512": { tokens = 512, vocab = 30522, hidden = 768 },
-        },
+        quick: EMBEDDING_QUICK,
+        full: EMBEDDING_FULL,
         imp: &kernels::Embedding,
     },
     Kernel {
@@ -637,14 +658,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "t64v2048h128": { tokens = 64, vocab = 2048, hidden = 128 },
-            "t5v1000h77": { tokens = 5, vocab = 1000, hidden = 77 },
-        },
-        full: params! {
-            "gpt2-t1024": { tokens = 1024, vocab = 50257, hidden = 768 },
-            "bert-t512": { tokens = 512, vocab = 30522, hidden = 768 },
-        },
+        quick: EMBEDDING_QUICK,
+        full: EMBEDDING_FULL,
         imp: &kernels::Half { kernel: kernels::Embedding, output_f16: true },
     },
     Kernel {
@@ -656,14 +671,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &[],
         tolerance: Tolerance::STRICT,
-        quick: params! {
-            "residual-t64h128": { len = 8192, b_len = 8192 },
-            "bias-t64h384": { len = 24576, b_len = 384 },
-        },
-        full: params! {
-            "residual-t512h2048": { len = 1048576, b_len = 1048576 },
-            "bias-t512h3072": { len = 1572864, b_len = 3072 },
-        },
+        quick: ADD_QUICK,
+        full: ADD_FULL,
         imp: &kernels::Add,
     },
     Kernel {
@@ -675,14 +684,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "residual-t64h128": { len = 8192, b_len = 8192 },
-            "bias-t64h384": { len = 24576, b_len = 384 },
-        },
-        full: params! {
-            "residual-t512h2048": { len = 1048576, b_len = 1048576 },
-            "bias-t512h3072": { len = 1572864, b_len = 3072 },
-        },
+        quick: ADD_QUICK,
+        full: ADD_FULL,
         imp: &kernels::Half { kernel: kernels::Add, output_f16: true },
     },
     Kernel {
@@ -694,14 +697,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["logits_rows", "argmax"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! {
-            "h128v2048": { hidden = 128, vocab = 2048 },
-            "h77v1000": { hidden = 77, vocab = 1000 },
-        },
-        full: params! {
-            "gpt2": { hidden = 768, vocab = 50257 },
-            "qwen2.5-0.5b": { hidden = 896, vocab = 151936 },
-        },
+        quick: LM_HEAD_QUICK,
+        full: LM_HEAD_FULL,
         imp: &kernels::LmHead,
     },
     Kernel {
@@ -713,14 +710,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["logits_rows", "argmax"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "h128v2048": { hidden = 128, vocab = 2048 },
-            "h77v1000": { hidden = 77, vocab = 1000 },
-        },
-        full: params! {
-            "gpt2": { hidden = 768, vocab = 50257 },
-            "qwen2.5-0.5b": { hidden = 896, vocab = 151936 },
-        },
+        quick: LM_HEAD_QUICK,
+        full: LM_HEAD_FULL,
         imp: &kernels::Half { kernel: kernels::LmHead, output_f16: false },
     },
     Kernel {
@@ -771,15 +762,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &[],
         tolerance: Tolerance::PERMISSIVE,
-        quick: params! {
-            "b1h2s128d64": { batch = 1, heads = 2, seq_len = 128, head_dim = 64 },
-            "b2h3s67d32": { batch = 2, heads = 3, seq_len = 67, head_dim = 32 },
-        },
-        full: params! {
-            "h8s1024d64": { batch = 1, heads = 8, seq_len = 1024, head_dim = 64 },
-            "h16s2048d64": { batch = 1, heads = 16, seq_len = 2048, head_dim = 64 },
-            "h8s1024d128": { batch = 1, heads = 8, seq_len = 1024, head_dim = 128 },
-        },
+        quick: ATTENTION_FLASH_QUICK,
+        full: ATTENTION_FLASH_FULL,
         imp: &kernels::Attention { variant: kernels::AttentionVariant::Flash },
     },
     Kernel {
@@ -791,15 +775,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "b1h2s128d64": { batch = 1, heads = 2, seq_len = 128, head_dim = 64 },
-            "b2h3s67d32": { batch = 2, heads = 3, seq_len = 67, head_dim = 32 },
-        },
-        full: params! {
-            "h8s1024d64": { batch = 1, heads = 8, seq_len = 1024, head_dim = 64 },
-            "h16s2048d64": { batch = 1, heads = 16, seq_len = 2048, head_dim = 64 },
-            "h8s1024d128": { batch = 1, heads = 8, seq_len = 1024, head_dim = 128 },
-        },
+        quick: ATTENTION_FLASH_QUICK,
+        full: ATTENTION_FLASH_FULL,
         imp: &kernels::Half {
             kernel: kernels::Attention { variant: kernels::AttentionVariant::Flash },
             output_f16: true,
@@ -852,14 +829,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! {
-            "mel80-c128-t64": { c_in = 80, c_out = 128, length = 64, kernel = 3, stride = 1, time_major = 0 },
-            "c128-t64-s2": { c_in = 128, c_out = 128, length = 64, kernel = 3, stride = 2, time_major = 1 },
-        },
-        full: params! {
-            "whisper-tiny-conv1": { c_in = 80, c_out = 384, length = 3000, kernel = 3, stride = 1, time_major = 0 },
-            "whisper-base-conv2": { c_in = 512, c_out = 512, length = 3000, kernel = 3, stride = 2, time_major = 1 },
-        },
+        quick: CONV1D_QUICK,
+        full: CONV1D_FULL,
         imp: &kernels::Conv1d,
     },
     Kernel {
@@ -871,14 +842,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "mel80-c128-t64": { c_in = 80, c_out = 128, length = 64, kernel = 3, stride = 1, time_major = 0 },
-            "c128-t64-s2": { c_in = 128, c_out = 128, length = 64, kernel = 3, stride = 2, time_major = 1 },
-        },
-        full: params! {
-            "whisper-tiny-conv1": { c_in = 80, c_out = 384, length = 3000, kernel = 3, stride = 1, time_major = 0 },
-            "whisper-base-conv2": { c_in = 512, c_out = 512, length = 3000, kernel = 3, stride = 2, time_major = 1 },
-        },
+        quick: CONV1D_QUICK,
+        full: CONV1D_FULL,
         imp: &kernels::Half { kernel: kernels::Conv1d, output_f16: true },
     },
     Kernel {
@@ -890,13 +855,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["append", "attend", "combine"],
         requires: &[],
         tolerance: Tolerance::PERMISSIVE,
-        quick: params! {
-            "l2h4d64c300": { layers = 2, heads = 4, head_dim = 64, page_size = 16, context = 300, steps = 1 },
-        },
-        full: params! {
-            "l4h8d128c4096": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 4095, steps = 1 },
-            "l4h8d128c1024": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 1023, steps = 1 },
-        },
+        quick: KVCACHE_DECODE_QUICK,
+        full: KVCACHE_DECODE_FULL,
         imp: &kernels::KvCache { stream: false },
     },
     Kernel {
@@ -908,13 +868,8 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["append", "attend", "combine"],
         requires: &["shader-f16"],
         tolerance: Tolerance::HALF,
-        quick: params! {
-            "l2h4d64c300": { layers = 2, heads = 4, head_dim = 64, page_size = 16, context = 300, steps = 1 },
-        },
-        full: params! {
-            "l4h8d128c4096": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 4095, steps = 1 },
-            "l4h8d128c1024": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 1023, steps = 1 },
-        },
+        quick: KVCACHE_DECODE_QUICK,
+        full: KVCACHE_DECODE_FULL,
         imp: &kernels::Half { kernel: kernels::KvCache { stream: false }, output_f16: true },
     },
     Kernel {
