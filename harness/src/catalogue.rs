@@ -892,17 +892,21 @@ pub static KERNELS: &[Kernel] = &[
 ];
 
 /// Selects catalogue entries by kernel id or family name, keeping catalogue order; none, or
-/// `all`, is the whole catalogue.
+/// `all`, is the whole catalogue. A kernel id means that kernel alone (`softmax` is the f32
+/// softmax, not its family), so a name is a family only where no kernel has it as its id
+/// (`matmul`, `gelu`, `attention`, `kvcache`).
 pub fn select(names: &[String]) -> Result<Vec<&'static Kernel>, UnknownKernel> {
     if names.is_empty() || names.iter().any(|n| n == "all") {
         return Ok(KERNELS.iter().collect());
     }
+    let is_id = |n: &str| KERNELS.iter().any(|k| k.id == n);
+    let picks = |k: &Kernel, n: &str| k.id == n || (!is_id(n) && k.family.name() == n);
     for n in names {
-        if !KERNELS.iter().any(|k| k.id == n || k.family.name() == n) {
+        if !KERNELS.iter().any(|k| picks(k, n)) {
             return Err(UnknownKernel(n.clone()));
         }
     }
-    Ok(KERNELS.iter().filter(|k| names.iter().any(|n| k.id == n || k.family.name() == n)).collect())
+    Ok(KERNELS.iter().filter(|k| names.iter().any(|n| picks(k, n))).collect())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -181,9 +181,17 @@ fn the_wasm_cpu_path_is_labelled_and_host_timed() {
         return;
     }
     let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
-    let (out, records) =
-        // `layernorm` names the family; the f32 dtype keeps its f32 kernel.
-        run(&["--quick", "--browsers", "chrome", "--page-backends", "wasm", "--kernels", "gelu-tanh,layernorm", "--dtypes", "f32"]);
+    let (out, records) = run(&[
+        "--quick",
+        "--browsers",
+        "chrome",
+        "--page-backends",
+        "wasm",
+        "--kernels",
+        "gelu-tanh,layernorm",
+        "--dtypes",
+        "f32",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(records.len(), 3);
     for r in &records {

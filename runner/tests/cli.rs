@@ -378,10 +378,8 @@ native = ["cpu", "reference"]
         .collect();
     let mut want = BTreeSet::new();
     for b in ["native-cpu", "native-reference"] {
-        // `softmax` names the family: the f32 kernel and its fp16 variant.
         for c in &softmax {
             want.insert(("softmax".into(), c.clone(), b.into()));
-            want.insert(("softmax-f16".into(), c.clone(), b.into()));
         }
         want.insert(("matmul-f32".into(), "m=32,n=16,k=8".into(), b.into()));
         want.insert(("gelu-tanh".into(), "len=1024".into(), b.into()));

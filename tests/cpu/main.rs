@@ -151,6 +151,14 @@ fn kernels_are_selected_by_id_or_family_in_catalogue_order() {
     );
     let two = select(&["logmel".into(), "matmul-f32".into()]).unwrap();
     assert_eq!(two.iter().map(|k| k.id).collect::<Vec<_>>(), ["matmul-f32", "logmel"]);
+    // A kernel id is that kernel, even where a family has the same name.
+    let softmax = select(&["softmax".into()]).unwrap();
+    assert_eq!(softmax.iter().map(|k| k.id).collect::<Vec<_>>(), ["softmax"]);
+    let gelu = select(&["gelu".into()]).unwrap();
+    assert_eq!(
+        gelu.iter().map(|k| k.id).collect::<Vec<_>>(),
+        ["gelu-tanh", "gelu-tanh-f16", "gelu-erf", "gelu-erf-f16"]
+    );
     let err = select(&["matmull".into()]).unwrap_err().to_string();
     assert!(err.contains("matmull") && err.contains("matmul-f32") && err.contains("kvcache"), "{err}");
 }
