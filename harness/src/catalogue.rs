@@ -334,7 +334,7 @@ pub static KERNELS: &[Kernel] = &[
             "512-b4": { m = 512, n = 512, k = 512, batch = 4 },
             "512-b16": { m = 512, n = 512, k = 512, batch = 16 },
         },
-        imp: &kernels::Matmul { half: false },
+        imp: &kernels::Matmul,
     },
     Kernel {
         id: "matmul-f16",
@@ -350,7 +350,7 @@ pub static KERNELS: &[Kernel] = &[
             "1024": { m = 1024, n = 1024, k = 1024, batch = 1 },
             "2048": { m = 2048, n = 2048, k = 2048, batch = 1 },
         },
-        imp: &kernels::Matmul { half: true },
+        imp: &kernels::Half { kernel: kernels::Matmul, output_f16: true },
     },
     Kernel {
         id: "matmul-q8",
@@ -439,7 +439,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: SOFTMAX_QUICK,
         full: SOFTMAX_FULL,
-        imp: &kernels::Softmax { half: false },
+        imp: &kernels::Softmax,
     },
     Kernel {
         id: "softmax-f16",
@@ -452,7 +452,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: SOFTMAX_QUICK,
         full: SOFTMAX_FULL,
-        imp: &kernels::Softmax { half: true },
+        imp: &kernels::Half { kernel: kernels::Softmax, output_f16: true },
     },
     Kernel {
         id: "gelu-tanh",
@@ -465,7 +465,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::STRICT,
         quick: GELU_TANH_QUICK,
         full: GELU_TANH_FULL,
-        imp: &kernels::Gelu { erf: false, half: false },
+        imp: &kernels::Gelu { erf: false },
     },
     Kernel {
         id: "gelu-tanh-f16",
@@ -478,7 +478,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: GELU_TANH_QUICK,
         full: GELU_TANH_FULL,
-        imp: &kernels::Gelu { erf: false, half: true },
+        imp: &kernels::Half { kernel: kernels::Gelu { erf: false }, output_f16: true },
     },
     Kernel {
         id: "gelu-erf",
@@ -491,7 +491,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::STRICT,
         quick: GELU_ERF_QUICK,
         full: GELU_ERF_FULL,
-        imp: &kernels::Gelu { erf: true, half: false },
+        imp: &kernels::Gelu { erf: true },
     },
     Kernel {
         id: "gelu-erf-f16",
@@ -504,7 +504,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: GELU_ERF_QUICK,
         full: GELU_ERF_FULL,
-        imp: &kernels::Gelu { erf: true, half: true },
+        imp: &kernels::Half { kernel: kernels::Gelu { erf: true }, output_f16: true },
     },
     Kernel {
         id: "silu",
@@ -569,7 +569,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: LAYERNORM_QUICK,
         full: LAYERNORM_FULL,
-        imp: &kernels::Norm { rms: false, half: false },
+        imp: &kernels::Norm { rms: false },
     },
     Kernel {
         id: "layernorm-f16",
@@ -582,7 +582,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: LAYERNORM_QUICK,
         full: LAYERNORM_FULL,
-        imp: &kernels::Norm { rms: false, half: true },
+        imp: &kernels::Half { kernel: kernels::Norm { rms: false }, output_f16: true },
     },
     Kernel {
         id: "rmsnorm",
@@ -595,7 +595,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: RMSNORM_QUICK,
         full: RMSNORM_FULL,
-        imp: &kernels::Norm { rms: true, half: false },
+        imp: &kernels::Norm { rms: true },
     },
     Kernel {
         id: "rmsnorm-f16",
@@ -608,7 +608,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: RMSNORM_QUICK,
         full: RMSNORM_FULL,
-        imp: &kernels::Norm { rms: true, half: true },
+        imp: &kernels::Half { kernel: kernels::Norm { rms: true }, output_f16: true },
     },
     Kernel {
         id: "rope",

@@ -223,34 +223,27 @@ pub enum Op {
 }
 
 impl Op {
-    /// The storage type: f16 for the fp16 variants, f32 for everything else.
+    /// The storage type: f16 for the fp16 variants, q8/q4 for the quantised products, f32 for
+    /// everything else.
     pub fn dtype(&self) -> DType {
         match *self {
-            Op::Matmul { dtype, .. }
-            | Op::Softmax { dtype, .. }
-            | Op::Gelu { dtype, .. }
-            | Op::Silu { dtype, .. }
-            | Op::SwiGlu { dtype, .. }
-            | Op::LayerNorm { dtype, .. }
-            | Op::RmsNorm { dtype, .. }
-            | Op::Attention { dtype, .. }
-            | Op::Conv1d { dtype, .. }
-            | Op::KvCache { dtype, .. }
-            | Op::Rope { dtype, .. }
-            | Op::Embedding { dtype, .. }
-            | Op::Add { dtype, .. }
-            | Op::LmHead { dtype, .. } => dtype,
             Op::QuantMatmul { format: crate::quant::QuantFormat::Q8, .. } => DType::Q8,
             Op::QuantMatmul { format: crate::quant::QuantFormat::Q4, .. } => DType::Q4,
-            // Audio features stay f32 (as Whisper computes them); the paged cache attention is
-            // the models' own, f32 like the models.
-            Op::LogMel(_) | Op::CachedAttention(_) => DType::F32,
+            mut op => op.dtype_field().map_or(DType::F32, |d| *d),
         }
     }
 
     /// The same operation with `dtype` storage; operations with one storage type only keep it.
     pub fn with_dtype(mut self, to: DType) -> Op {
-        match &mut self {
+        if let Some(d) = self.dtype_field() {
+            *d = to;
+        }
+        self
+    }
+
+    /// The storage-type field of the operations that have one.
+    fn dtype_field(&mut self) -> Option<&mut DType> {
+        match self {
             Op::Matmul { dtype, .. }
             | Op::Softmax { dtype, .. }
             | Op::Gelu { dtype, .. }
@@ -264,9 +257,10 @@ impl Op {
             | Op::Rope { dtype, .. }
             | Op::Embedding { dtype, .. }
             | Op::Add { dtype, .. }
-            | Op::LmHead { dtype, .. } => *dtype = to,
-            Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } => {}
+            | Op::LmHead { dtype, .. } => Some(dtype),
+            // Audio features stay f32 (as Whisper computes them); the paged cache attention is
+            // the models' own, f32 like the models; a quantised product's format is its own.
+            Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } => None,
         }
-        self
     }
 }

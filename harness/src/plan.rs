@@ -356,11 +356,6 @@ impl Plan {
         }
     }
 
-    /// `data` as fp16 (each value rounded to nearest), the storage of the `_f16` shaders.
-    pub fn storage_f16(&mut self, label: &str, data: &[f32]) -> BufferId {
-        self.storage_bytes(label, data.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect())
-    }
-
     pub fn storage_bytes(&mut self, label: &str, bytes: Vec<u8>) -> BufferId {
         self.push(label, BufferInit::Storage(pad4(bytes)))
     }

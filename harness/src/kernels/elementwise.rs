@@ -1,7 +1,7 @@
 //! Row-wise and elementwise kernels: softmax, GELU (tanh, erf), LayerNorm and RMSNorm.
 
 use super::{Inputs, KernelImpl, NormInputs, ParamSpec, UnaryInputs};
-use crate::catalogue::Params;
+use crate::catalogue::{DType, Params};
 use crate::op::{Op, RowsDims};
 use crate::plan::{BufferId, Call, Dispatch, OutputType, Pass, Plan, grid_stride, rows_grid};
 use crate::reference;
@@ -34,33 +34,9 @@ fn single_pass(
     Pass { label: label.into(), dispatches: vec![Dispatch { shader: None, entry_point, bindings, workgroups }] }
 }
 
-/// The storage type of a kernel with an fp16 variant.
-fn dtype(half: bool) -> crate::catalogue::DType {
-    if half { crate::catalogue::DType::F16 } else { crate::catalogue::DType::F32 }
-}
-
-/// Rounds every value to the nearest fp16: the inputs an fp16 kernel and its reference share,
-/// and the reference's output as the kernel stores it.
-pub(crate) fn round_f16(v: &mut [f32]) {
-    for x in v {
-        *x = half::f16::from_f32(*x).to_f32();
-    }
-}
-
-/// f32 storage, or fp16 (`half`) of the same values.
-fn storage(plan: &mut Plan, half: bool, label: &str, v: &[f32]) -> BufferId {
-    if half { plan.storage_f16(label, v) } else { plan.storage_f32(label, v) }
-}
-
-fn out_type(half: bool) -> OutputType {
-    if half { OutputType::F16 } else { OutputType::F32 }
-}
-
-/// Row softmax; `half`: fp16 storage, f32 arithmetic (`softmax_f16.wgsl`).
+/// Row softmax (its fp16 variant is [`super::Half`] of it).
 #[derive(Debug)]
-pub struct Softmax {
-    pub half: bool,
-}
+pub struct Softmax;
 
 impl KernelImpl for Softmax {
     fn spec(&self) -> &'static [ParamSpec] {
@@ -68,46 +44,33 @@ impl KernelImpl for Softmax {
     }
 
     fn op(&self, p: &Params) -> Op {
-        Op::Softmax { dims: rows_dims(p), dtype: dtype(self.half) }
+        Op::Softmax { dims: rows_dims(p), dtype: DType::F32 }
     }
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {
         let (rows, cols) = rows_cols(p);
         // Logit-like spread, with an offset that would overflow exp() without the max subtraction.
         let mut rng = InputRng::new(seed);
-        let mut x: Vec<f32> = (0..rows * cols).map(|_| 40.0 + rng.uniform(-8.0, 8.0)).collect();
-        if self.half {
-            round_f16(&mut x);
-        }
+        let x = (0..rows * cols).map(|_| 40.0 + rng.uniform(-8.0, 8.0)).collect();
         Inputs::Unary(UnaryInputs { x })
     }
 
     fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32> {
-        let mut y = reference::softmax_rows(&inputs.unary().x, p.usize("rows"), p.usize("cols"));
-        if self.half {
-            round_f16(&mut y);
-        }
-        y
-    }
-
-    fn f32_result(&self, p: &Params, _inputs: &Inputs, seed: u64) -> Option<Vec<f32>> {
-        let f32 = Softmax { half: false };
-        self.half.then(|| f32.reference(p, &f32.generate(p, seed)))
+        reference::softmax_rows(&inputs.unary().x, p.usize("rows"), p.usize("cols"))
     }
 
     fn work(&self, p: &Params) -> Work {
         let n = (p.usize("rows") * p.usize("cols")) as f64;
-        let size = if self.half { 2.0 } else { 4.0 };
         // max, subtract, exp, sum, scale: 5 operations per element, exp counted as one.
-        Work { flops: 5.0 * n, bytes: 2.0 * size * n }
+        Work { flops: 5.0 * n, bytes: 8.0 * n }
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
         let (rows, cols) = (p.get("rows"), p.get("cols"));
         let mut plan = Plan::new(shader);
         let u = plan.uniform("dims", &[("rows", rows.into()), ("cols", cols.into())]);
-        let x = storage(&mut plan, self.half, "x", &inputs.unary().x);
-        let y = plan.output("y", (rows * cols) as usize, out_type(self.half));
+        let x = plan.storage_f32("x", &inputs.unary().x);
+        let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
         plan.timed.push(single_pass("softmax", "main", vec![("dims", u), ("x", x), ("y", y)], rows_grid(rows)));
         plan
     }
@@ -116,8 +79,6 @@ impl KernelImpl for Softmax {
 #[derive(Debug)]
 pub struct Gelu {
     pub erf: bool,
-    /// fp16 storage, f32 arithmetic (`gelu_f16.wgsl`).
-    pub half: bool,
 }
 
 impl KernelImpl for Gelu {
@@ -126,35 +87,21 @@ impl KernelImpl for Gelu {
     }
 
     fn op(&self, p: &Params) -> Op {
-        Op::Gelu { len: p.usize("len"), erf: self.erf, dtype: dtype(self.half) }
+        Op::Gelu { len: p.usize("len"), erf: self.erf, dtype: DType::F32 }
     }
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {
         let mut rng = InputRng::new(seed);
-        let mut x = rng.vec(p.usize("len"), -6.0, 6.0);
-        if self.half {
-            round_f16(&mut x);
-        }
-        Inputs::Unary(UnaryInputs { x })
+        Inputs::Unary(UnaryInputs { x: rng.vec(p.usize("len"), -6.0, 6.0) })
     }
 
     fn reference(&self, _p: &Params, inputs: &Inputs) -> Vec<f32> {
         let x = &inputs.unary().x;
-        let mut y = if self.erf { reference::gelu_erf(x) } else { reference::gelu_tanh(x) };
-        if self.half {
-            round_f16(&mut y);
-        }
-        y
-    }
-
-    fn f32_result(&self, p: &Params, _inputs: &Inputs, seed: u64) -> Option<Vec<f32>> {
-        let f32 = Gelu { erf: self.erf, half: false };
-        self.half.then(|| f32.reference(p, &f32.generate(p, seed)))
+        if self.erf { reference::gelu_erf(x) } else { reference::gelu_tanh(x) }
     }
 
     fn work(&self, p: &Params) -> Work {
-        let w = gelu_work(self.erf, p.usize("len"));
-        if self.half { Work { bytes: w.bytes / 2.0, ..w } } else { w }
+        gelu_work(self.erf, p.usize("len"))
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
@@ -163,11 +110,11 @@ impl KernelImpl for Gelu {
         let mut plan = Plan::new(shader);
         let mut x = inputs.unary().x.clone();
         x.resize(len4 as usize * 4, 0.0);
-        let x = storage(&mut plan, self.half, "x", &x);
-        let y = plan.output("y", len, out_type(self.half));
+        let x = plan.storage_f32("x", &x);
+        let y = plan.output("y", len, OutputType::F32);
         // The output buffer holds whole vec4s; the check reads only the first `len` elements.
         if let crate::plan::BufferInit::Output { bytes } = &mut plan.buffers[y].init {
-            *bytes = u64::from(len4) * if self.half { 8 } else { 16 };
+            *bytes = u64::from(len4) * 16;
         }
         let entry = if self.erf { "gelu_erf" } else { "gelu_tanh" };
         let pass = plan.pass(entry, vec![gelu_call(shader, self.erf, len, x, y)]);
@@ -179,8 +126,6 @@ impl KernelImpl for Gelu {
 #[derive(Debug)]
 pub struct Norm {
     pub rms: bool,
-    /// fp16 storage of x, gamma, beta and y, f32 arithmetic (`norm_f16.wgsl`).
-    pub half: bool,
 }
 
 /// The norms' epsilon, in the catalogue kernels and in every model (GPT-2, LLaMA, Qwen and
@@ -193,7 +138,7 @@ impl KernelImpl for Norm {
     }
 
     fn op(&self, p: &Params) -> Op {
-        let (dims, dtype) = (rows_dims(p), dtype(self.half));
+        let (dims, dtype) = (rows_dims(p), DType::F32);
         if self.rms { Op::RmsNorm { dims, dtype } } else { Op::LayerNorm { dims, dtype } }
     }
 
@@ -206,47 +151,32 @@ impl KernelImpl for Norm {
             let off = rng.uniform(-20.0, 20.0);
             x.extend((0..cols).map(|_| off + rng.uniform(-2.0, 2.0)));
         }
-        let mut gamma = rng.vec(cols, 0.5, 1.5);
-        let mut beta = rng.vec(cols, -0.5, 0.5);
-        if self.half {
-            for v in [&mut x, &mut gamma, &mut beta] {
-                round_f16(v);
-            }
-        }
+        let gamma = rng.vec(cols, 0.5, 1.5);
+        let beta = rng.vec(cols, -0.5, 0.5);
         Inputs::Norm(NormInputs { x, gamma, beta })
     }
 
     fn reference(&self, p: &Params, i: &Inputs) -> Vec<f32> {
         let (rows, cols) = (p.usize("rows"), p.usize("cols"));
-        let mut y = if self.rms {
+        if self.rms {
             reference::rmsnorm(&i.norm().x, &i.norm().gamma, rows, cols, NORM_EPS)
         } else {
             reference::layernorm(&i.norm().x, &i.norm().gamma, &i.norm().beta, rows, cols, NORM_EPS)
-        };
-        if self.half {
-            round_f16(&mut y);
         }
-        y
-    }
-
-    fn f32_result(&self, p: &Params, _inputs: &Inputs, seed: u64) -> Option<Vec<f32>> {
-        let f32 = Norm { rms: self.rms, half: false };
-        self.half.then(|| f32.reference(p, &f32.generate(p, seed)))
     }
 
     fn work(&self, p: &Params) -> Work {
-        let w = norm_work(self.rms, p.usize("rows"), p.usize("cols"));
-        if self.half { Work { bytes: w.bytes / 2.0, ..w } } else { w }
+        norm_work(self.rms, p.usize("rows"), p.usize("cols"))
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, i: &Inputs) -> Plan {
         let (rows, cols) = (p.get("rows"), p.get("cols"));
         let mut plan = Plan::new(shader);
         let i = i.norm();
-        let x = storage(&mut plan, self.half, "x", &i.x);
-        let g = storage(&mut plan, self.half, "gamma", &i.gamma);
-        let b = storage(&mut plan, self.half, "beta", &i.beta);
-        let y = plan.output("y", (rows * cols) as usize, out_type(self.half));
+        let x = plan.storage_f32("x", &i.x);
+        let g = plan.storage_f32("gamma", &i.gamma);
+        let b = plan.storage_f32("beta", &i.beta);
+        let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
         let entry = if self.rms { "rmsnorm" } else { "layernorm" };
         let pass = plan.pass(entry, vec![norm_call(shader, self.rms, rows as usize, cols as usize, x, g, Some(b), y)]);
         plan.timed.push(pass);

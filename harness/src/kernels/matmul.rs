@@ -1,4 +1,4 @@
-//! Batched GEMM (fp32, and fp16 storage with f32 accumulation).
+//! Batched GEMM (fp32; its fp16 variant is [`super::Half`] of it on `matmul_f16.wgsl`).
 
 use super::{Inputs, KernelImpl, MatmulInputs, ParamSpec};
 use crate::catalogue::{DType, Params};
@@ -10,9 +10,7 @@ use crate::schema::Work;
 use crate::shaders::Shader;
 
 #[derive(Debug)]
-pub struct Matmul {
-    pub half: bool,
-}
+pub struct Matmul;
 
 fn dims(p: &Params) -> MatmulDims {
     MatmulDims { m: p.usize("m"), n: p.usize("n"), k: p.usize("k"), batch: p.usize("batch") }
@@ -31,52 +29,32 @@ impl KernelImpl for Matmul {
     }
 
     fn op(&self, p: &Params) -> Op {
-        Op::Matmul { dims: dims(p), dtype: if self.half { DType::F16 } else { DType::F32 } }
+        Op::Matmul { dims: dims(p), dtype: DType::F32 }
     }
 
     fn generate(&self, p: &Params, seed: u64) -> Inputs {
         let d = dims(p);
         let mut rng = InputRng::new(seed);
-        let mut a = rng.vec(d.batch * d.m * d.k, -1.0, 1.0);
-        let mut b = rng.vec(d.batch * d.k * d.n, -1.0, 1.0);
-        if self.half {
-            // The reference sees exactly the values the GPU sees.
-            for v in a.iter_mut().chain(b.iter_mut()) {
-                *v = half::f16::from_f32(*v).to_f32();
-            }
-        }
+        let a = rng.vec(d.batch * d.m * d.k, -1.0, 1.0);
+        let b = rng.vec(d.batch * d.k * d.n, -1.0, 1.0);
         Inputs::Matmul(MatmulInputs { a, b })
     }
 
     fn reference(&self, p: &Params, inputs: &Inputs) -> Vec<f32> {
         let d = dims(p);
-        let c = reference::matmul(&inputs.matmul().a, &inputs.matmul().b, d.m, d.n, d.k, d.batch);
-        if self.half { c.into_iter().map(|v| half::f16::from_f32(v).to_f32()).collect() } else { c }
-    }
-
-    fn f32_result(&self, p: &Params, _inputs: &Inputs, seed: u64) -> Option<Vec<f32>> {
-        let f32 = Matmul { half: false };
-        self.half.then(|| f32.reference(p, &f32.generate(p, seed)))
+        reference::matmul(&inputs.matmul().a, &inputs.matmul().b, d.m, d.n, d.k, d.batch)
     }
 
     fn work(&self, p: &Params) -> Work {
-        work(dims(p), if self.half { 2.0 } else { 4.0 })
+        work(dims(p), 4.0)
     }
 
     fn plan(&self, shader: &'static Shader, p: &Params, inputs: &Inputs) -> Plan {
         let d = dims(p);
         let mut plan = Plan::new(shader);
-        let (a, b, c) = if self.half {
-            let to16 =
-                |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect() };
-            let a = plan.storage_bytes("a", to16(&inputs.matmul().a));
-            let b = plan.storage_bytes("b", to16(&inputs.matmul().b));
-            (a, b, plan.output("c", d.batch * d.m * d.n, OutputType::F16))
-        } else {
-            let a = plan.storage_f32("a", &inputs.matmul().a);
-            let b = plan.storage_f32("b", &inputs.matmul().b);
-            (a, b, plan.output("c", d.batch * d.m * d.n, OutputType::F32))
-        };
+        let a = plan.storage_f32("a", &inputs.matmul().a);
+        let b = plan.storage_f32("b", &inputs.matmul().b);
+        let c = plan.output("c", d.batch * d.m * d.n, OutputType::F32);
         let pass = plan.pass("matmul", vec![call(shader, d, a, b, c)]);
         plan.timed.push(pass);
         plan
