@@ -191,6 +191,8 @@ impl NativePlan {
             let t0 = Instant::now();
             let expected = kernel.imp.reference(params, &inputs);
             let reference_cold_ns = t0.elapsed().as_secs_f64() * 1e9;
+            // A reduced-precision kernel's f32 twin output, once for every backend.
+            let f32_result = kernel.imp.f32_result(params, &inputs, self.seed);
             for (label, dev) in &devices {
                 let opts = RunOptions {
                     backend: label.clone(),
@@ -201,7 +203,8 @@ impl NativePlan {
                     host_resolution_ns,
                     facts: facts.clone(),
                 };
-                emit(pollster::block_on(gpu::run_kernel(dev, kernel, params, &inputs, &expected, &opts)))?;
+                let f32 = f32_result.as_deref();
+                emit(pollster::block_on(gpu::run_kernel(dev, kernel, params, &inputs, &expected, f32, &opts)))?;
             }
             let run = |backend: &'static str, adapter| HostRun {
                 backend,
@@ -212,7 +215,6 @@ impl NativePlan {
                 facts: &facts,
                 resolution_ns: host_resolution_ns,
             };
-            let f32_result = kernel.imp.f32_result(params, &inputs, self.seed);
             for b in &host_backends {
                 let run = run(b.name(), b.adapter());
                 let record = match b.prepare(kernel, params, &inputs) {

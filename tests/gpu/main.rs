@@ -49,12 +49,16 @@ fn run_all(dev: &GpuDevice, seeds: &[u64], kernels: &[&str]) {
             for &seed in seeds {
                 let inputs = k.imp.inputs(p, seed).unwrap();
                 let expected = k.imp.reference(p, &inputs);
-                let r = pollster::block_on(gpu::run_kernel(dev, k, p, &inputs, &expected, &opts(seed)));
+                let f32 = k.imp.f32_result(p, &inputs, seed);
+                let r = pollster::block_on(gpu::run_kernel(dev, k, p, &inputs, &expected, f32.as_deref(), &opts(seed)));
                 match &r.status {
                     Status::Measured => {
                         let t = r.timing.as_ref().expect("measured records carry timing");
                         assert!(t.summary.median_ns > 0.0 && t.samples_ns.len() >= 2);
                         assert!(r.check.as_ref().is_some_and(|c| c.passed));
+                        // Reduced-precision kernels also say how far they are from f32.
+                        let vs = r.check.as_ref().and_then(|c| c.vs_f32.as_ref());
+                        assert_eq!(vs.is_some(), k.dtype != harness::catalogue::DType::F32, "{} vs_f32", k.id);
                     }
                     Status::Skipped { reason } if !k.requires.is_empty() => {
                         eprintln!("{} skipped on {}: {reason}", k.id, dev.report.name)
@@ -95,7 +99,7 @@ fn a_missing_feature_is_skipped_with_the_feature_named() {
     let k = KERNELS.iter().find(|k| k.id == "matmul-f16").unwrap();
     let p = &Params::from(&k.quick[0]);
     let inputs = k.imp.inputs(p, 1).unwrap();
-    let r = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &[], &opts(1)));
+    let r = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &[], None, &opts(1)));
     match r.status {
         Status::Skipped { reason } => assert!(reason.contains("shader-f16"), "{reason}"),
         other => panic!("expected skipped, got {other:?}"),
@@ -116,7 +120,7 @@ fn a_wrong_answer_is_a_mismatch_naming_the_element_not_a_timing() {
     let inputs = k.imp.inputs(p, 1).unwrap();
     let mut expected = k.imp.reference(p, &inputs);
     expected[5] += 0.5;
-    let r = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, &opts(1)));
+    let r = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, None, &opts(1)));
     assert!(matches!(r.status, Status::Mismatch { .. }), "{:?}", r.status);
     let c = r.check.unwrap();
     assert_eq!((c.passed, c.worst_index, c.failing_elements), (false, Some(5), 1));
@@ -131,7 +135,7 @@ fn timestamps_and_host_fences_both_time_the_same_kernel() {
     let p = &Params::from(&k.quick[0]);
     let inputs = k.imp.inputs(p, 1).unwrap();
     let expected = k.imp.reference(p, &inputs);
-    let ts = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, &opts(1)));
+    let ts = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, None, &opts(1)));
     let t = ts.timing.unwrap();
     assert_eq!(t.timer.kind, harness::schema::TimerKind::GpuTimestamp);
     // Prefill plus one phase per decode step: per-token latency is visible.
@@ -139,7 +143,7 @@ fn timestamps_and_host_fences_both_time_the_same_kernel() {
     assert_eq!(t.phases[1].label, "step 0");
 
     let fence = RunOptions { use_timestamps: false, ..opts(1) };
-    let hf = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, &fence));
+    let hf = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, None, &fence));
     let t = hf.timing.unwrap();
     assert_eq!(t.timer.kind, harness::schema::TimerKind::HostFence);
     assert!(t.phases.is_empty());
