@@ -130,6 +130,22 @@ pub fn keep_dtypes(cases: &mut Vec<Case>, dtypes: &[String]) -> Result<(), Selec
     Ok(())
 }
 
+/// Keeps the cases of the named modes (`inference`, `training`); none named keeps all.
+pub fn keep_modes(cases: &mut Vec<Case>, modes: &[String]) -> Result<(), Selection> {
+    if modes.is_empty() {
+        return Ok(());
+    }
+    let known = crate::schema::Mode::ALL.map(crate::schema::Mode::name);
+    if let Some(m) = modes.iter().find(|m| !known.contains(&m.as_str())) {
+        return Err(Selection::Mode(m.clone()));
+    }
+    cases.retain(|c| modes.iter().any(|m| m == c.kernel.imp.mode().name()));
+    if cases.is_empty() {
+        return Err(Selection::NoneOfMode(modes.join(" or ")));
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Selection {
     #[error(transparent)]
@@ -140,6 +156,10 @@ pub enum Selection {
     Dtype(String),
     #[error("no chosen case has dtype {0}")]
     NoneOfDtype(String),
+    #[error("mode `{0}` is not one of inference, training")]
+    Mode(String),
+    #[error("no chosen case is {0} work (training kernels are the `*-backward` ones, cross-entropy and adamw)")]
+    NoneOfMode(String),
 }
 
 type Keys = Vec<(String, Vec<u32>)>;

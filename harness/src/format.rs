@@ -106,7 +106,41 @@ pub fn markdown(records: &[Record]) -> String {
         ));
     }
     out.push_str(&scaling_markdown(records));
+    out.push_str(&training_markdown(records));
     out
+}
+
+/// Each backward kernel beside its forward on the same case and backend: the two medians and
+/// backward / forward, what a training step pays per layer over inference. Empty when no pair
+/// was measured. A backward pairs with the forward kernel of the same name without
+/// `-backward` and the same case name (so the fp16, unfused and quantised forwards never pair).
+pub fn training_markdown(records: &[Record]) -> String {
+    let measured = |r: &&Record| r.status == crate::schema::Status::Measured && r.timing.is_some();
+    let median = |r: &Record| r.timing.as_ref().map_or(f64::NAN, |t| t.summary.median_ns);
+    let mut rows = String::new();
+    for b in records.iter().filter(measured).filter(|r| r.mode == crate::schema::Mode::Training) {
+        let Some(fwd) = b.kernel.strip_suffix("-backward") else { continue };
+        let Some(f) = records.iter().filter(measured).find(|f| {
+            f.kernel == fwd && f.case == b.case && f.backend == b.backend && f.mode == crate::schema::Mode::Inference
+        }) else {
+            continue;
+        };
+        rows.push_str(&format!(
+            "| {fwd} | {} | {} | {} | {} | {} |\n",
+            b.case,
+            b.backend,
+            fmt_ns(median(f)),
+            fmt_ns(median(b)),
+            fmt_ratio(median(b) / median(f))
+        ));
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    format!(
+        "\n## Training vs inference\n\nEach backward kernel against its forward, same case and backend.\n\n\
+         | kernel | case | backend | forward | backward | backward / forward |\n|---|---|---|---:|---:|---:|\n{rows}"
+    )
 }
 
 /// The scaling series ([`crate::scaling::find`]) as one Markdown table each: the swept value down,

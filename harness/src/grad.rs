@@ -149,6 +149,43 @@ pub fn embedding_backward(ids: &[u32], dy: &[f64], vocab: usize, hidden: usize) 
     dt
 }
 
+/// Causal (window-limited) attention per (batch x head) slice of `(seq, d)` rows,
+/// `O = softmax(scale Q K^T + mask) V`: the gradients `(dq, dk, dv)` given `dout`, by the
+/// unfused chain `dV = P^T dO`, `dP = dO V^T`, `dS = softmax'(P, dP)`, `dQ = scale dS K`,
+/// `dK = scale dS^T Q`. Query i sees keys `i + 1 - window ..= i`.
+pub fn attention_backward(
+    q: &[f64],
+    k: &[f64],
+    v: &[f64],
+    dout: &[f64],
+    (heads, seq, d, window): (usize, usize, usize, usize),
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let scale = 1.0 / (d as f64).sqrt();
+    let (mut dq, mut dk, mut dv) = (vec![0.0; q.len()], vec![0.0; k.len()], vec![0.0; v.len()]);
+    let row = |h: usize, i: usize| -> std::ops::Range<usize> { (h * seq + i) * d..(h * seq + i + 1) * d };
+    let dotr = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
+    for h in 0..heads {
+        for i in 0..seq {
+            let keys = i.saturating_sub(window - 1)..=i;
+            let s: Vec<f64> = keys.clone().map(|j| scale * dotr(&q[row(h, i)], &k[row(h, j)])).collect();
+            let m = s.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
+            let p: Vec<f64> = s.iter().map(|x| (x - m).exp() / z).collect();
+            let dp: Vec<f64> = keys.clone().map(|j| dotr(&dout[row(h, i)], &v[row(h, j)])).collect();
+            let dsum: f64 = p.iter().zip(&dp).map(|(a, b)| a * b).sum();
+            for (n, j) in keys.enumerate() {
+                let ds = p[n] * (dp[n] - dsum);
+                for c in 0..d {
+                    dv[row(h, j).start + c] += p[n] * dout[row(h, i).start + c];
+                    dq[row(h, i).start + c] += scale * ds * k[row(h, j).start + c];
+                    dk[row(h, j).start + c] += scale * ds * q[row(h, i).start + c];
+                }
+            }
+        }
+    }
+    (dq, dk, dv)
+}
+
 /// AdamW's hyper-parameters (decoupled weight decay, bias-corrected moments).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamW {
@@ -340,6 +377,37 @@ mod tests {
                 .sum()
         };
         close("embedding", &embedding_backward(&ids, &dy, 5, hidden), &numeric(&table, gather));
+    }
+
+    fn attention(q: &[f64], k: &[f64], v: &[f64], (heads, seq, d, window): (usize, usize, usize, usize)) -> Vec<f64> {
+        let scale = 1.0 / (d as f64).sqrt();
+        let mut o = vec![0.0; q.len()];
+        for h in 0..heads {
+            for i in 0..seq {
+                let keys: Vec<usize> = (i.saturating_sub(window - 1)..=i).collect();
+                let qi = &q[(h * seq + i) * d..][..d];
+                let s: Vec<f64> = keys.iter().map(|&j| scale * dot(qi, &k[(h * seq + j) * d..][..d])).collect();
+                let p = softmax(&s, 1, s.len());
+                for (n, &j) in keys.iter().enumerate() {
+                    for c in 0..d {
+                        o[(h * seq + i) * d + c] += p[n] * v[(h * seq + j) * d + c];
+                    }
+                }
+            }
+        }
+        o
+    }
+
+    #[test]
+    fn attention_gradients_match_finite_differences() {
+        for shape in [(2, 5, 4, 5), (1, 6, 4, 3)] {
+            let n = shape.0 * shape.1 * shape.2;
+            let (q, k, v, dout) = (values(n, 14), values(n, 15), values(n, 16), values(n, 17));
+            let (dq, dk, dv) = attention_backward(&q, &k, &v, &dout, shape);
+            close("attention dq", &dq, &numeric(&q, |q| dot(&attention(q, &k, &v, shape), &dout)));
+            close("attention dk", &dk, &numeric(&k, |k| dot(&attention(&q, k, &v, shape), &dout)));
+            close("attention dv", &dv, &numeric(&v, |v| dot(&attention(&q, &k, v, shape), &dout)));
+        }
     }
 
     /// AdamW on a quadratic bowl walks to its minimum; the first step moves every parameter by

@@ -30,5 +30,6 @@ pub mod scaling;
 pub mod schema;
 pub mod shaders;
 pub mod stats;
+pub mod train;
 
 pub use catalogue::{KERNELS, Kernel};

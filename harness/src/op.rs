@@ -137,6 +137,49 @@ impl CacheDims {
     }
 }
 
+/// The training operations. Each reads its forward's inputs and the output gradient `dy`
+/// ([`crate::kernels::BackwardInputs`]) and writes its gradients one after another into one
+/// output, in the order listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradOp {
+    /// `y = x w`, x (m, k), w (k, n): dx, then dw.
+    Matmul {
+        m: usize,
+        k: usize,
+        n: usize,
+    },
+    /// dx, dgamma, dbeta.
+    LayerNorm(RowsDims),
+    /// dx, dgamma.
+    RmsNorm(RowsDims),
+    /// From the forward's output y (the saved input): dx.
+    Softmax(RowsDims),
+    Gelu {
+        len: usize,
+        erf: bool,
+    },
+    Silu {
+        len: usize,
+    },
+    /// dgate, then dup.
+    SwiGlu {
+        len: usize,
+    },
+    /// Mean cross-entropy of `rows` rows of `cols` logits against target ids: dlogits, then each
+    /// row's loss. Inputs [`crate::kernels::CrossEntropyInputs`].
+    CrossEntropy(RowsDims),
+    /// The table's gradient from the ids and dy.
+    Embedding(EmbeddingDims),
+    /// Causal (window-limited) attention: dq, dk, dv.
+    Attention(AttentionDims),
+    /// One AdamW step `step` with [`crate::kernels::ADAMW`]: p', m', v'. Inputs
+    /// [`crate::kernels::AdamWInputs`].
+    AdamW {
+        len: usize,
+        step: u32,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Matmul {
@@ -214,6 +257,8 @@ pub enum Op {
         dims: MatmulDims,
         format: crate::quant::QuantFormat,
     },
+    /// A training kernel: a backward pass, the loss, or the optimiser step (f32 only).
+    Grad(GradOp),
     /// Logits of one hidden state against a (vocab, hidden) table, argmax on the device.
     LmHead {
         hidden: usize,
@@ -260,7 +305,8 @@ impl Op {
             | Op::LmHead { dtype, .. } => Some(dtype),
             // Audio features stay f32 (as Whisper computes them); the paged cache attention is
             // the models' own, f32 like the models; a quantised product's format is its own.
-            Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } => None,
+            // Training runs in f32 (mixed precision would be its own variant).
+            Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } | Op::Grad(_) => None,
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::{Outcome, facts, report};
 pub struct NativeArgs {
     /// Run the suite in this TOML file: its kernels, cases, sweeps, dtypes, size, seed, budget
     /// and native backends (the flags for those are refused alongside; see README, Suites)
-    #[arg(long, conflicts_with_all = ["quick", "full", "kernels", "cases", "sweeps", "dtypes", "seed", "budget", "backends"])]
+    #[arg(long, conflicts_with_all = ["quick", "full", "kernels", "cases", "sweeps", "dtypes", "modes", "train", "seed", "budget", "backends"])]
     suite: Option<PathBuf>,
     /// Small parameter sets (seconds on CPU adapters); the default is `full`
     #[arg(long, conflicts_with = "full")]
@@ -44,6 +44,12 @@ pub struct NativeArgs {
     /// Only cases of these dtypes, comma-separated: f32, f16, q8, q4
     #[arg(long, value_delimiter = ',')]
     dtypes: Vec<String>,
+    /// Only cases of these modes, comma-separated: inference, training
+    #[arg(long = "mode", value_delimiter = ',', conflicts_with = "train")]
+    modes: Vec<String>,
+    /// Only training work (backward kernels, the loss, the optimiser step): `--mode training`
+    #[arg(long)]
+    train: bool,
     /// Backends to run, comma-separated: `wgpu` (every native adapter), `cpu` (native-cpu),
     /// `reference` (the CPU reference, timed), `openvino`, `cuda`, `rocm`, `mps`
     #[arg(long, value_delimiter = ',', default_values_t = vec!["wgpu".to_owned(), "cpu".to_owned(), "reference".to_owned()])]
@@ -86,6 +92,8 @@ pub struct Selection {
     pub sweeps: Vec<String>,
     /// Only these dtypes (`f32`, `f16`); empty: all.
     pub dtypes: Vec<String>,
+    /// Only these modes (`inference`, `training`); empty: both.
+    pub modes: Vec<String>,
     /// Models run beside the kernels (`accelbench run --models`); models alone select no kernel.
     pub models: Vec<String>,
 }
@@ -98,9 +106,15 @@ impl Selection {
             )?;
         if !cases.is_empty() {
             cases::keep_dtypes(&mut cases, &self.dtypes)?;
+            cases::keep_modes(&mut cases, &self.modes)?;
         }
         Ok(cases)
     }
+}
+
+/// `--mode`, or `training` alone for `--train`.
+pub fn modes(modes: &[String], train: bool) -> Vec<String> {
+    if train { vec!["training".to_owned()] } else { modes.to_vec() }
 }
 
 impl NativeArgs {
@@ -121,6 +135,8 @@ impl NativeArgs {
             cases: s.cases,
             sweeps: s.sweeps,
             dtypes: s.dtypes,
+            modes: s.modes,
+            train: false,
             backends: s.native,
             seed: s.seed,
             budget: s.budget_s,
@@ -247,6 +263,7 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         cases: args.cases.clone(),
         sweeps: args.sweeps.clone(),
         dtypes: args.dtypes.clone(),
+        modes: crate::native::modes(&args.modes, args.train),
         models: vec![],
     };
     let mut plan = NativePlan::new(

@@ -28,7 +28,7 @@ pub struct RunArgs {
     /// Run the suite in this TOML file: its browsers, page backends, native backends, kernels,
     /// cases, sweeps, dtypes, size, seed and budget (the flags for those are refused alongside)
     #[arg(long, conflicts_with_all = [
-        "browsers", "native", "native_backends", "kernels", "cases", "sweeps", "dtypes", "quick", "full", "seed",
+        "browsers", "native", "native_backends", "kernels", "cases", "sweeps", "dtypes", "modes", "train", "quick", "full", "seed",
         "budget", "page_backends",
     ])]
     suite: Option<PathBuf>,
@@ -54,6 +54,12 @@ pub struct RunArgs {
     /// Only cases of these dtypes, comma-separated: f32, f16, q8, q4
     #[arg(long, value_delimiter = ',')]
     dtypes: Vec<String>,
+    /// Only cases of these modes, comma-separated: inference, training
+    #[arg(long = "mode", value_delimiter = ',', conflicts_with = "train")]
+    modes: Vec<String>,
+    /// Only training work (backward kernels, the loss, the optimiser step): `--mode training`
+    #[arg(long)]
+    train: bool,
     /// Model presets to run in every browser and natively after the kernels, comma-separated,
     /// `all` or `none` (see `accelbench models`). Default: every preset in a --quick run with no
     /// kernel selection, none otherwise; with no --kernels, --case or --sweep only models run
@@ -151,7 +157,14 @@ impl RunArgs {
         match &self.models {
             Some(m) if m.iter().any(|x| x == "none") => vec![],
             Some(m) => m.clone(),
-            None if self.quick && self.kernels.is_empty() && self.cases.is_empty() && self.sweeps.is_empty() => {
+            // Model runs are inference; a training-only run brings none by default.
+            None if self.quick
+                && self.kernels.is_empty()
+                && self.cases.is_empty()
+                && self.sweeps.is_empty()
+                && !self.train
+                && (self.modes.is_empty() || self.modes.iter().any(|m| m == "inference")) =>
+            {
                 vec!["all".to_owned()]
             }
             None => vec![],
@@ -178,6 +191,8 @@ impl RunArgs {
             cases: s.cases,
             sweeps: s.sweeps,
             dtypes: s.dtypes,
+            modes: s.modes,
+            train: false,
             quick: s.size == Size::Quick,
             full: s.size == Size::Full,
             seed: s.seed,
@@ -205,6 +220,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         cases: args.cases.clone(),
         sweeps: args.sweeps.clone(),
         dtypes: args.dtypes.clone(),
+        modes: crate::native::modes(&args.modes, args.train),
         models: models.clone(),
     };
     let plan = NativePlan::new(
@@ -491,6 +507,7 @@ impl BrowserRun<'_> {
                 cases: self.args.cases.clone(),
                 sweeps: self.args.sweeps.clone(),
                 dtypes: self.args.dtypes.clone(),
+                modes: crate::native::modes(&self.args.modes, self.args.train),
                 size: self.plan.size,
                 seed: self.plan.seed,
                 budget_s: self.args.budget,

@@ -47,6 +47,30 @@ fn browser() -> BrowserInfo {
     }
 }
 
+/// A backward record pairs with its forward of the same case and backend, and the report says
+/// how many times the forward's time the backward took; unpaired records add nothing.
+#[test]
+fn training_vs_inference_pairs_each_backward_with_its_forward() {
+    use harness::schema::Mode;
+    let mut fwd = record();
+    fwd.kernel = "softmax".into();
+    fwd.case = "64x1000".into();
+    let mut bwd = fwd.clone();
+    bwd.kernel = "softmax-backward".into();
+    bwd.mode = Mode::Training;
+    let scale = |r: &mut Record, x: f64| {
+        let t = r.timing.as_mut().expect("the sample record is measured");
+        t.summary.median_ns *= x;
+    };
+    scale(&mut bwd, 2.5);
+    let md = harness::format::training_markdown(&[fwd.clone(), bwd.clone()]);
+    assert!(md.contains("## Training vs inference"), "{md}");
+    let row = md.lines().find(|l| l.starts_with("| softmax |")).unwrap_or_else(|| panic!("{md}"));
+    assert!(row.contains("| 64x1000 |") && row.trim_end().ends_with("| 2.50x |"), "{row}");
+    bwd.case = "3x4099".into();
+    assert_eq!(harness::format::training_markdown(&[fwd, bwd]), "");
+}
+
 #[test]
 fn golden_record_and_page_protocol() {
     golden("record", &record());
@@ -66,6 +90,7 @@ fn golden_record_and_page_protocol() {
             budget_s: Some(0.5),
             min_samples: Some(5),
             dtypes: vec!["f32".into()],
+            modes: vec!["training".into()],
             commit: Some("abc1234".into()),
             flags: vec!["--enable-unsafe-webgpu".into()],
             post: Some(false),
@@ -238,6 +263,7 @@ fn golden_cli_outputs() {
             id: "softmax".into(),
             family: "softmax".into(),
             dtype: "f32".into(),
+            mode: harness::schema::Mode::Inference,
             shader: "softmax.wgsl".into(),
             shader_hash: "0123456789abcdef".into(),
             entry_points: vec!["main".into()],

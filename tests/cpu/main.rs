@@ -147,7 +147,14 @@ fn kernels_are_selected_by_id_or_family_in_catalogue_order() {
     let att = select(&["attention".into()]).unwrap();
     assert_eq!(
         att.iter().map(|k| k.id).collect::<Vec<_>>(),
-        ["attention-causal", "attention-sliding", "attention-flash", "attention-flash-f16", "attention-cache"]
+        [
+            "attention-causal",
+            "attention-sliding",
+            "attention-flash",
+            "attention-flash-f16",
+            "attention-cache",
+            "attention-backward"
+        ]
     );
     let two = select(&["logmel".into(), "matmul-f32".into()]).unwrap();
     assert_eq!(two.iter().map(|k| k.id).collect::<Vec<_>>(), ["matmul-f32", "logmel"]);
@@ -157,10 +164,46 @@ fn kernels_are_selected_by_id_or_family_in_catalogue_order() {
     let gelu = select(&["gelu".into()]).unwrap();
     assert_eq!(
         gelu.iter().map(|k| k.id).collect::<Vec<_>>(),
-        ["gelu-tanh", "gelu-tanh-f16", "gelu-erf", "gelu-erf-f16"]
+        ["gelu-tanh", "gelu-tanh-f16", "gelu-erf", "gelu-erf-f16", "gelu-tanh-backward", "gelu-erf-backward"]
     );
     let err = select(&["matmull".into()]).unwrap_err().to_string();
     assert!(err.contains("matmull") && err.contains("matmul-f32") && err.contains("kvcache"), "{err}");
+}
+
+/// `--mode training` (`--train`) keeps exactly the training kernels: every backward, the loss and
+/// the optimiser; `inference` the rest; an unknown mode names the choices.
+#[test]
+fn modes_split_the_catalogue_into_inference_and_training() {
+    use harness::cases::{keep_modes, select_beside_models};
+    use harness::schema::Mode;
+    let all = select_beside_models(&["all".into()], &[], &[], &[], Size::Quick).unwrap();
+    let mut training = all.clone();
+    keep_modes(&mut training, &["training".into()]).unwrap();
+    let mut ids: Vec<&str> = training.iter().map(|c| c.kernel.id).collect();
+    ids.dedup();
+    assert_eq!(
+        ids,
+        [
+            "matmul-backward",
+            "softmax-backward",
+            "gelu-tanh-backward",
+            "gelu-erf-backward",
+            "silu-backward",
+            "swiglu-backward",
+            "layernorm-backward",
+            "rmsnorm-backward",
+            "embedding-backward",
+            "attention-backward",
+            "cross-entropy",
+            "adamw"
+        ]
+    );
+    let mut inference = all.clone();
+    keep_modes(&mut inference, &["inference".into()]).unwrap();
+    assert_eq!(inference.len() + training.len(), all.len());
+    assert!(inference.iter().all(|c| c.kernel.imp.mode() == Mode::Inference));
+    let err = keep_modes(&mut all.clone(), &["train".into()]).unwrap_err().to_string();
+    assert!(err.contains("`train`") && err.contains("inference, training"), "{err}");
 }
 
 #[test]

@@ -283,3 +283,26 @@ fn models_run_checked_with_per_token_metrics_on_lavapipe() {
         assert!(r.model.as_ref().unwrap().decode_tokens_per_s.is_some());
     }
 }
+
+/// A quick decoder's whole training step (forward, loss, backward through every layer, AdamW)
+/// on lavapipe, 20 steps on one fixed batch: measured, its loss curve within tolerance of the
+/// f64 reference's from the same weights, and falling.
+#[test]
+fn quick_decoders_train_on_lavapipe_and_their_loss_falls() {
+    use harness::model::{Chosen, preset, quick};
+    use harness::train::run::TrainCase;
+    let _g = exclusive();
+    let Some(dev) = device("vulkan") else { return };
+    for id in ["gpt2-small", "llama-3.2-1b"] {
+        let chosen = Chosen { id: id.into(), config: quick(&(preset(id).unwrap().config)()) };
+        let case = TrainCase::new(&chosen, harness::schema::Size::Quick);
+        let prep = case.prepare(5).unwrap();
+        let r = pollster::block_on(gpu::run_training(&dev, &case, &prep, &opts(5)));
+        assert_eq!(r.status, Status::Measured, "{id}: {:?}", r.status);
+        assert_eq!(r.mode, harness::schema::Mode::Training);
+        let t = r.training.as_ref().unwrap();
+        assert_eq!(t.losses.len(), 20);
+        assert!(t.losses[19] < 0.8 * t.losses[0], "{id}: {:?}", t.losses);
+        assert!(t.max_loss_rel_err < 5e-2 && t.steps_per_s > 0.0 && t.tokens_per_s > 0.0, "{id}: {t:?}");
+    }
+}

@@ -42,7 +42,7 @@ fn parse_config(v: &JsValue) -> Result<PageRunConfig, String> {
     serde_json::from_str(&text).map_err(|e| {
         format!(
             "invalid run config ({e}); fields: kernels, size (quick|full), backends (auto|webgpu|wasm), seed, \
-             budget_s, min_samples, dtypes, commit, flags, post, run_id, skip, fault, cases \
+             budget_s, min_samples, dtypes, modes (inference|training), commit, flags, post, run_id, skip, fault, cases \
              (KERNEL:key=value,...), sweeps (KERNEL:key=v1,v2 or key=LO..HIxF)"
         )
     })

@@ -52,6 +52,7 @@ impl SuitePlan {
                 .map_err(|e| e.to_string())?;
         if !cases.is_empty() {
             cases::keep_dtypes(&mut cases, &config.dtypes).map_err(|e| e.to_string())?;
+            cases::keep_modes(&mut cases, &config.modes).map_err(|e| e.to_string())?;
         }
         let weights = harness::model::weight_formats(&config.model_weights).map_err(|e| e.to_string())?;
         let models: Vec<ModelCase> = harness::model::select(&config.models, size)

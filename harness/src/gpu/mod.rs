@@ -11,6 +11,7 @@ mod device;
 mod model;
 mod resources;
 mod timing;
+mod train;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use device::native_adapters;
@@ -26,6 +27,7 @@ use crate::schema::{Record, ShaderRef, Status};
 pub use model::run_model;
 use resources::prepare;
 use timing::GpuTimed;
+pub use train::run_training;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {

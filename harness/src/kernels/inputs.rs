@@ -20,6 +20,35 @@ pub enum Inputs {
     Add(AddInputs),
     CachedAttention(CachedAttentionInputs),
     LmHead(LmHeadInputs),
+    /// A backward kernel's: its forward's inputs (or saved activation) and the output gradient.
+    Backward(BackwardInputs),
+    CrossEntropy(CrossEntropyInputs),
+    AdamW(AdamWInputs),
+}
+
+/// What a backward kernel reads: the forward's inputs as the forward family holds them (for
+/// softmax, its output y, the activation training saves) and `dy`, the gradient of the
+/// forward's output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackwardInputs {
+    pub forward: Box<Inputs>,
+    pub dy: Vec<f32>,
+}
+
+/// Logits (rows, vocab) and each row's target id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrossEntropyInputs {
+    pub logits: Vec<f32>,
+    pub targets: Vec<u32>,
+}
+
+/// One AdamW step's parameters, gradients and the two moments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdamWInputs {
+    pub p: Vec<f32>,
+    pub g: Vec<f32>,
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
 }
 
 /// A quantised product's activations x (m, k) and its f32 weights w (n, k), rows the output
@@ -140,6 +169,12 @@ impl Inputs {
     /// variant's GPU reads, so its reference computes on the same values.
     pub fn round_f16(&mut self) {
         let mut all: Vec<&mut Vec<f32>> = match self {
+            Inputs::Backward(b) => {
+                b.forward.round_f16();
+                vec![&mut b.dy]
+            }
+            Inputs::CrossEntropy(i) => vec![&mut i.logits],
+            Inputs::AdamW(i) => vec![&mut i.p, &mut i.g, &mut i.m, &mut i.v],
             Inputs::Matmul(i) => vec![&mut i.a, &mut i.b],
             Inputs::Unary(i) => vec![&mut i.x],
             Inputs::Glu(i) => vec![&mut i.gate, &mut i.up],
@@ -198,6 +233,9 @@ accessors! {
     audio: Audio => AudioInputs;
     conv1d: Conv1d => Conv1dInputs;
     quant: Quant => QuantInputs;
+    backward: Backward => BackwardInputs;
+    cross_entropy: CrossEntropy => CrossEntropyInputs;
+    adamw: AdamW => AdamWInputs;
     kv_cache: KvCache => KvCacheInputs;
     rope: Rope => RopeInputs;
     embedding: Embedding => EmbeddingInputs;

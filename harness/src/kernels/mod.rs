@@ -3,6 +3,7 @@
 //! shader and parameter sets.
 
 mod attention;
+mod backward;
 mod conv1d;
 mod elementwise;
 mod embedding;
@@ -18,14 +19,16 @@ mod rope;
 
 pub use crate::reference::reflect as reflect_index;
 pub use attention::{Attention, AttentionVariant};
+pub use backward::{ADAMW, Backward};
 pub use conv1d::Conv1d;
 pub use elementwise::{Gelu, NORM_EPS, Norm, Softmax};
 pub use embedding::Embedding;
 pub use glu::Glu;
 pub use half::Half;
 pub use inputs::{
-    AddInputs, AttentionInputs, AudioInputs, CachedAttentionInputs, Conv1dInputs, EmbeddingInputs, GluInputs, Inputs,
-    KvCacheInputs, LmHeadInputs, MatmulInputs, NormInputs, QuantInputs, RopeInputs, UnaryInputs,
+    AdamWInputs, AddInputs, AttentionInputs, AudioInputs, BackwardInputs, CachedAttentionInputs, Conv1dInputs,
+    CrossEntropyInputs, EmbeddingInputs, GluInputs, Inputs, KvCacheInputs, LmHeadInputs, MatmulInputs, NormInputs,
+    QuantInputs, RopeInputs, UnaryInputs,
 };
 pub use kvcache::KvCache;
 pub use logmel::{LogMel, MEL_HOP, MelSetup, MelTables, mel_config, speech_clip};
@@ -37,6 +40,12 @@ pub use rope::Rope;
 /// Each family's dispatches as [`crate::plan::Call`]s: what its own plan is built from and what
 /// a model's lowering chains, so entry points, binding names and grids live in one place.
 pub(crate) mod calls {
+    pub(crate) use super::backward::{
+        Activation, AttnLayout, MatmulGrad, NormOffsets, activation_call as activation_grad,
+        adamw_step_call as adamw_step, attention_calls as attention_grad, attention_forward_call as attention_forward,
+        cross_entropy_call as cross_entropy, embedding_call as embedding_grad, matmul_calls as matmul_grad,
+        norm_calls as norm_grad,
+    };
     pub(crate) use super::conv1d::call as conv1d;
     pub(crate) use super::elementwise::{gelu_call as gelu, norm_call as norm};
     pub(crate) use super::embedding::call as embedding;
@@ -120,6 +129,10 @@ pub trait KernelImpl: Sync + std::fmt::Debug {
     /// The typed operation for parameters that passed [`KernelImpl::inputs`]' checks: what
     /// backends match on.
     fn op(&self, p: &Params) -> crate::op::Op;
+    /// Whether the kernel is part of inference or of a training step (backward, loss, update).
+    fn mode(&self) -> crate::schema::Mode {
+        crate::schema::Mode::Inference
+    }
     /// The parameters this kernel takes, in the order records and case names list them.
     fn spec(&self) -> &'static [ParamSpec];
     /// Everything about `p` the kernel needs beyond [`check_spec`]: relations between parameters

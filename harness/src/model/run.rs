@@ -414,6 +414,7 @@ fn record_for(preset: &str, backend: &str, size: &str, provenance: Provenance) -
         params: BTreeMap::new(),
         size: size.to_owned(),
         dtype: "f32".into(),
+        mode: crate::schema::Mode::Inference,
         backend: backend.to_owned(),
         status: Status::Measured,
         work: Work { flops: 0.0, bytes: 0.0 },
@@ -424,5 +425,6 @@ fn record_for(preset: &str, backend: &str, size: &str, provenance: Provenance) -
         shader: ShaderRef { file: String::new(), hash: String::new(), entry_points: vec![] },
         provenance,
         model: None,
+        training: None,
     }
 }

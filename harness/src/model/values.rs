@@ -63,21 +63,7 @@ pub fn initial(g: &Graph, seed: u64) -> Vec<Values> {
                     Values::U32(words)
                 }
             }
-            TensorKind::Weight => {
-                let name = t.name.as_str();
-                let norm = name.contains("norm");
-                if norm && name.ends_with(".weight") {
-                    Values::F32(rng.vec(n, 0.9, 1.1))
-                } else if name.ends_with(".bias") {
-                    Values::F32(rng.vec(n, -0.02, 0.02))
-                } else if name.starts_with("embed.") || name == "lm_head.weight" {
-                    Values::F32(rng.vec(n, -0.1, 0.1))
-                } else {
-                    // Matrices are (in, out): uniform with variance 1 / in.
-                    let a = (3.0f32 / t.shape[0] as f32).sqrt();
-                    Values::F32(rng.vec(n, -a, a))
-                }
-            }
+            TensorKind::Weight => Values::F32(weight(&t.name, &t.shape, &mut rng)),
             TensorKind::Constant => match t.name.as_str() {
                 "rope.cos" | "rope.sin" => {
                     let Positions::Rope { theta } = cfg.positions else { unreachable!("RoPE tables only with RoPE") };
@@ -112,6 +98,22 @@ pub fn initial(g: &Graph, seed: u64) -> Vec<Values> {
     out
 }
 
+/// A weight's seeded values by its role (from its name): norm scales near 1, small biases and
+/// embeddings, matrices (in, out) uniform with variance 1 / in. Training starts from these too.
+pub(crate) fn weight(name: &str, shape: &[usize], rng: &mut InputRng) -> Vec<f32> {
+    let n = shape.iter().product();
+    if name.contains("norm") && name.ends_with(".weight") {
+        rng.vec(n, 0.9, 1.1)
+    } else if name.ends_with(".bias") {
+        rng.vec(n, -0.02, 0.02)
+    } else if name.starts_with("embed.") || name == "lm_head.weight" {
+        rng.vec(n, -0.1, 0.1)
+    } else {
+        let a = (3.0f32 / shape[0] as f32).sqrt();
+        rng.vec(n, -a, a)
+    }
+}
+
 /// Whisper's positional table: sin over the first half of the channels, cos over the second,
 /// timescales log-spaced from 1 to 10000.
 pub fn sinusoids(positions: usize, channels: usize) -> Vec<f32> {
@@ -129,6 +131,6 @@ pub fn sinusoids(positions: usize, channels: usize) -> Vec<f32> {
 }
 
 /// A 64-bit key of a tensor name (FNV-1a), mixed into the seed of its values' stream.
-fn name_key(name: &str) -> u64 {
+pub(crate) fn name_key(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

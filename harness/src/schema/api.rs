@@ -283,6 +283,9 @@ pub struct KernelInfo {
     pub id: String,
     pub family: String,
     pub dtype: String,
+    /// `inference` or `training` (backward kernels, the loss, the optimiser step).
+    #[serde(default)]
+    pub mode: super::Mode,
     pub shader: String,
     pub shader_hash: String,
     pub entry_points: Vec<String>,

@@ -117,6 +117,34 @@ pub struct Percentiles {
     pub p99_ns: f64,
 }
 
+/// A training run's figures: steps on one fixed batch (forward, loss, backward, AdamW), each
+/// timed on the host from submit to its loss read back, and the loss curve beside the f64
+/// reference's from the same weights and batch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingMetrics {
+    pub preset: String,
+    /// `quick` or `full`.
+    pub scale: String,
+    /// Tokens per step (one sequence; next-token targets).
+    pub tokens: u64,
+    pub parameters: u64,
+    pub steps: u64,
+    /// Per step, submit to the loss on the host (the first step, which compiles nothing but
+    /// touches every buffer first, included).
+    pub step_latency_ns: Percentiles,
+    pub steps_per_s: f64,
+    pub tokens_per_s: f64,
+    /// Useful flops per step (forward and backward products, the update) over the median step.
+    pub gflops: f64,
+    /// Mean cross-entropy each step's forward pass saw.
+    pub losses: Vec<f64>,
+    pub reference_losses: Vec<f64>,
+    /// Largest |loss - reference| / reference over the steps.
+    pub max_loss_rel_err: f64,
+    /// Bytes of every buffer the step allocated (weights, moments, activations, gradients).
+    pub device_bytes: u64,
+}
+
 /// Bytes a model run allocated on the device, by what they hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceBytes {

@@ -48,6 +48,9 @@ pub struct PageRunConfig {
     /// Dtypes to run (`f32`, `f16`); empty means all.
     #[serde(default)]
     pub dtypes: Vec<String>,
+    /// Modes to run (`inference`, `training`); empty means both.
+    #[serde(default)]
+    pub modes: Vec<String>,
     /// Suite commit, when the driver knows it better than the page's build did.
     #[serde(default)]
     pub commit: Option<String>,
@@ -174,6 +177,7 @@ impl Default for PageRunConfig {
             budget_s: None,
             min_samples: None,
             dtypes: vec![],
+            modes: vec![],
             commit: None,
             flags: vec![],
             post: None,

@@ -16,6 +16,10 @@ pub struct Record {
     /// `quick` or `full`.
     pub size: String,
     pub dtype: String,
+    /// `inference`, or `training` for a backward kernel, a loss, an optimiser step or a whole
+    /// training step; files from before this field read as inference.
+    #[serde(default)]
+    pub mode: Mode,
     /// Where it ran: `native-wgpu-vulkan`, `native-reference`, `chrome-webgpu`, `firefox-wasm`, ...
     pub backend: String,
     #[serde(flatten)]
@@ -31,6 +35,29 @@ pub struct Record {
     /// device memory) for a model record; absent on kernel records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<super::ModelMetrics>,
+    /// A training run's figures (steps/s, tokens/s, the loss curve); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<super::TrainingMetrics>,
+}
+
+/// Whether a record measures inference or training work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Inference,
+    Training,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 2] = [Mode::Inference, Mode::Training];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Inference => "inference",
+            Mode::Training => "training",
+        }
+    }
 }
 
 /// Outcome. Only `Measured` records carry timings that may be compared.

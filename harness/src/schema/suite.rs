@@ -26,6 +26,9 @@ pub struct Suite {
     /// Only cases of these dtypes (`f32`, `f16`); empty: all.
     #[serde(default)]
     pub dtypes: Vec<String>,
+    /// Only cases of these modes (`inference`, `training`); empty: both.
+    #[serde(default)]
+    pub modes: Vec<String>,
     #[serde(default = "one")]
     pub seed: u64,
     /// Sampling budget per case and backend, seconds (default: the size's).

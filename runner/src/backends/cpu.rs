@@ -86,6 +86,7 @@ fn prepare_op(op: Op, inputs: &Inputs) -> Option<Box<dyn Prepared>> {
         Op::LogMel(d) => Box::new(LogMel::new(d, inputs)),
         Op::QuantMatmul { dims, format } => Box::new(QuantMatmul::new(dims, format, inputs)),
         Op::KvCache { dims, stream, .. } => Box::new(KvDecode::new(dims, inputs, stream)),
+        Op::Grad(g) => Box::new(super::cpu_grad::GradKernel::new(g, inputs)),
         op @ (Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d { .. }) => {
             Box::new(super::cpu_model::ModelOp::new(op, inputs))
         }

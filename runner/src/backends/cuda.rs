@@ -129,6 +129,13 @@ impl Backend for Cuda {
                     kernel.id
                 ));
             }
+            Op::Grad(_) => {
+                return Err(format!(
+                    "native-cuda has no {} training kernel yet (cuBLAS GEMMs with transposed operands and \
+                     NVRTC elementwise kernels are the plan; wgpu and native-cpu run it)",
+                    kernel.id
+                ));
+            }
             Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d { .. } => {
                 return Err(format!(
                     "native-cuda has no {} kernel yet (model operations run on wgpu and native-cpu)",
@@ -215,7 +222,8 @@ impl Backend for Cuda {
             | Op::CachedAttention(_)
             | Op::LmHead { .. }
             | Op::QuantMatmul { .. }
-            | Op::Conv1d { .. } => unreachable!("refused above"),
+            | Op::Conv1d { .. }
+            | Op::Grad(_) => unreachable!("refused above"),
         };
         Ok(Box::new(CudaRun { stream: s.clone(), blas: dev.blas.clone(), funcs: dev.funcs.clone(), job }))
     }

@@ -3,6 +3,7 @@
 //! before it is timed, and every outcome is a schema v1 record with the same provenance.
 
 pub mod cpu;
+mod cpu_grad;
 pub mod cpu_model;
 pub mod cuda;
 mod ir;

@@ -383,6 +383,13 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
                 kernel.id
             ));
         }
+        Op::Grad(_) => {
+            return Err(format!(
+                "native-openvino runs inference only: {} is a training kernel (OpenVINO has no backward \
+                 operations; its training extension is for quantisation-aware fine-tuning in PyTorch)",
+                kernel.id
+            ));
+        }
         Op::QuantMatmul { .. } => {
             return Err(format!(
                 "native-openvino has no model for {} yet (OpenVINO's compressed weights, u8 or u4 constants \
