@@ -329,7 +329,7 @@ pub fn model_rows(records: &[Record]) -> Vec<[String; 12]> {
     };
     crate::compare::cross_backend(records)
         .into_iter()
-        .filter(|row| row.record.family == "model")
+        .filter(|row| row.record.family == "model" && row.record.mode == crate::schema::Mode::Inference)
         .map(|row| {
             let r = row.record;
             let m = measured(r);
@@ -374,6 +374,98 @@ pub fn model_rows(records: &[Record]) -> Vec<[String; 12]> {
             ]
         })
         .collect()
+}
+
+/// The columns of [`training_rows`].
+pub const TRAINING_HEADER: [&str; 10] = [
+    "model",
+    "case",
+    "backend",
+    "steps/s",
+    "tokens/s",
+    "first step / p50 / p99 (host)",
+    "GFLOP/s",
+    "loss first -> last",
+    "inference vs training (tok/s)",
+    "status",
+];
+
+/// One row per training record: steps and tokens per second, the step's latency as the host
+/// waits for its loss, useful GFLOP/s, the loss curve's ends, and how many tokens per second
+/// the same model's prompt pass (inference, f32) processes on the same backend over training's.
+pub fn training_rows(records: &[Record]) -> Vec<[String; 10]> {
+    use crate::schema::{Mode, Status};
+    records
+        .iter()
+        .filter(|r| r.family == "model" && r.mode == Mode::Training)
+        .map(|r| {
+            let t = r.training.as_ref();
+            let ms = |ns: f64| format!("{:.2} ms", ns / 1e6);
+            let prefill = records
+                .iter()
+                .filter(|i| i.kernel == r.kernel && i.backend == r.backend && i.mode == Mode::Inference)
+                .filter(|i| i.status == Status::Measured && i.dtype == "f32")
+                .find_map(|i| i.model.as_ref().and_then(|m| m.prefill_tokens_per_s));
+            let status = match r.status.reason() {
+                Some(reason) => format!("{}: {reason}", r.status.label()),
+                None => t.map_or(r.status.label().to_owned(), |t| {
+                    format!("{} (loss within {:.1e} of the f64 reference)", r.status.label(), t.max_loss_rel_err)
+                }),
+            };
+            match t {
+                Some(t) => [
+                    r.kernel.clone(),
+                    r.case.clone(),
+                    r.backend.clone(),
+                    format!("{:.2}", t.steps_per_s),
+                    format!("{:.0}", t.tokens_per_s),
+                    format!(
+                        "{} / {} / {}",
+                        ms(t.first_step_ns),
+                        ms(t.step_latency_ns.p50_ns),
+                        ms(t.step_latency_ns.p99_ns)
+                    ),
+                    format!("{:.2}", t.gflops),
+                    match (t.losses.first(), t.losses.last()) {
+                        (Some(a), Some(b)) => format!("{a:.3} -> {b:.3}"),
+                        _ => String::new(),
+                    },
+                    prefill.map_or(String::new(), |p| fmt_ratio(p / t.tokens_per_s)),
+                    status,
+                ],
+                None => {
+                    let mut row: [String; 10] = Default::default();
+                    row[0] = r.kernel.clone();
+                    row[1] = r.case.clone();
+                    row[2] = r.backend.clone();
+                    row[9] = status;
+                    row
+                }
+            }
+        })
+        .collect()
+}
+
+/// [`training_rows`] as a Markdown section (empty without training records).
+pub fn training_steps_markdown(records: &[Record]) -> String {
+    let rows = training_rows(records);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "\n## Training steps\n\nEach decoder trained on one fixed batch (forward, cross-entropy, backward, AdamW), \
+         every step's loss checked against the f64 reference's. *inference vs training*: the prompt pass's \
+         tokens/s (f32) over training's on the same backend.\n\n| {} |\n|",
+        TRAINING_HEADER.join(" | ")
+    );
+    for (i, _) in TRAINING_HEADER.iter().enumerate() {
+        s.push_str(if (3..=8).contains(&i) { "---:|" } else { "---|" });
+    }
+    s.push('\n');
+    for row in rows {
+        s.push_str(&format!("| {} |\n", row.map(|c| md_escape(&c)).join(" | ")));
+    }
+    s
 }
 
 /// [`model_rows`] as a Markdown section (empty without model records).

@@ -15,6 +15,7 @@ use harness::model::reference::Reference;
 use harness::model::run::{ModelCase, PreparedModel, measure_host_model};
 use harness::model::{self, Chosen};
 use harness::schema::{Record, Size, Status};
+use harness::train::run::TrainCase;
 
 use crate::backends::cpu_model::CpuOps;
 use crate::{Outcome, facts};
@@ -48,6 +49,10 @@ pub struct ModelArgs {
     /// Only wgpu adapters whose name or backend contains this (case-insensitive)
     #[arg(long)]
     adapter: Option<String>,
+    /// Train instead: 20 steps (forward, loss, backward, AdamW) of each decoder on one fixed
+    /// batch, steps/s, tokens/s and the loss curve checked against the f64 reference
+    #[arg(long)]
+    train: bool,
     /// Device memory a model may use, e.g. `2GiB` or `512MiB`; larger ones are skipped
     #[arg(long, value_parser = parse_bytes)]
     memory_budget: Option<u64>,
@@ -128,6 +133,8 @@ fn placement(g: &Graph, dev: Option<&GpuDevice>, budget: Option<u64>) -> Option<
 #[derive(Debug)]
 pub struct ModelPlan {
     pub models: Vec<ModelCase>,
+    /// Training runs of the chosen models (decoders train; others get a `skipped` record).
+    pub trainings: Vec<TrainCase>,
     pub size: Size,
     /// `wgpu`, `cpu`, `reference`.
     pub backends: Vec<String>,
@@ -138,10 +145,12 @@ pub struct ModelPlan {
 }
 
 impl ModelPlan {
-    /// The models at `size` and these lengths on `backends` (checked).
+    /// The models at `size` and these lengths on `backends` (checked): inference runs and
+    /// training runs as `modes` (`inference`, `training`; empty: both) ask.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         chosen: &[Chosen],
+        modes: &[String],
         weights: &[String],
         size: Size,
         (prompt, generate): (Option<usize>, Option<usize>),
@@ -157,11 +166,14 @@ impl ModelPlan {
             }
         }
         let formats = model::weight_formats(weights)?;
+        let wants = |m: &str| modes.is_empty() || modes.iter().any(|x| x == m);
         let models = chosen
             .iter()
+            .filter(|_| wants("inference"))
             .flat_map(|c| formats.iter().map(move |&w| ModelCase::new(c, size, prompt, generate, w)))
             .collect();
-        Ok(ModelPlan { models, size, backends: backends.to_vec(), adapter, memory_budget, seed, sampling })
+        let trainings = chosen.iter().filter(|_| wants("training")).map(|c| TrainCase::new(c, size)).collect();
+        Ok(ModelPlan { models, trainings, size, backends: backends.to_vec(), adapter, memory_budget, seed, sampling })
     }
 
     fn wants(&self, b: &str) -> bool {
@@ -248,6 +260,34 @@ impl ModelPlan {
                 }
             }
         }
+        for t in &self.trainings {
+            if t.graph.is_err() {
+                for l in &labels {
+                    emit(t.record(l, Status::Measured, prov()))?;
+                }
+                continue;
+            }
+            let prepared = t.prepare(self.seed)?;
+            for (label, dev) in &devices {
+                let opts = RunOptions {
+                    backend: label.clone(),
+                    size: self.size,
+                    seed: self.seed,
+                    sampling: self.sampling.clone(),
+                    use_timestamps: false,
+                    host_resolution_ns,
+                    facts: facts.clone(),
+                };
+                emit(pollster::block_on(gpu::run_training(dev, t, &prepared, &opts)))?;
+            }
+            for b in &host {
+                let reason = format!(
+                    "native-{b} has no whole training step yet (its backward kernels are measured in the catalogue); \
+                     wgpu adapters and the browsers run it"
+                );
+                emit(t.record(&format!("native-{b}"), Status::Skipped { reason }, prov()))?;
+            }
+        }
         Ok(())
     }
 }
@@ -256,8 +296,10 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<Outcome> {
     let size = if args.quick { Size::Quick } else { Size::Full };
     let chosen = models(args, size)?;
     let sampling = crate::native::sampling(args.quick, args.budget)?;
+    let modes = if args.train { vec!["training".to_owned()] } else { vec!["inference".to_owned()] };
     let plan = ModelPlan::new(
         &chosen,
+        &modes,
         &args.weights,
         size,
         (args.prompt, args.generate),
@@ -274,7 +316,11 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<Outcome> {
     })?;
     let records = stream.records;
     if !args.json {
-        println!("{}", crate::report::model_table(&records));
+        if args.train {
+            println!("{}", crate::report::training_table(&records));
+        } else {
+            println!("{}", crate::report::model_table(&records));
+        }
     }
     let bad = records.iter().filter(|r| matches!(r.status, Status::Mismatch { .. })).count();
     if bad > 0 {
@@ -292,6 +338,10 @@ fn peak_rss() -> Option<u64> {
 }
 
 fn brief(r: &Record) -> String {
+    if let (Status::Measured, Some(t)) = (&r.status, &r.training) {
+        let (a, b) = (t.losses.first().unwrap_or(&f64::NAN), t.losses.last().unwrap_or(&f64::NAN));
+        return format!("{:.1} steps/s, loss {a:.3} -> {b:.3}", t.steps_per_s);
+    }
     match (&r.status, &r.model) {
         (Status::Measured, Some(m)) => match (m.ttft_ns, m.decode_tokens_per_s, m.encoder_latency_ns) {
             (Some(t), Some(d), _) => format!("TTFT {:.2} ms, decode {d:.1} tok/s", t / 1e6),

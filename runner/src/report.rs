@@ -170,6 +170,7 @@ pub fn run_comparison(records: &[Record]) -> Table {
 pub fn run_comparison_markdown(records: &[Record]) -> String {
     harness::format::cross_backend_markdown(records)
         + &harness::format::models_markdown(records)
+        + &harness::format::training_steps_markdown(records)
         + &harness::format::scaling_markdown(records)
 }
 
@@ -184,6 +185,20 @@ pub fn model_table(records: &[Record]) -> Table {
             let c = if i == 11 { c.chars().take(100).collect() } else { c };
             let cell = Cell::new(c);
             if (3..=10).contains(&i) { cell.set_alignment(CellAlignment::Right) } else { cell }
+        }));
+    }
+    t
+}
+
+/// One row per training record (steps/s, tokens/s, the loss curve), as the Markdown report.
+pub fn training_table(records: &[Record]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(harness::format::TRAINING_HEADER);
+    for row in harness::format::training_rows(records) {
+        t.add_row(row.into_iter().enumerate().map(|(i, c)| {
+            let cell = Cell::new(if i == 9 { c.chars().take(100).collect() } else { c });
+            if (3..=8).contains(&i) { cell.set_alignment(CellAlignment::Right) } else { cell }
         }));
     }
     t

@@ -157,14 +157,7 @@ impl RunArgs {
         match &self.models {
             Some(m) if m.iter().any(|x| x == "none") => vec![],
             Some(m) => m.clone(),
-            // Model runs are inference; a training-only run brings none by default.
-            None if self.quick
-                && self.kernels.is_empty()
-                && self.cases.is_empty()
-                && self.sweeps.is_empty()
-                && !self.train
-                && (self.modes.is_empty() || self.modes.iter().any(|m| m == "inference")) =>
-            {
+            None if self.quick && self.kernels.is_empty() && self.cases.is_empty() && self.sweeps.is_empty() => {
                 vec!["all".to_owned()]
             }
             None => vec![],
@@ -242,6 +235,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         .unwrap_or_else(|| if args.quick { vec!["f32".into(), "q8".into(), "q4".into()] } else { vec!["f32".into()] });
     let model_plan = crate::model::ModelPlan::new(
         &chosen,
+        &crate::native::modes(&args.modes, args.train),
         &model_weights,
         size,
         (args.prompt, args.generate),
@@ -287,8 +281,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let base = base.trim_end_matches('/').to_owned();
 
     let result = (|| -> anyhow::Result<()> {
-        let items: Vec<Item> =
-            plan.cases.iter().map(Item::Kernel).chain(model_plan.models.iter().map(Item::Model)).collect();
+        let items: Vec<Item> = plan
+            .cases
+            .iter()
+            .map(Item::Kernel)
+            .chain(model_plan.models.iter().map(Item::Model))
+            .chain(model_plan.trainings.iter().map(Item::Training))
+            .collect();
         for &browser in &browsers {
             sink.bar.inc_length(items.len() as u64);
             sink.bar.set_message(format!("{} (starting)", browser.name()));
@@ -307,7 +306,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         if args.native {
             sink.bar.set_message("native");
             let backends = native_backend_count(&plan);
-            sink.bar.inc_length(((plan.cases.len() + model_plan.models.len()) * backends) as u64);
+            let model_items = model_plan.models.len() + model_plan.trainings.len();
+            sink.bar.inc_length(((plan.cases.len() + model_items) * backends) as u64);
             plan.collect(|r| sink.emit(r))?;
             model_plan.collect(|r| sink.emit(r))?;
             let prov = facts::host_facts().provenance(args.seed);
@@ -318,6 +318,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                          (its kernels are measured above)"
                     );
                     sink.emit(m.record(&format!("native-{b}"), Status::Skipped { reason }, prov.clone()))?;
+                }
+                for t in &model_plan.trainings {
+                    let reason = format!(
+                        "training steps run natively on wgpu; on `{b}` they are not built yet (its training \
+                         kernels are measured above where it has them)"
+                    );
+                    sink.emit(t.record(&format!("native-{b}"), Status::Skipped { reason }, prov.clone()))?;
                 }
             }
         }
@@ -339,8 +346,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     if sink.records.iter().any(|r| r.family != "model") {
         println!("{}", report::run_comparison(&sink.records));
     }
-    if sink.records.iter().any(|r| r.family == "model") {
+    if sink.records.iter().any(|r| r.family == "model" && r.mode == harness::schema::Mode::Inference) {
         println!("\nModels\n{}", report::model_table(&sink.records));
+    }
+    if sink.records.iter().any(|r| r.family == "model" && r.mode == harness::schema::Mode::Training) {
+        println!("\nTraining steps\n{}", report::training_table(&sink.records));
     }
     report::print_scaling(&sink.records);
     if let Some(md) = &args.markdown {
@@ -397,6 +407,7 @@ fn store_run(base: &str, id: &str, records: &[Record]) -> anyhow::Result<String>
 enum Item<'a> {
     Kernel(&'a Case),
     Model(&'a ModelCase),
+    Training(&'a harness::train::run::TrainCase),
 }
 
 impl Item<'_> {
@@ -404,6 +415,7 @@ impl Item<'_> {
         match self {
             Item::Kernel(c) => case_key(c.kernel.id, &c.params.case, label),
             Item::Model(m) => case_key(&m.id, &m.case(), label),
+            Item::Training(t) => case_key(&t.id, &t.case(), label),
         }
     }
 }
@@ -602,6 +614,7 @@ impl BrowserRun<'_> {
                 Record { status, ..k.base_record(p, self.plan.size, label, adapter, prov) }
             }
             Item::Model(m) => Record { adapter, ..m.record(label, status, prov) },
+            Item::Training(t) => Record { adapter, ..t.record(label, status, prov) },
         }
     }
 }

@@ -14,6 +14,7 @@ use harness::model::run::{ModelCase, measure_host_model};
 use harness::schema::{
     PageBackendChoice, PageEnvironment, PageProgress, PageRunConfig, Record, RunUpload, Status, case_key,
 };
+use harness::train::run::TrainCase;
 
 use crate::js;
 use crate::state::{self, Phase};
@@ -30,6 +31,8 @@ pub struct SuitePlan {
     pub cases: Vec<Case>,
     /// Models after the kernels, at the run's scale and lengths.
     pub models: Vec<ModelCase>,
+    /// Training runs of the chosen decoders, after the models.
+    pub trainings: Vec<TrainCase>,
     pub size: Size,
     pub backends: Vec<PageBackend>,
     pub sampling: SamplingConfig,
@@ -55,12 +58,16 @@ impl SuitePlan {
             cases::keep_modes(&mut cases, &config.modes).map_err(|e| e.to_string())?;
         }
         let weights = harness::model::weight_formats(&config.model_weights).map_err(|e| e.to_string())?;
-        let models: Vec<ModelCase> = harness::model::select(&config.models, size)
-            .map_err(|e| e.to_string())?
+        let chosen = harness::model::select(&config.models, size).map_err(|e| e.to_string())?;
+        let wants = |m: &str| config.modes.is_empty() || config.modes.iter().any(|x| x == m);
+        let models: Vec<ModelCase> = chosen
             .iter()
+            .filter(|_| wants("inference"))
             .flat_map(|m| weights.iter().map(|&w| ModelCase::new(m, size, config.prompt, config.generate, w)))
             .collect();
-        if cases.is_empty() && models.is_empty() {
+        let trainings: Vec<TrainCase> =
+            chosen.iter().filter(|_| wants("training")).map(|m| TrainCase::new(m, size)).collect();
+        if cases.is_empty() && models.is_empty() && trainings.is_empty() {
             return Err("nothing to run: choose kernels, cases, sweeps or models".into());
         }
         let mut backends = Vec::new();
@@ -100,6 +107,7 @@ impl SuitePlan {
         Ok(SuitePlan {
             cases,
             models,
+            trainings,
             size,
             backends,
             sampling,
@@ -129,7 +137,9 @@ impl SuitePlan {
     pub fn total(&self) -> usize {
         let count = |id: &str, case: &str| self.backends.iter().filter(|&&b| !self.skipped(id, case, b)).count();
         let kernels: usize = self.cases.iter().map(|c| count(c.kernel.id, &c.params.case)).sum();
-        kernels + self.models.iter().map(|m| count(&m.id, &m.case())).sum::<usize>()
+        kernels
+            + self.models.iter().map(|m| count(&m.id, &m.case())).sum::<usize>()
+            + self.trainings.iter().map(|t| count(&t.id, &t.case())).sum::<usize>()
     }
 }
 
@@ -311,6 +321,12 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         }
         device = run_model(&plan, &env, &facts, m, device, adapter.as_ref()).await;
     }
+    for t in &plan.trainings {
+        if cancelled() {
+            break;
+        }
+        device = run_training(&plan, &env, &facts, t, device, adapter.as_ref()).await;
+    }
     let was_cancelled = cancelled();
     state::update(|s| {
         s.current = None;
@@ -404,6 +420,93 @@ async fn run_model(
                 };
                 measure_host_model(&Reference, &job, &run)
             }
+        };
+        let lost = backend == PageBackend::WebGpu && matches!(record.status, Status::Failed { .. });
+        push(record);
+        if lost {
+            device = open_device(adapter, env).await;
+        }
+    }
+    device
+}
+
+/// Trains one decoder on the plan's backends: the f64 reference's loss curve here in WASM first,
+/// then the same lowered step on WebGPU as natively. The WASM path has no training step (the
+/// reference is the ground truth, not a contender), so its record says so.
+async fn run_training(
+    plan: &SuitePlan,
+    env: &PageEnvironment,
+    facts: &HostFacts,
+    t: &TrainCase,
+    device: Result<GpuDevice, String>,
+    adapter: Option<&wgpu::Adapter>,
+) -> Result<GpuDevice, String> {
+    let case = t.case();
+    let backends: Vec<PageBackend> =
+        plan.backends.iter().copied().filter(|&b| !plan.skipped(&t.id, &case, b)).collect();
+    let push = |r: Record| {
+        state::update(|s| {
+            s.records.push(r);
+            s.done += 1;
+        })
+    };
+    let prov = || facts.provenance(plan.seed);
+    let skip = |b: PageBackend, reason: String| push(t.record(plan.label(b), Status::Skipped { reason }, prov()));
+    if backends.is_empty() {
+        return device;
+    }
+    let runs_here = backends.contains(&PageBackend::WebGpu) && t.graph.is_ok() && plan.size == Size::Quick;
+    let prepared = if runs_here {
+        set_progress(&t.id, &case, "reference", 0, js::now_ms());
+        js::yield_now().await;
+        Some(t.prepare(plan.seed))
+    } else {
+        None
+    };
+    let mut device = device;
+    for &backend in &backends {
+        let label = plan.label(backend).to_owned();
+        set_progress(&t.id, &case, &label, 0, js::now_ms());
+        js::yield_now().await;
+        let record = match (backend, &device, &prepared) {
+            (_, _, _) if t.graph.is_err() => t.record(&label, Status::Measured, prov()),
+            (_, _, _) if plan.size == Size::Full => t.record(
+                &label,
+                Status::Skipped {
+                    reason: "a full-scale training step's f64 reference would take minutes in the page: train it \
+                             natively with `accelbench model --full --train`, or choose quick"
+                        .into(),
+                },
+                prov(),
+            ),
+            (PageBackend::Wasm, _, _) => {
+                skip(
+                    backend,
+                    "the WASM path has no training step (the f64 reference computed here is the ground truth the \
+                     WebGPU run is checked against)"
+                        .into(),
+                );
+                continue;
+            }
+            (PageBackend::WebGpu, Err(reason), _) => {
+                t.record(&label, Status::Skipped { reason: format!("no WebGPU device: {reason}") }, prov())
+            }
+            (PageBackend::WebGpu, Ok(_), Some(Err(e))) => {
+                t.record(&label, Status::Skipped { reason: e.to_string() }, prov())
+            }
+            (PageBackend::WebGpu, Ok(dev), Some(Ok(prep))) => {
+                let opts = RunOptions {
+                    backend: label.clone(),
+                    size: plan.size,
+                    seed: plan.seed,
+                    sampling: plan.sampling.clone(),
+                    use_timestamps: false,
+                    host_resolution_ns: env.host_clock_resolution_ns,
+                    facts: facts.clone(),
+                };
+                gpu::run_training(dev, t, prep, &opts).await
+            }
+            (PageBackend::WebGpu, Ok(_), None) => unreachable!("prepared whenever WebGPU runs it"),
         };
         let lost = backend == PageBackend::WebGpu && matches!(record.status, Status::Failed { .. });
         push(record);

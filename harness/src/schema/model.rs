@@ -129,8 +129,10 @@ pub struct TrainingMetrics {
     pub tokens: u64,
     pub parameters: u64,
     pub steps: u64,
-    /// Per step, submit to the loss on the host (the first step, which compiles nothing but
-    /// touches every buffer first, included).
+    /// The first step, submit to its loss on the host: drivers that compile or place lazily
+    /// (OpenGL) pay it here, so it is reported apart.
+    pub first_step_ns: f64,
+    /// Every later step, submit to its loss on the host.
     pub step_latency_ns: Percentiles,
     pub steps_per_s: f64,
     pub tokens_per_s: f64,

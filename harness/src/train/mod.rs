@@ -115,7 +115,7 @@ pub struct TrainGraph {
 /// Why a config has no training step here.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrainError {
-    #[error("{name} is a {family:?}; the training step is built for decoders (next-token loss)")]
+    #[error("{name} is not a decoder ({family:?}); the training step is built for decoders (next-token loss)")]
     NotDecoder { name: String, family: ModelFamily },
     #[error("{name}: {tokens} tokens exceed the context of {context}")]
     TooLong { name: String, tokens: usize, context: usize },
