@@ -85,8 +85,11 @@ fn assert_whole_catalogue(records: &[Record], backend: &str) {
 /// metrics a user reads and, when quantised, the error against the f32 weights.
 fn assert_every_model(records: &[Record], backend: &str) {
     for (p, dtype) in harness::model::PRESETS.iter().flat_map(|p| ["f32", "q8", "q4"].map(|d| (p, d))) {
-        let found: Vec<&Record> =
-            records.iter().filter(|r| r.kernel == p.id && r.backend == backend && r.dtype == dtype).collect();
+        let found: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.kernel == p.id && r.backend == backend && r.dtype == dtype)
+            .filter(|r| r.mode == harness::schema::Mode::Inference)
+            .collect();
         assert_eq!(found.len(), 1, "{} {dtype} on {backend}: {} records", p.id, found.len());
         let r = found[0];
         if dtype != "f32" && r.status == Status::Measured {
@@ -111,6 +114,28 @@ fn assert_every_model(records: &[Record], backend: &str) {
                 }
             }
             other => panic!("{} on {backend}: {other:?}", p.id),
+        }
+    }
+    assert_every_training(records, backend);
+}
+
+/// Every preset has one training record on `backend`: a decoder's measured, its loss falling
+/// and checked against the reference's; an encoder's skipped saying it is not a decoder.
+fn assert_every_training(records: &[Record], backend: &str) {
+    for p in harness::model::PRESETS {
+        let found: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.kernel == p.id && r.backend == backend && r.mode == harness::schema::Mode::Training)
+            .collect();
+        assert_eq!(found.len(), 1, "{} training on {backend}: {} records", p.id, found.len());
+        let r = found[0];
+        if (p.config)().family == harness::schema::ModelFamily::Decoder {
+            assert_eq!(r.status, Status::Measured, "{} training on {backend}", p.id);
+            let t = r.training.as_ref().expect("training figures");
+            assert!(t.losses.len() == 20 && t.losses[19] < 0.8 * t.losses[0], "{}: {:?}", p.id, t.losses);
+            assert!(t.max_loss_rel_err < 5e-2 && t.steps_per_s > 0.0, "{}: {t:?}", p.id);
+        } else {
+            assert!(r.status.reason().is_some_and(|why| why.contains("not a decoder")), "{}: {:?}", p.id, r.status);
         }
     }
 }

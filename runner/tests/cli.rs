@@ -566,3 +566,75 @@ fn model_runs_checked_with_token_metrics_and_refuses_what_it_cannot_hold() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("2GiB"));
 }
+
+/// `--train` keeps the training kernels alone (every backward, the loss, AdamW), each checked
+/// on native-cpu and marked `mode: training`; `--mode` with a typo exits 2 naming the choices.
+#[test]
+fn train_selects_the_training_kernels_and_native_cpu_runs_them() {
+    let out = accelbench(&["native", "--quick", "--train", "--backends", "cpu", "--json", "--budget", "0.05"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rs = records(&out);
+    let mut ids: Vec<&str> = rs.iter().map(|r| r["kernel"].as_str().unwrap()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "{ids:?}");
+    for r in &rs {
+        assert_eq!(r["mode"], "training", "{r}");
+        assert_eq!(r["status"], "measured", "{r}");
+        assert_eq!(r["check"]["passed"], true, "{r}");
+    }
+    let out = accelbench(&["native", "--quick", "--mode", "train"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`train`") && err.contains("inference, training"), "{err}");
+}
+
+/// `accelbench model --train`: a quick decoder trains on lavapipe, its loss falling and within
+/// tolerance of the f64 reference's; an encoder is skipped naming why; native-cpu says it has
+/// no whole training step yet.
+#[test]
+fn model_train_trains_a_decoder_and_skips_an_encoder() {
+    if !accelbench_gpu_required() {
+        eprintln!("needs lavapipe (set ACCELBENCH_REQUIRE_GPU=1)");
+        return;
+    }
+    let out = accelbench(&[
+        "model",
+        "gpt2-small",
+        "bert-base",
+        "--quick",
+        "--train",
+        "--backends",
+        "wgpu,cpu",
+        "--adapter",
+        "vulkan",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rs = records(&out);
+    assert_eq!(rs.len(), 4, "two models on two backends");
+    for r in &rs {
+        assert_eq!(r["mode"], "training");
+        match (r["kernel"].as_str().unwrap(), r["backend"].as_str().unwrap()) {
+            ("gpt2-small", "native-wgpu-vulkan") => {
+                assert_eq!(r["status"], "measured", "{r}");
+                assert_eq!(r["case"], "train-t32");
+                let t = &r["training"];
+                let losses: Vec<f64> = t["losses"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+                assert!(losses.len() == 20 && losses[19] < 0.8 * losses[0], "{losses:?}");
+                assert!(t["max_loss_rel_err"].as_f64().unwrap() < 5e-2);
+                assert!(t["tokens_per_s"].as_f64().unwrap() > 0.0);
+                // Timed on the host clock with its measured resolution; every shader named.
+                assert_eq!(r["timing"]["timer"]["kind"], "host-clock", "{r}");
+                assert!(r["timing"]["timer"]["resolution_ns"].as_f64().unwrap() > 0.0);
+                assert_eq!(r["timing"]["samples_ns"].as_array().unwrap().len(), 19, "the first step apart");
+                assert!(r["adapter"]["name"].is_string() && r["provenance"]["commit"].is_string());
+                assert!(r["shader"]["file"].as_str().unwrap().contains("attention_grad.wgsl"));
+            }
+            ("gpt2-small", "native-cpu") => {
+                assert!(r["reason"].as_str().unwrap().contains("no whole training step"), "{r}");
+            }
+            ("bert-base", _) => assert!(r["reason"].as_str().unwrap().contains("not a decoder"), "{r}"),
+            other => panic!("unexpected record {other:?}"),
+        }
+    }
+}

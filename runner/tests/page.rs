@@ -500,6 +500,53 @@ async fn models_show_their_figures_and_stream_their_tokens(browser: Browser) -> 
     result
 }
 
+/// Training as a person runs it: no kernel, one decoder ticked, mode `training`, Run; the
+/// Training panel shows a measured row with steps/s, tokens/s and a falling loss, and the loss
+/// chart draws the run's curve beside the reference's.
+async fn training_shows_its_steps_and_falling_loss(browser: Browser) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (server, page) = open(browser, &tmp.path().join("page.db")).await?;
+    let result = async {
+        page.click("#kernels-none").await?;
+        page.click("#models-choice input[value='llama-3.2-1b']").await?;
+        page.session
+            .script(
+                "choosing mode training",
+                "const s = document.getElementById('mode'); s.value = 'training'; \
+                 s.dispatchEvent(new Event('change', { bubbles: true }));",
+                vec![],
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ensure!(page.shown("mode").await?.0 == "training");
+        page.click("#run").await?;
+        page.wait_phase("done", Duration::from_secs(240)).await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let records = page.records().await?;
+        let label = format!("{}-webgpu", browser.name());
+        ensure!(records.len() == 1, "one decoder, one backend, training only: {records:#?}");
+        let r = &records[0];
+        ensure!(r.status == Status::Measured && r.backend == label, "{:?} on {}", r.status, r.backend);
+        ensure!(r.mode == harness::schema::Mode::Training && r.case == "train-t32");
+        let t = r.training.as_ref().expect("training figures");
+        ensure!(t.losses.len() == 20 && t.losses[19] < 0.8 * t.losses[0], "{:?}", t.losses);
+        let rows = page.session.client().find_all(Locator::Css("#training-table tbody tr")).await?;
+        ensure!(rows.len() == 1, "a row per training record: {}", rows.len());
+        let row = rows[0].text().await?;
+        let (first, last) = (format!("{:.3}", t.losses[0]), format!("{:.3}", t.losses[19]));
+        ensure!(row.contains("llama-3.2-1b") && row.contains(&format!("{first} -> {last}")), "{row}");
+        ensure!(row.contains(&format!("{:.2}", t.steps_per_s)) && row.contains("f64 reference"), "{row}");
+        ensure!(page.count("#loss-chart g.loss polyline").await? == 2, "the run's curve and the reference's");
+        page.session.client().execute("document.getElementById('training').scrollIntoView()", vec![]).await?;
+        page.screenshot("training").await?;
+        Ok(())
+    }
+    .await;
+    page.session.close().await;
+    server.stop().await?;
+    result
+}
+
 /// One test per browser and scenario, each waiting for the browser lock.
 macro_rules! page_tests {
     ($($name:ident: $browser:ident => $scenario:ident;)*) => {$(
@@ -527,4 +574,6 @@ page_tests! {
     chromium_models_show_their_figures_and_stream_their_tokens: Chrome => models_show_their_figures_and_stream_their_tokens;
     firefox_models_show_their_figures_and_stream_their_tokens: Firefox => models_show_their_figures_and_stream_their_tokens;
     firefox_a_sweep_draws_its_scaling_chart: Firefox => a_sweep_draws_its_scaling_chart;
+    chromium_training_shows_its_steps_and_falling_loss: Chrome => training_shows_its_steps_and_falling_loss;
+    firefox_training_shows_its_steps_and_falling_loss: Firefox => training_shows_its_steps_and_falling_loss;
 }

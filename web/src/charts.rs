@@ -315,3 +315,49 @@ pub fn model_memory(records: &[Record]) -> Html {
         </svg>
     }
 }
+
+/// Each training record's loss per step (solid) over the f64 reference's (dashed), one polyline
+/// per record on shared axes: the curve falling is the training working, the two lines on top
+/// of each other the backend computing it right.
+pub fn loss_curves(records: &[Record]) -> Html {
+    let runs: Vec<(&Record, &harness::schema::TrainingMetrics)> = records
+        .iter()
+        .filter_map(|r| r.training.as_ref().map(|t| (r, t)))
+        .filter(|(_, t)| !t.losses.is_empty())
+        .collect();
+    if runs.is_empty() {
+        return html! { <p class="muted">{ "No training step measured yet." }</p> };
+    }
+    let (h, left, right, top, bottom) = (220.0, 60.0, 260.0, 10.0, 30.0);
+    let steps = runs.iter().map(|(_, t)| t.losses.len()).max().unwrap_or(1).max(2);
+    let max = runs.iter().flat_map(|(_, t)| t.losses.iter().chain(&t.reference_losses)).copied().fold(0.0, f64::max);
+    let x = |i: usize| left + (W - left - right) * i as f64 / (steps - 1) as f64;
+    let y = |l: f64| top + (h - top - bottom) * (1.0 - l / max.max(1e-9));
+    let line = |v: &[f64]| {
+        v.iter().enumerate().map(|(i, &l)| format!("{:.1},{:.1}", x(i), y(l))).collect::<Vec<_>>().join(" ")
+    };
+    html! {
+        <svg class="chart" id="loss-chart" viewBox={format!("0 0 {W} {h}")} role="img" aria-label="training loss per step">
+            <line class="axis" x1={format!("{left}")} y1={format!("{}", h - bottom)} x2={format!("{}", W - right)} y2={format!("{}", h - bottom)} />
+            <line class="axis" x1={format!("{left}")} y1={format!("{top}")} x2={format!("{left}")} y2={format!("{}", h - bottom)} />
+            <text x={format!("{}", left - 6.0)} y={format!("{}", top + 10.0)} text-anchor="end" class="label">{ format!("{max:.2}") }</text>
+            <text x={format!("{}", left - 6.0)} y={format!("{}", h - bottom)} text-anchor="end" class="label">{ "0" }</text>
+            <text x={format!("{}", (left + W - right) / 2.0)} y={format!("{}", h - 8.0)} text-anchor="middle" class="label">{ format!("step (1..{steps})") }</text>
+            { for runs.iter().enumerate().map(|(i, (r, t))| {
+                let hue = (i * 67) % 360;
+                let ly = top + 14.0 * i as f64 + 10.0;
+                html! {
+                    <g class="mark loss" data-model={r.kernel.clone()} data-backend={r.backend.clone()}>
+                        <polyline class="reference" fill="none" stroke-dasharray="4 3" style={format!("stroke: hsl({hue} 40% 60%)")} points={line(&t.reference_losses)} />
+                        <polyline fill="none" style={format!("stroke: hsl({hue} 70% 45%); stroke-width: 2")} points={line(&t.losses)}>
+                            <title>{ format!("{} · {}: {:.3} -> {:.3}", r.kernel, r.backend, t.losses[0], t.losses[t.losses.len() - 1]) }</title>
+                        </polyline>
+                        <text x={format!("{}", W - right + 8.0)} y={format!("{ly}")} class="label" style={format!("fill: hsl({hue} 70% 40%)")}>
+                            { format!("{} · {}", r.kernel, r.backend) }
+                        </text>
+                    </g>
+                }
+            }) }
+        </svg>
+    }
+}

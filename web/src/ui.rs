@@ -142,6 +142,7 @@ fn controls() -> Html {
     let generate = use_state(String::new);
     let size = use_state(|| "quick".to_owned());
     let dtype = use_state(|| "all".to_owned());
+    let mode = use_state(|| "all".to_owned());
     let backend = use_state(|| "auto".to_owned());
     let min_samples = use_state(String::new);
     let budget = use_state(String::new);
@@ -154,10 +155,11 @@ fn controls() -> Html {
     let run = {
         let (cases, sweeps) = (cases.clone(), sweeps.clone());
         let (models, prompt, generate) = (models.clone(), prompt.clone(), generate.clone());
-        let (chosen, size, dtype, backend, min_samples, budget, error) = (
+        let (chosen, size, dtype, mode, backend, min_samples, budget, error) = (
             chosen.clone(),
             size.clone(),
             dtype.clone(),
+            mode.clone(),
             backend.clone(),
             min_samples.clone(),
             budget.clone(),
@@ -178,6 +180,7 @@ fn controls() -> Html {
                     other => vec![other.parse().unwrap_or(PageBackendChoice::Auto)],
                 },
                 dtypes: if *dtype == "all" { vec![] } else { vec![(*dtype).clone()] },
+                modes: if *mode == "all" { vec![] } else { vec![(*mode).clone()] },
                 min_samples: min_samples.parse().ok(),
                 budget_s: budget.parse().ok(),
                 cases: lines(&cases),
@@ -267,6 +270,8 @@ fn controls() -> Html {
                     options={vec![("quick", "quick"), ("full", "full")]} /></label>
                 <label>{ "dtype " }<Choice id="dtype" value={(*dtype).clone()} onchange={set(&dtype)}
                     options={vec![("all", "all"), ("f32", "f32"), ("f16", "f16"), ("q8", "q8"), ("q4", "q4")]} /></label>
+                <label title="inference: forward kernels and model runs; training: backward kernels, the loss, AdamW and each ticked decoder's training steps">{ "Mode " }<Choice id="mode" value={(*mode).clone()} onchange={set(&mode)}
+                    options={vec![("all", "both"), ("inference", "inference"), ("training", "training")]} /></label>
                 <label>{ "Backend " }<Choice id="backend" value={(*backend).clone()} onchange={set(&backend)}
                     options={vec![("auto", "auto (WebGPU, else WASM)"), ("webgpu", "WebGPU"), ("wasm", "WASM CPU"), ("both", "both")]} /></label>
                 <label>{ "Min samples " }<input type="number" min="2" placeholder="size default" value={(*min_samples).clone()} onchange={set(&min_samples)} /></label>
@@ -407,6 +412,7 @@ fn results() -> Html {
             </table>
         </section>
         <Models />
+        <Training />
         <section class="panel"><h2>{ "Throughput" }</h2>{ charts::throughput(&records) }</section>
         <section class="panel"><h2>{ "Latency distribution" }</h2>
             <p class="muted">{ "Each sample relative to its record's median; band p10-p90, line the median's 95% CI." }</p>
@@ -423,7 +429,13 @@ fn results() -> Html {
 #[function_component(Models)]
 fn models() -> Html {
     state::use_shared();
-    let records: Vec<Record> = state::read(|s| s.records.iter().filter(|r| r.family == "model").cloned().collect());
+    let records: Vec<Record> = state::read(|s| {
+        s.records
+            .iter()
+            .filter(|r| r.family == "model" && r.mode == harness::schema::Mode::Inference)
+            .cloned()
+            .collect()
+    });
     if records.is_empty() {
         return html! {};
     }
@@ -453,6 +465,40 @@ fn models() -> Html {
             { for records.iter().filter(|r| r.model.as_ref().is_some_and(|m| !m.generated.is_empty())).map(|r| html! {
                 <TokenStream record={r.clone()} />
             }) }
+        </section>
+    }
+}
+
+/// Training steps: steps and tokens per second per decoder and backend, the loss curve against
+/// the f64 reference's, and inference against training on the same backend.
+#[function_component(Training)]
+fn training() -> Html {
+    state::use_shared();
+    let all: Vec<Record> = state::read(|s| s.records.iter().filter(|r| r.family == "model").cloned().collect());
+    let trained: Vec<Record> = all.iter().filter(|r| r.mode == harness::schema::Mode::Training).cloned().collect();
+    if trained.is_empty() {
+        return html! {};
+    }
+    // Rows come from every model record so inference figures sit beside training's.
+    let rows = harness::format::training_rows(&all);
+    html! {
+        <section class="panel" id="training">
+            <h2>{ "Training" }</h2>
+            <p class="muted">{ "Each decoder trained on one fixed batch: forward, cross-entropy, backward through every layer, AdamW. Each step is timed from submit until its loss is back on the host; every loss is checked against the f64 reference's." }</p>
+            <table class="results" id="training-table">
+                <thead><tr>{ for harness::format::TRAINING_HEADER.iter().map(|h| html! { <th>{ *h }</th> }) }</tr></thead>
+                <tbody>
+                { for rows.iter().zip(&trained).map(|(row, r)| html! {
+                    <tr class={r.status.label()} data-model={r.kernel.clone()} data-backend={r.backend.clone()}>
+                        { for row.iter().enumerate().map(|(i, c)| html! {
+                            <td class={if (3..=8).contains(&i) { "num" } else { "" }}>{ c.clone() }</td>
+                        }) }
+                    </tr>
+                }) }
+                </tbody>
+            </table>
+            <h3>{ "Loss per step" }</h3>
+            { charts::loss_curves(&trained) }
         </section>
     }
 }

@@ -27,7 +27,7 @@ pub async fn run_training(dev: &GpuDevice, case: &TrainCase, prep: &PreparedTrai
         return record;
     }
     let device_bytes = plan.buffers.iter().map(|b| b.size()).sum();
-    let (res, _pipeline_ns) = match prepare(dev, &plan).await {
+    let (res, pipeline_ns) = match prepare(dev, &plan).await {
         Ok(p) => p,
         Err(e) => {
             record.status = Status::Failed { reason: e.to_string() };
@@ -59,6 +59,14 @@ pub async fn run_training(dev: &GpuDevice, case: &TrainCase, prep: &PreparedTrai
         let per_token: &[f32] = bytemuck::cast_slice(&raw);
         losses.push(per_token.iter().map(|&x| f64::from(x)).sum::<f64>() / t as f64);
     }
-    finish(&mut record, g, prep, losses, &step_ns, device_bytes);
+    let timer = crate::schema::TimerInfo {
+        kind: crate::schema::TimerKind::HostClock,
+        resolution_ns: opts.host_resolution_ns,
+        quantized: false,
+    };
+    finish(&mut record, g, prep, losses, (&step_ns, timer), device_bytes);
+    if let Some(t) = record.timing.as_mut() {
+        t.cold.pipeline_ns = Some(pipeline_ns);
+    }
     record
 }

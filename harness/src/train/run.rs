@@ -111,12 +111,14 @@ impl TrainCase {
 /// reference: within 1e-3 at the first step (one forward pass in f32) and 5e-2 over the run
 /// (f32 and f64 optimisers part slowly, AdamW dividing by tiny second moments), else a
 /// `mismatch` naming the step.
+/// `timer` says how the steps were timed (the host clock and its measured resolution); the
+/// steady steps are the record's samples and the first its cold run.
 pub fn finish(
     record: &mut Record,
     g: &TrainGraph,
     prep: &PreparedTraining,
     losses: Vec<f64>,
-    step_ns: &[f64],
+    (step_ns, timer): (&[f64], crate::schema::TimerInfo),
     device_bytes: u64,
 ) {
     let rel: Vec<f64> = losses
@@ -143,6 +145,20 @@ pub fn finish(
         _ => (step_ns.first().copied().unwrap_or(f64::NAN), step_ns),
     };
     let median = crate::model::run::median(steady).unwrap_or(f64::NAN);
+    if let Ok(s) = crate::stats::Sample::new(steady) {
+        record.timing = Some(crate::schema::Timing {
+            timer,
+            batch: 1,
+            warmup: 1,
+            samples_ns: steady.to_vec(),
+            summary: s.summary(),
+            stopped_by: crate::schema::StopReason::MaxSamples,
+            sampling_wall_ns: Some(step_ns.iter().sum()),
+            cold: crate::schema::ColdTiming { pipeline_ns: None, first_run_ns: Some(first) },
+            phases: vec![],
+        });
+        record.throughput = Some(crate::schema::Throughput { gflops: g.flops() / median, gbps: 0.0 });
+    }
     record.training = Some(TrainingMetrics {
         preset: record.kernel.clone(),
         scale: record.size.clone(),
