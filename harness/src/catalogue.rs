@@ -283,6 +283,14 @@ const EMBEDDING_FULL: &[ParamSet] = params! {
     "gpt2-t1024": { tokens = 1024, vocab = 50257, hidden = 768 },
     "bert-t512": { tokens = 512, vocab = 30522, hidden = 768 },
 };
+const CROSS_ENTROPY_QUICK: &[ParamSet] = params! {
+    "t64v2048": { rows = 64, vocab = 2048 },
+    "t5v1001": { rows = 5, vocab = 1001 },
+};
+const CROSS_ENTROPY_FULL: &[ParamSet] = params! {
+    "gpt2-t512": { rows = 512, vocab = 50257 },
+    "llama3-t256": { rows = 256, vocab = 128256 },
+};
 const ADD_QUICK: &[ParamSet] = params! {
     "residual-t64h128": { len = 8192, b_len = 8192 },
     "bias-t64h384": { len = 24576, b_len = 384 },
@@ -1050,15 +1058,22 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! {
-            "t64v2048": { rows = 64, vocab = 2048 },
-            "t5v1001": { rows = 5, vocab = 1001 },
-        },
-        full: params! {
-            "gpt2-t512": { rows = 512, vocab = 50257 },
-            "llama3-t256": { rows = 256, vocab = 128256 },
-        },
+        quick: CROSS_ENTROPY_QUICK,
+        full: CROSS_ENTROPY_FULL,
         imp: &kernels::Backward::CrossEntropy,
+    },
+    Kernel {
+        id: "cross-entropy-f16",
+        family: Family::CrossEntropy,
+        dtype: DType::F16,
+        summary: "softmax cross-entropy against target ids fused with its gradient; fp16 logits, gradient and losses, f32 arithmetic",
+        shader: "cross_entropy_f16.wgsl",
+        entry_points: &["main"],
+        requires: &["shader-f16"],
+        tolerance: Tolerance::HALF,
+        quick: CROSS_ENTROPY_QUICK,
+        full: CROSS_ENTROPY_FULL,
+        imp: &kernels::Half { kernel: kernels::Backward::CrossEntropy, output_f16: true },
     },
     Kernel {
         id: "adamw",

@@ -107,7 +107,46 @@ pub fn markdown(records: &[Record]) -> String {
     }
     out.push_str(&scaling_markdown(records));
     out.push_str(&training_markdown(records));
+    out.push_str(&precision_markdown(records));
     out
+}
+
+/// Each reduced-precision kernel record (fp16, q8, q4) beside its f32 twin on the same case and
+/// backend: the time ratio (below 1: faster) and the error against the f32 result, the
+/// speed/accuracy trade-off of choosing that precision. A variant pairs with the kernel named
+/// without its `-f16`/`-q8`/`-q4` suffix (or that name with `-f32`); the quantised products run
+/// their own shapes (and the GEMVs have no f32 kernel), so they show their error alone. Empty when nothing reduced was measured.
+pub fn precision_markdown(records: &[Record]) -> String {
+    use crate::schema::Status;
+    let measured = |r: &&Record| r.status == Status::Measured && r.timing.is_some() && r.family != "model";
+    let median = |r: &Record| r.timing.as_ref().map_or(f64::NAN, |t| t.summary.median_ns);
+    let mut rows = String::new();
+    for r in records.iter().filter(measured).filter(|r| r.dtype != "f32") {
+        let base = ["-f16", "-q8", "-q4"].iter().find_map(|s| r.kernel.strip_suffix(s)).unwrap_or(&r.kernel);
+        let twin = records.iter().filter(measured).find(|f| {
+            (f.kernel == base || f.kernel == format!("{base}-f32"))
+                && f.dtype == "f32"
+                && f.case == r.case
+                && f.backend == r.backend
+        });
+        rows.push_str(&format!(
+            "| {base} | {} | {} | {} | {} | {} | {} |\n",
+            r.case,
+            r.backend,
+            r.dtype,
+            fmt_ns(median(r)),
+            twin.map_or("-".to_owned(), |f| fmt_ratio(median(r) / median(f))),
+            fmt_vs_f32(r)
+        ));
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    format!(
+        "\n## Precision\n\nEach reduced-precision kernel against its f32 twin, same case and backend (time ratio below \
+         1: faster), and its error against the f32 result.\n\n\
+         | kernel | case | backend | dtype | median | time vs f32 | error vs f32 (rel. RMS) |\n|---|---|---|---|---:|---:|---:|\n{rows}"
+    )
 }
 
 /// Each backward kernel beside its forward on the same case and backend: the two medians and

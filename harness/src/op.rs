@@ -167,7 +167,10 @@ pub enum GradOp {
     },
     /// Mean cross-entropy of `rows` rows of `cols` logits against target ids: dlogits, then each
     /// row's loss. Inputs [`crate::kernels::CrossEntropyInputs`].
-    CrossEntropy(RowsDims),
+    CrossEntropy {
+        dims: RowsDims,
+        dtype: DType,
+    },
     /// The table's gradient from the ids and dy.
     Embedding(EmbeddingDims),
     /// Causal (window-limited) attention: dq, dk, dv.
@@ -305,7 +308,9 @@ impl Op {
             | Op::LmHead { dtype, .. } => Some(dtype),
             // Audio features stay f32 (as Whisper computes them); the paged cache attention is
             // the models' own, f32 like the models; a quantised product's format is its own.
-            // Training runs in f32 (mixed precision would be its own variant).
+            // The loss reads fp16 logits in its fp16 variant; the other training kernels are f32
+            // (mixed precision keeps f32 master weights and moments).
+            Op::Grad(GradOp::CrossEntropy { dtype, .. }) => Some(dtype),
             Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } | Op::Grad(_) => None,
         }
     }

@@ -171,6 +171,8 @@ pub fn run_comparison_markdown(records: &[Record]) -> String {
     harness::format::cross_backend_markdown(records)
         + &harness::format::models_markdown(records)
         + &harness::format::training_steps_markdown(records)
+        + &harness::format::training_markdown(records)
+        + &harness::format::precision_markdown(records)
         + &harness::format::scaling_markdown(records)
 }
 

@@ -24,8 +24,20 @@ fn every_wgsl_file_is_precompiled_and_used_by_the_catalogue() {
     let compiled: BTreeSet<String> =
         SHADERS.iter().map(|s| s.file.to_owned()).chain(INCLUDES.iter().map(|s| (*s).to_owned())).collect();
     assert_eq!(on_disk, compiled, "build.rs must see exactly the files in shaders/");
+    // The training step's in-place update is its own shader; everything else is a catalogue
+    // entry's.
+    let cfg = harness::model::quick(&(harness::model::preset("gpt2-small").unwrap().config)());
+    let g = harness::train::TrainGraph::build(&cfg, 8).unwrap();
+    let (w, ids) = g.initial(1);
+    let step = harness::train::lower::lower(&g, &w, &ids).plan;
+    step.verify().expect("the training step's plan matches its shaders");
+    let step_shaders: Vec<&str> = step.shaders().iter().map(|s| s.file).collect();
     for s in SHADERS {
-        assert!(KERNELS.iter().any(|k| k.shader == s.file), "shaders/{} is not used by any catalogue entry", s.file);
+        assert!(
+            KERNELS.iter().any(|k| k.shader == s.file) || step_shaders.contains(&s.file),
+            "shaders/{} is not used by any catalogue entry or the training step",
+            s.file
+        );
         assert_eq!(s.hash.len(), 16);
     }
 }
@@ -195,6 +207,7 @@ fn modes_split_the_catalogue_into_inference_and_training() {
             "embedding-backward",
             "attention-backward",
             "cross-entropy",
+            "cross-entropy-f16",
             "adamw"
         ]
     );

@@ -117,7 +117,10 @@ impl KernelImpl for Backward {
             Backward::Gelu { erf } => GradOp::Gelu { len: p.usize("len"), erf: *erf },
             Backward::Silu => GradOp::Silu { len: p.usize("len") },
             Backward::SwiGlu => GradOp::SwiGlu { len: p.usize("len") },
-            Backward::CrossEntropy => GradOp::CrossEntropy(RowsDims { rows: p.usize("rows"), cols: p.usize("vocab") }),
+            Backward::CrossEntropy => GradOp::CrossEntropy {
+                dims: RowsDims { rows: p.usize("rows"), cols: p.usize("vocab") },
+                dtype: crate::catalogue::DType::F32,
+            },
             Backward::Embedding => GradOp::Embedding(EmbeddingDims {
                 tokens: p.usize("tokens"),
                 vocab: p.usize("vocab"),
@@ -365,12 +368,12 @@ impl KernelImpl for Backward {
                     activation_call(Activation::SwiGluUp, len, x, Some(up), dy, (g, len)),
                 ]
             }
-            (Backward::CrossEntropy, GradOp::CrossEntropy(d)) => {
+            (Backward::CrossEntropy, GradOp::CrossEntropy { dims: d, .. }) => {
                 let ce = i.cross_entropy();
                 let logits = plan.storage_f32("logits", &ce.logits);
                 let targets = plan.storage_bytes("targets", bytemuck::cast_slice(&ce.targets).to_vec());
                 let g = plan.output("grad", out_len, OutputType::F32);
-                vec![cross_entropy_call(d, logits, targets, g, d.rows * d.cols)]
+                vec![cross_entropy_call(shader, d, logits, targets, g, d.rows * d.cols)]
             }
             (Backward::Embedding, GradOp::Embedding(d)) => {
                 let b = backward(i);
@@ -431,7 +434,7 @@ impl GradOp {
             GradOp::Softmax(d) => d.rows * d.cols,
             GradOp::Gelu { len, .. } | GradOp::Silu { len } => len,
             GradOp::SwiGlu { len } => 2 * len,
-            GradOp::CrossEntropy(d) => d.rows * d.cols + d.rows,
+            GradOp::CrossEntropy { dims: d, .. } => d.rows * d.cols + d.rows,
             GradOp::Embedding(d) => d.vocab * d.hidden,
             GradOp::Attention(d) => 3 * d.batch * d.heads * d.seq_len * d.head_dim,
             GradOp::AdamW { len, .. } => 3 * len,
@@ -454,7 +457,7 @@ impl GradOp {
             GradOp::Gelu { len, erf } => Work { flops: if erf { 20.0 } else { 16.0 } * f(len), bytes: 12.0 * f(len) },
             GradOp::Silu { len } => Work { flops: 8.0 * f(len), bytes: 12.0 * f(len) },
             GradOp::SwiGlu { len } => Work { flops: 11.0 * f(len), bytes: 20.0 * f(len) },
-            GradOp::CrossEntropy(d) => {
+            GradOp::CrossEntropy { dims: d, .. } => {
                 let n = f(d.rows * d.cols);
                 Work { flops: 6.0 * n, bytes: 8.0 * n + 12.0 * f(d.rows) }
             }
@@ -608,6 +611,7 @@ pub(crate) fn activation_call(
 
 /// dlogits at 0 of `grad`, each row's loss from `loss_off`; the mean's 1 / rows folded in.
 pub(crate) fn cross_entropy_call(
+    shader: &'static Shader,
     d: RowsDims,
     logits: BufferId,
     targets: BufferId,
@@ -615,7 +619,7 @@ pub(crate) fn cross_entropy_call(
     loss_off: usize,
 ) -> Call {
     Call {
-        shader: shader("cross_entropy.wgsl"),
+        shader,
         entry_point: "main",
         dims: vec![
             ("rows", (d.rows as u32).into()),

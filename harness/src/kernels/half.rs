@@ -23,6 +23,10 @@ impl<K: KernelImpl> KernelImpl for Half<K> {
         self.kernel.op(p).with_dtype(DType::F16)
     }
 
+    fn mode(&self) -> crate::schema::Mode {
+        self.kernel.mode()
+    }
+
     fn spec(&self) -> &'static [ParamSpec] {
         self.kernel.spec()
     }

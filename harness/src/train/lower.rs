@@ -110,7 +110,8 @@ pub fn lower(g: &TrainGraph, weights: &[Vec<f32>], ids: &[u32]) -> TrainPlan {
         forward(&mut l, op, id_buf, rope, &mut stats);
     }
     let b = |l: &Lowering, t: TensorId| l.buf[t];
-    l.calls.push(calls::cross_entropy(RowsDims { rows: t, cols: vocab }, b(&l, g.logits), targets, ce, t * vocab));
+    let d = RowsDims { rows: t, cols: vocab };
+    l.calls.push(calls::cross_entropy(sh("cross_entropy.wgsl"), d, b(&l, g.logits), targets, ce, t * vocab));
     l.grads[g.logits] = Some(Grad { buf: ce, off: 0, len: t * vocab });
     for op in g.ops.iter().rev() {
         backward(&mut l, op, id_buf, ones, rope, &mut stats);

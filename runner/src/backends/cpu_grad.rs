@@ -209,7 +209,7 @@ impl Prepared for GradKernel {
                     *du = b.dy[i] * a * s;
                 });
             }
-            (GradOp::CrossEntropy(d), Inputs::CrossEntropy(ce)) => {
+            (GradOp::CrossEntropy { dims: d, .. }, Inputs::CrossEntropy(ce)) => {
                 let (rows, vocab) = (d.rows, d.cols);
                 let (dl, losses) = out.split_at_mut(rows * vocab);
                 let scale = 1.0 / rows as f32;
