@@ -281,11 +281,21 @@ impl ModelPlan {
                 emit(pollster::block_on(gpu::run_training(dev, t, &prepared, &opts)))?;
             }
             for b in &host {
-                let reason = format!(
-                    "native-{b} has no whole training step yet (its backward kernels are measured in the catalogue); \
-                     wgpu adapters and the browsers run it"
-                );
-                emit(t.record(&format!("native-{b}"), Status::Skipped { reason }, prov()))?;
+                let label = format!("native-{b}");
+                emit(match *b {
+                    "cpu" => crate::backends::cpu_train::run_training(
+                        t,
+                        &prepared,
+                        t.record(&label, Status::Measured, prov()),
+                        host_resolution_ns,
+                    ),
+                    _ => {
+                        let reason = "the f64 reference's training step is what every backend's losses are \
+                                      checked against, not a contender; native-cpu is the CPU's"
+                            .to_owned();
+                        t.record(&label, Status::Skipped { reason }, prov())
+                    }
+                })?;
             }
         }
         Ok(())

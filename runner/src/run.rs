@@ -321,8 +321,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 }
                 for t in &model_plan.trainings {
                     let reason = format!(
-                        "training steps run natively on wgpu; on `{b}` they are not built yet (its training \
-                         kernels are measured above where it has them)"
+                        "training steps run natively on wgpu and native-cpu; on `{b}` they are not built yet \
+                         (its training kernels are measured above where it has them)"
                     );
                     sink.emit(t.record(&format!("native-{b}"), Status::Skipped { reason }, prov.clone()))?;
                 }

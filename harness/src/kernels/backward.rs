@@ -9,7 +9,7 @@ use super::{BackwardInputs, Inputs, KernelImpl, NormInputs, ParamError, ParamSpe
 use crate::catalogue::Params;
 use crate::grad;
 use crate::op::{AttentionDims, EmbeddingDims, GradOp, Op, RowsDims};
-use crate::plan::{BufferId, Call, OutputType, Plan, grid_stride, rows_grid};
+use crate::plan::{BufferId, Call, OutputType, Plan, UniformValue, grid_stride, rows_grid};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::{Mode, Work};
@@ -714,48 +714,34 @@ pub(crate) fn attention_calls(
     ]
 }
 
-/// adamw_step.wgsl over `len` parameters from `p_off` with their gradient from `g_off`; the
-/// step number is on the device (`tick`). Bindings p, g, m, v, counter are the caller's.
-pub(crate) fn adamw_step_call(len: usize, p_off: usize, g_off: usize) -> Call {
+/// An AdamW dispatch over `len` parameters: [`ADAMW`]'s hyper-parameters and `extra` fields
+/// (the bias corrections or the offsets) in the `dims` both AdamW shaders share; bindings are
+/// the caller's.
+fn adamw_dispatch(shader: &'static Shader, len: usize, extra: [(&'static str, UniformValue); 2]) -> Call {
     let o = ADAMW;
-    Call {
-        shader: shader("adamw_step.wgsl"),
-        entry_point: "main",
-        dims: vec![
-            ("len", (len as u32).into()),
-            ("lr", (o.lr as f32).into()),
-            ("beta1", (o.beta1 as f32).into()),
-            ("beta2", (o.beta2 as f32).into()),
-            ("eps", (o.eps as f32).into()),
-            ("weight_decay", (o.weight_decay as f32).into()),
-            ("p_off", (p_off as u32).into()),
-            ("g_off", (g_off as u32).into()),
-        ],
-        bindings: vec![],
-        workgroups: grid_stride(len),
-    }
+    let mut dims: crate::plan::UniformFields = vec![
+        ("len", (len as u32).into()),
+        ("lr", (o.lr as f32).into()),
+        ("beta1", (o.beta1 as f32).into()),
+        ("beta2", (o.beta2 as f32).into()),
+        ("eps", (o.eps as f32).into()),
+        ("weight_decay", (o.weight_decay as f32).into()),
+    ];
+    dims.extend(extra);
+    Call { shader, entry_point: "main", dims, bindings: vec![], workgroups: grid_stride(len) }
 }
 
-/// adamw.wgsl over `len` parameters at step `step`, bias corrections folded in; bindings are
-/// the caller's.
+/// adamw_step.wgsl over `len` parameters from `p_off` with their gradient from `g_off`; the
+/// step number is on the device (`tick`).
+pub(crate) fn adamw_step_call(len: usize, p_off: usize, g_off: usize) -> Call {
+    let offs = [("p_off", (p_off as u32).into()), ("g_off", (g_off as u32).into())];
+    adamw_dispatch(shader("adamw_step.wgsl"), len, offs)
+}
+
+/// adamw.wgsl over `len` parameters at step `step`, bias corrections folded in.
 pub(crate) fn adamw_call(shader: &'static Shader, len: usize, step: u32) -> Call {
     let o = ADAMW;
     let c1 = 1.0 / (1.0 - o.beta1.powi(step as i32));
     let c2 = 1.0 / (1.0 - o.beta2.powi(step as i32));
-    Call {
-        shader,
-        entry_point: "main",
-        dims: vec![
-            ("len", (len as u32).into()),
-            ("lr", (o.lr as f32).into()),
-            ("beta1", (o.beta1 as f32).into()),
-            ("beta2", (o.beta2 as f32).into()),
-            ("eps", (o.eps as f32).into()),
-            ("weight_decay", (o.weight_decay as f32).into()),
-            ("c1", (c1 as f32).into()),
-            ("c2", (c2 as f32).into()),
-        ],
-        bindings: vec![],
-        workgroups: grid_stride(len),
-    }
+    adamw_dispatch(shader, len, [("c1", (c1 as f32).into()), ("c2", (c2 as f32).into())])
 }

@@ -184,17 +184,7 @@ fn forward(l: &mut Lowering, op: &Op, ids: BufferId, rope: Rope, stats: &mut Vec
 
 fn backward(l: &mut Lowering, op: &Op, ids: BufferId, ones: BufferId, rope: Rope, stats: &mut Vec<BufferId>) {
     let t = l.g.tokens;
-    let out = match *op {
-        Op::Embed { out, .. }
-        | Op::Add { out, .. }
-        | Op::Norm { out, .. }
-        | Op::Matmul { out, .. }
-        | Op::MatmulT { out, .. }
-        | Op::Rope { out, .. }
-        | Op::Attention { out, .. }
-        | Op::Gelu { out, .. }
-        | Op::SwiGlu { out, .. } => out,
-    };
+    let out = op.out();
     let Some(dy) = l.grads[out] else { return };
     assert_eq!(dy.off, 0, "activation gradients start at 0");
     let b = |l: &Lowering, id: TensorId| l.buf[id];

@@ -98,6 +98,23 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The tensor the operation writes.
+    pub fn out(&self) -> TensorId {
+        match *self {
+            Op::Embed { out, .. }
+            | Op::Add { out, .. }
+            | Op::Norm { out, .. }
+            | Op::Matmul { out, .. }
+            | Op::MatmulT { out, .. }
+            | Op::Rope { out, .. }
+            | Op::Attention { out, .. }
+            | Op::Gelu { out, .. }
+            | Op::SwiGlu { out, .. } => out,
+        }
+    }
+}
+
 /// A decoder's training step at one sequence length, on one fixed batch of `tokens + 1` ids
 /// (inputs `ids[..tokens]`, targets `ids[1..]`).
 #[derive(Clone, Debug)]

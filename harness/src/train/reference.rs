@@ -188,17 +188,7 @@ fn backward(
     rope_t: Option<&(Vec<f64>, Vec<f64>)>,
 ) {
     let t = g.tokens;
-    let out = match *op {
-        Op::Embed { out, .. }
-        | Op::Add { out, .. }
-        | Op::Norm { out, .. }
-        | Op::Matmul { out, .. }
-        | Op::MatmulT { out, .. }
-        | Op::Rope { out, .. }
-        | Op::Attention { out, .. }
-        | Op::Gelu { out, .. }
-        | Op::SwiGlu { out, .. } => out,
-    };
+    let out = op.out();
     let Some(dy) = grads[out].clone() else { return };
     match *op {
         Op::Embed { table, hidden, .. } => {

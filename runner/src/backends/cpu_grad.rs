@@ -23,7 +23,7 @@ impl GradKernel {
 /// `C (m, n) = A (m, k) B (k, n)` with each operand's element (row, col) at `row * rs + col *
 /// cs`, so transposes are strides, on all threads.
 #[allow(clippy::too_many_arguments, reason = "a strided GEMM: shapes and two strides per operand")]
-fn gemm_strided(
+pub(super) fn gemm_strided(
     (m, n, k): (usize, usize, usize),
     a: &[f32],
     (a_rs, a_cs): (usize, usize),
@@ -78,7 +78,7 @@ fn erf(x: f32) -> f32 {
     (1.0 - poly * (-a * a).exp()).copysign(x)
 }
 
-fn norm_backward(rms: bool, d: RowsDims, x: &[f32], gamma: &[f32], dy: &[f32], out: &mut [f32]) {
+pub(super) fn norm_backward(rms: bool, d: RowsDims, x: &[f32], gamma: &[f32], dy: &[f32], out: &mut [f32]) {
     let (rows, cols) = (d.rows, d.cols);
     let n = cols as f32;
     let (dx, params) = out.split_at_mut(rows * cols);
@@ -119,7 +119,7 @@ fn norm_backward(rms: bool, d: RowsDims, x: &[f32], gamma: &[f32], dy: &[f32], o
 
 /// Per head: P materialised (s x s, causal rows), then dV = P^T dO, dP = dO V^T, dS, dQ = dS K,
 /// dK = dS^T Q, all GEMMs.
-fn attention_backward(d: AttentionDims, q: &[f32], k: &[f32], v: &[f32], dout: &[f32], out: &mut [f32]) {
+pub(super) fn attention_backward(d: AttentionDims, q: &[f32], k: &[f32], v: &[f32], dout: &[f32], out: &mut [f32]) {
     let (s, hd) = (d.seq_len, d.head_dim);
     let scale = 1.0 / (hd as f32).sqrt();
     let n = d.batch * d.heads * s * hd;

@@ -5,6 +5,7 @@
 pub mod cpu;
 mod cpu_grad;
 pub mod cpu_model;
+pub mod cpu_train;
 pub mod cuda;
 mod ir;
 pub mod openvino;
