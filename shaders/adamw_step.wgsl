@@ -2,7 +2,7 @@
 // moments, the gradient read from `g_off` (so a norm's dgamma and dbeta stay in the one buffer
 // its backward writes). The step number lives on the device in `counter`: `tick` advances it
 // once at the start of each step, and the bias corrections follow from it, so one recorded
-// step runs any number of times (the math is adamw.inc.wgsl; adamw.wgsl is the checked,
+// step runs any number of times (the math is adamw_update.inc.wgsl; adamw.wgsl is the checked,
 // out-of-place catalogue kernel).
 
 struct Dims {
@@ -23,7 +23,7 @@ struct Dims {
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 @group(0) @binding(5) var<storage, read_write> counter: array<u32>;
 
-//!include adamw.inc.wgsl
+//!include adamw_update.inc.wgsl
 
 @compute @workgroup_size(1, 1, 1)
 fn tick() {

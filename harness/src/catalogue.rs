@@ -291,6 +291,11 @@ const CROSS_ENTROPY_FULL: &[ParamSet] = params! {
     "gpt2-t512": { rows = 512, vocab = 50257 },
     "llama3-t256": { rows = 256, vocab = 128256 },
 };
+const ADAMW_QUICK: &[ParamSet] = params! { "65537-t3": { len = 65537, step = 3 } };
+const ADAMW_FULL: &[ParamSet] = params! {
+    "16M-t10": { len = 1 << 24, step = 10 },
+    "gpt2-124M-t1000": { len = 124_439_808, step = 1000 },
+};
 const ADD_QUICK: &[ParamSet] = params! {
     "residual-t64h128": { len = 8192, b_len = 8192 },
     "bias-t64h384": { len = 24576, b_len = 384 },
@@ -1084,12 +1089,23 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["main"],
         requires: &[],
         tolerance: Tolerance::BALANCED,
-        quick: params! { "65537-t3": { len = 65537, step = 3 } },
-        full: params! {
-            "16M-t10": { len = 1 << 24, step = 10 },
-            "gpt2-124M-t1000": { len = 124_439_808, step = 1000 },
-        },
+        quick: ADAMW_QUICK,
+        full: ADAMW_FULL,
         imp: &kernels::Backward::AdamW,
+    },
+    Kernel {
+        id: "adamw-f16",
+        family: Family::Adamw,
+        dtype: DType::F16,
+        summary: "AdamW step, elementwise, out of place; fp16 weights and gradients, f32 moments and arithmetic",
+        shader: "adamw_f16.wgsl",
+        entry_points: &["main"],
+        requires: &["shader-f16"],
+        tolerance: Tolerance::HALF,
+        quick: ADAMW_QUICK,
+        full: ADAMW_FULL,
+        // The updated weights come back in f32 beside the f32 moments.
+        imp: &kernels::Half { kernel: kernels::Backward::AdamW, output_f16: false },
     },
 ];
 

@@ -180,6 +180,7 @@ pub enum GradOp {
     AdamW {
         len: usize,
         step: u32,
+        dtype: DType,
     },
 }
 
@@ -308,9 +309,9 @@ impl Op {
             | Op::LmHead { dtype, .. } => Some(dtype),
             // Audio features stay f32 (as Whisper computes them); the paged cache attention is
             // the models' own, f32 like the models; a quantised product's format is its own.
-            // The loss reads fp16 logits in its fp16 variant; the other training kernels are f32
-            // (mixed precision keeps f32 master weights and moments).
-            Op::Grad(GradOp::CrossEntropy { dtype, .. }) => Some(dtype),
+            // The loss reads fp16 logits and AdamW fp16 weights and gradients in their fp16
+            // variants; the backward kernels are f32.
+            Op::Grad(GradOp::CrossEntropy { dtype, .. } | GradOp::AdamW { dtype, .. }) => Some(dtype),
             Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } | Op::Grad(_) => None,
         }
     }

@@ -576,7 +576,7 @@ fn train_selects_the_training_kernels_and_native_cpu_runs_them() {
     let rs = records(&out);
     let mut ids: Vec<&str> = rs.iter().map(|r| r["kernel"].as_str().unwrap()).collect();
     ids.dedup();
-    assert_eq!(ids.len(), 13, "{ids:?}");
+    assert_eq!(ids.len(), 14, "{ids:?}");
     for r in &rs {
         assert_eq!(r["mode"], "training", "{r}");
         assert_eq!(r["status"], "measured", "{r}");

@@ -208,7 +208,8 @@ fn modes_split_the_catalogue_into_inference_and_training() {
             "attention-backward",
             "cross-entropy",
             "cross-entropy-f16",
-            "adamw"
+            "adamw",
+            "adamw-f16"
         ]
     );
     let mut inference = all.clone();

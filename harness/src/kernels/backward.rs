@@ -127,7 +127,9 @@ impl KernelImpl for Backward {
                 hidden: p.usize("hidden"),
             }),
             Backward::Attention => GradOp::Attention(attention_dims(p)),
-            Backward::AdamW => GradOp::AdamW { len: p.usize("len"), step: p.get("step") },
+            Backward::AdamW => {
+                GradOp::AdamW { len: p.usize("len"), step: p.get("step"), dtype: crate::catalogue::DType::F32 }
+            }
         })
     }
 
@@ -402,7 +404,7 @@ impl KernelImpl for Backward {
                 let n = rows * d.head_dim;
                 attention_calls(layout, [q, k, v, dout], stats, [(g, 0), (g, n), (g, 2 * n)]).to_vec()
             }
-            (Backward::AdamW, GradOp::AdamW { len, step }) => {
+            (Backward::AdamW, GradOp::AdamW { len, step, .. }) => {
                 let a = i.adamw();
                 let bufs = [
                     plan.storage_f32("p", &a.p),

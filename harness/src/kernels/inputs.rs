@@ -174,7 +174,8 @@ impl Inputs {
                 vec![&mut b.dy]
             }
             Inputs::CrossEntropy(i) => vec![&mut i.logits],
-            Inputs::AdamW(i) => vec![&mut i.p, &mut i.g, &mut i.m, &mut i.v],
+            // fp16 weights and gradients; the moments stay f32.
+            Inputs::AdamW(i) => vec![&mut i.p, &mut i.g],
             Inputs::Matmul(i) => vec![&mut i.a, &mut i.b],
             Inputs::Unary(i) => vec![&mut i.x],
             Inputs::Glu(i) => vec![&mut i.gate, &mut i.up],

@@ -237,7 +237,7 @@ impl Prepared for GradKernel {
                 let f = b.forward.attention();
                 attention_backward(d, &f.q, &f.k, &f.v, &b.dy, out);
             }
-            (GradOp::AdamW { len, step }, Inputs::AdamW(a)) => {
+            (GradOp::AdamW { len, step, .. }, Inputs::AdamW(a)) => {
                 let o = ADAMW;
                 let c1 = 1.0 / (1.0 - o.beta1.powi(step as i32)) as f32;
                 let c2 = 1.0 / (1.0 - o.beta2.powi(step as i32)) as f32;
