@@ -303,6 +303,37 @@ impl Builder {
     }
 }
 
+/// Token-major (T, heads, d) to head-major (heads * group, T, d), each head repeated for the
+/// `group` query heads that read it: the layout the attention backward references take.
+pub fn heads_first<T: Copy>(x: &[T], t: usize, heads: usize, d: usize, group: usize) -> Vec<T> {
+    let mut y = Vec::with_capacity(x.len() * group);
+    for h in 0..heads * group {
+        for i in 0..t {
+            y.extend_from_slice(&x[(i * heads + h / group) * d..][..d]);
+        }
+    }
+    y
+}
+
+/// Head-major (heads * group, T, d) back to token-major (T, heads, d), each group summed.
+pub fn tokens_first<T: Copy + Default + std::ops::AddAssign>(
+    y: &[T],
+    t: usize,
+    heads: usize,
+    d: usize,
+    group: usize,
+) -> Vec<T> {
+    let mut x = vec![T::default(); t * heads * d];
+    for h in 0..heads * group {
+        for i in 0..t {
+            for (o, &v) in x[(i * heads + h / group) * d..][..d].iter_mut().zip(&y[(h * t + i) * d..][..d]) {
+                *o += v;
+            }
+        }
+    }
+    x
+}
+
 /// RoPE's (T, head_dim / 2) cos and sin tables of a config with rotary positions.
 pub fn rope_tables(cfg: &ModelConfig, tokens: usize) -> Option<(Vec<f32>, Vec<f32>)> {
     let Positions::Rope { theta } = cfg.positions else { return None };

@@ -2,7 +2,7 @@
 //! [`crate::grad`] (each checked there against finite differences) and AdamW, step after step.
 //! What the GPU's losses are checked against.
 
-use super::{ADAMW, Op, TrainGraph};
+use super::{ADAMW, Op, TrainGraph, heads_first, tokens_first};
 use crate::grad;
 
 /// Losses of `steps` training steps from `weights` on the batch `ids` (the loss each step's
@@ -98,31 +98,6 @@ fn rope(x: &[f64], (cos, sin): (&[f64], &[f64]), heads: usize, d: usize, sign: f
         }
     }
     y
-}
-
-/// Token-major (T, heads, d) to head-major (heads, T, d), each K/V head repeated for the
-/// `group` query heads that read it.
-fn heads_first(x: &[f64], t: usize, heads: usize, d: usize, group: usize) -> Vec<f64> {
-    let mut y = Vec::with_capacity(x.len() * group);
-    for h in 0..heads * group {
-        for i in 0..t {
-            y.extend_from_slice(&x[(i * heads + h / group) * d..][..d]);
-        }
-    }
-    y
-}
-
-/// Head-major (heads * group, T, d) back to token-major (T, heads, d), the group's heads summed.
-fn tokens_first(y: &[f64], t: usize, heads: usize, d: usize, group: usize) -> Vec<f64> {
-    let mut x = vec![0.0; t * heads * d];
-    for h in 0..heads * group {
-        for i in 0..t {
-            for c in 0..d {
-                x[(i * heads + h / group) * d + c] += y[(h * t + i) * d + c];
-            }
-        }
-    }
-    x
 }
 
 fn attention(g: &TrainGraph, q: &[f64], k: &[f64], v: &[f64]) -> Vec<f64> {

@@ -8,7 +8,7 @@ use harness::model::exec::HostOps as _;
 use harness::op::{AttentionDims, RowsDims};
 use harness::schema::{NormKind, Record, Status, TimerInfo, TimerKind};
 use harness::train::run::{PreparedTraining, TrainCase, finish};
-use harness::train::{Op, TrainGraph};
+use harness::train::{Op, TrainGraph, heads_first, tokens_first};
 use rayon::prelude::*;
 
 use super::cpu::sgemm;
@@ -263,28 +263,4 @@ fn attention(g: &TrainGraph, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
             }
         }
     });
-}
-
-/// Token-major (T, heads, d) to head-major (heads * group, T, d), each head repeated `group` times.
-fn heads_first(x: &[f32], t: usize, heads: usize, d: usize, group: usize) -> Vec<f32> {
-    let mut y = Vec::with_capacity(x.len() * group);
-    for h in 0..heads * group {
-        for i in 0..t {
-            y.extend_from_slice(&x[(i * heads + h / group) * d..][..d]);
-        }
-    }
-    y
-}
-
-/// Head-major (heads * group, T, d) back to token-major (T, heads, d), each group summed.
-fn tokens_first(y: &[f32], t: usize, heads: usize, d: usize, group: usize) -> Vec<f32> {
-    let mut x = vec![0.0; t * heads * d];
-    for h in 0..heads * group {
-        for i in 0..t {
-            for (o, v) in x[(i * heads + h / group) * d..][..d].iter_mut().zip(&y[(h * t + i) * d..][..d]) {
-                *o += v;
-            }
-        }
-    }
-    x
 }
