@@ -14,6 +14,16 @@ pub struct Case {
     pub params: Params,
 }
 
+/// `items` in an order shuffled with `seed` (Fisher-Yates over our deterministic generator): a
+/// round of a multi-round run, the same order for the same seed on every platform.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut rng = crate::rng::InputRng::new(seed ^ 0x5_4ff1e);
+    for i in (1..items.len()).rev() {
+        let j = rng.below(i as u32 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
 /// The most points one sweep may expand to: a typo such as `1..1000000+1` must not start a
 /// day-long run.
 pub const MAX_SWEEP_POINTS: usize = 1000;
@@ -307,6 +317,20 @@ mod tests {
         assert!(e.contains("more than 1000"), "{e}");
         let e = parse_case("matmul-f32:m=ten", Size::Quick).unwrap_err().to_string();
         assert!(e.contains("`ten` is not a non-negative integer"), "{e}");
+    }
+
+    #[test]
+    fn a_shuffle_is_a_permutation_fixed_by_its_seed() {
+        let base: Vec<u32> = (0..40).collect();
+        let (mut a, mut b, mut c) = (base.clone(), base.clone(), base.clone());
+        shuffle(&mut a, 7);
+        shuffle(&mut b, 7);
+        shuffle(&mut c, 8);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(a, base);
+        a.sort_unstable();
+        assert_eq!(a, base);
     }
 
     #[test]

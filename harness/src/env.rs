@@ -25,6 +25,8 @@ impl HostFacts {
             date: self.date.clone(),
             seed,
             browser: self.browser.clone(),
+            run_id: None,
+            round: None,
         }
     }
 }

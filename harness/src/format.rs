@@ -259,33 +259,46 @@ pub fn comparison_markdown(cmp: &[Comparison], threshold: f64) -> String {
     let mut rows: Vec<&Comparison> = cmp.iter().collect();
     rows.sort_by_key(|c| !c.is_regression());
     let mut out = format!(
-        "Threshold {:.1}%: `slower`/`faster` only when the whole 95% CI of the ratio lies beyond it.\n\n| kernel | case | backend | adapter | base | candidate | ratio (95% CI) | verdict |\n|---|---|---|---|---:|---:|---:|---|\n",
-        threshold * 100.0
+        "{}\n\n| kernel | case | backend | adapter | base | candidate | ratio (99% CI) | runs, spread | verdict |\n|---|---|---|---|---:|---:|---:|---|---|\n",
+        verdict_rule(threshold)
     );
     for c in rows {
         let k = &c.key;
-        let (b, cand, ratio, verdict) = match &c.outcome {
-            Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict } => (
-                fmt_ns(*base_median_ns),
-                fmt_ns(*cand_median_ns),
-                format!("{:.3} ({:.3} – {:.3})", ratio.ratio, ratio.low, ratio.high),
+        let none = || (String::new(), String::new(), String::new(), String::new());
+        let ((b, cand, ratio, spread), verdict) = match &c.outcome {
+            Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict, spread } => (
+                (
+                    fmt_ns(*base_median_ns),
+                    fmt_ns(*cand_median_ns),
+                    format!("{:.3} ({:.3} – {:.3})", ratio.ratio, ratio.low, ratio.high),
+                    spread.describe(),
+                ),
                 format!("**{}**", verdict.label()),
             ),
-            Outcome::NotComparable(why) => {
-                (String::new(), String::new(), String::new(), format!("not comparable: {}", md_escape(why)))
-            }
-            Outcome::OnlyInBase => (String::new(), String::new(), String::new(), "only in base".into()),
-            Outcome::OnlyInCandidate => (String::new(), String::new(), String::new(), "only in candidate".into()),
+            Outcome::NotComparable(why) => (none(), format!("not comparable: {}", md_escape(why))),
+            Outcome::OnlyInBase => (none(), "only in base".into()),
+            Outcome::OnlyInCandidate => (none(), "only in candidate".into()),
         };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {b} | {cand} | {ratio} | {verdict} |\n",
+            "| {} | {} | {} | {} | {b} | {cand} | {ratio} | {spread} | {verdict} |\n",
             k.kernel,
             k.case,
             k.backend,
             md_escape(&k.adapter)
         ));
     }
+    if cmp.iter().any(Comparison::needs_more_runs) {
+        out.push_str(&format!("\nInconclusive: {}.\n", crate::compare::NEEDS_MORE_RUNS));
+    }
     out
+}
+
+/// The rule every comparison states above its table.
+pub fn verdict_rule(threshold: f64) -> String {
+    format!(
+        "Threshold {:.1}%: `slower`/`faster` only when the 99% interval of the ratio over the sides' runs excludes 1 and the ratio is beyond the threshold; `unchanged` when the whole interval is within it. One run a side is widened by the between-run floor of its backend class.",
+        threshold * 100.0
+    )
 }
 
 /// A ratio with two significant digits at least, so 0.0046x does not print as 0.00x.

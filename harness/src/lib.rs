@@ -9,6 +9,7 @@
 
 pub mod cases;
 pub mod catalogue;
+pub mod changepoint;
 pub mod check;
 pub mod clock;
 pub mod compare;
@@ -17,6 +18,7 @@ pub mod format;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod grad;
+pub mod history;
 pub mod host;
 pub mod kernels;
 pub mod measure;
@@ -30,6 +32,8 @@ pub mod scaling;
 pub mod schema;
 pub mod shaders;
 pub mod stats;
+#[cfg(test)]
+mod testing;
 pub mod train;
 
 pub use catalogue::{KERNELS, Kernel};

@@ -82,7 +82,9 @@ impl Sampler {
         }
         if n >= self.cfg.min_samples.max(2) {
             // Bootstrapping is the costly part; check every few samples, not every one.
-            if (n - self.cfg.min_samples.max(2)).is_multiple_of(5)
+            // A zero target (rounds spend their whole budget) never bootstraps at all.
+            if self.cfg.target_rel_ci > 0.0
+                && (n - self.cfg.min_samples.max(2)).is_multiple_of(5)
                 && let Ok(s) = Sample::new(&self.samples)
                 && relative_ci_width(&s.summary()) <= self.cfg.target_rel_ci
             {

@@ -102,37 +102,9 @@ pub fn find(records: &[Record]) -> Vec<Scaling> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::{KERNELS, Params, Size};
-    use crate::schema::{Provenance, Summary, Throughput, TimerInfo, TimerKind, Timing};
 
     fn measured(kernel: &str, values: &[(&'static str, u32)], backend: &str, median_ns: f64) -> Record {
-        let k = KERNELS.iter().find(|k| k.id == kernel).unwrap();
-        let p = Params { case: "c".into(), values: values.to_vec() };
-        let prov = Provenance {
-            accelbench_version: "0".into(),
-            commit: "c".into(),
-            os: "os".into(),
-            arch: "x".into(),
-            cpu: "cpu".into(),
-            date: "d".into(),
-            seed: 1,
-            browser: None,
-        };
-        let mut r = k.base_record(&p, Size::Quick, backend, None, prov);
-        let s = crate::stats::Sample::new(&[median_ns, median_ns]).unwrap().summary();
-        r.throughput = Some(Throughput::from_median(&r.work, s.median_ns));
-        r.timing = Some(Timing {
-            timer: TimerInfo { kind: TimerKind::HostClock, resolution_ns: 30.0, quantized: false },
-            batch: 1,
-            warmup: 1,
-            samples_ns: vec![median_ns, median_ns],
-            summary: Summary { ..s },
-            stopped_by: crate::schema::StopReason::MaxSamples,
-            sampling_wall_ns: None,
-            cold: crate::schema::ColdTiming { pipeline_ns: None, first_run_ns: None },
-            phases: vec![],
-        });
-        r
+        crate::testing::timed(kernel, values, backend, &[median_ns, median_ns], "r")
     }
 
     #[test]

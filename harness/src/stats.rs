@@ -170,9 +170,87 @@ pub fn median_ratio(base: &Sample, cand: &Sample, level: f64, resamples: usize) 
     RatioEstimate { ratio, low: quantile_sorted(&ratios, alpha), high: quantile_sorted(&ratios, 1.0 - alpha) }
 }
 
+/// The standard normal quantile (Acklam's rational approximation, relative error below 1.2e-9).
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -39.69683028665376,
+        220.9460984245205,
+        -275.9285104469687,
+        138.357751867269,
+        -30.66479806614716,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] =
+        [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+    const C: [f64; 6] = [
+        -0.007784894002430293,
+        -0.3223964580411365,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+    let p = p.clamp(1e-300, 1.0 - 1e-16);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// Student's t quantile at upper-tail probability `p`'s complement, i.e. t such that
+/// P(T <= t) = `p` for `p` above 0.5, with `df` degrees of freedom (Hill's algorithm 396,
+/// ACM 1970; `df` is floored, which only widens an interval).
+pub fn student_t_quantile(p: f64, df: f64) -> f64 {
+    let n = df.floor().max(1.0);
+    // Hill works with the two-tailed probability.
+    let two = 2.0 * (1.0 - p.clamp(0.5, 1.0 - 1e-16));
+    if n == 1.0 {
+        let a = two * std::f64::consts::FRAC_PI_2;
+        return a.cos() / a.sin();
+    }
+    if n == 2.0 {
+        return (2.0 / (two * (2.0 - two)) - 2.0).sqrt();
+    }
+    let a = 1.0 / (n - 0.5);
+    let b = 48.0 / (a * a);
+    let mut c = ((20700.0 * a / b - 98.0) * a - 16.0) * a + 96.36;
+    let d = ((94.5 / (b + c) - 3.0) / b + 1.0) * (a * std::f64::consts::FRAC_PI_2).sqrt() * n;
+    let mut y = (d * two).powf(2.0 / n);
+    if y > 0.05 + a {
+        let x = normal_quantile(0.5 * two);
+        y = x * x;
+        if n < 5.0 {
+            c += 0.3 * (n - 4.5) * (x + 0.6);
+        }
+        c += (((0.05 * d * x - 5.0) * x - 7.0) * x - 2.0) * x + b;
+        y = (((((0.4 * y + 6.3) * y + 36.0) * y + 94.5) / c - y - 3.0) / b + 1.0) * x;
+        y = a * y * y;
+        y = if y > 0.1 { y.exp() - 1.0 } else { ((y + 4.0) * y + 12.0) * y * y / 24.0 + y };
+    } else {
+        y = ((1.0 / (((n + 6.0) / (n * y) - 0.089 * d - 0.822) * (n + 2.0) * 3.0) + 0.5 / (n + 4.0)) * y - 1.0)
+            * (n + 1.0)
+            / (n + 2.0)
+            + 1.0 / y;
+    }
+    (n * y).sqrt()
+}
+
 /// The verdict on a candidate's time against a base's, given a threshold (0.05 = 5%).
-/// Slower or faster only when the whole interval lies beyond the threshold, so noise alone
-/// never fails a build.
+/// Slower or faster only when the interval excludes "no change" (the difference is real at
+/// the interval's level) and the estimate is beyond the threshold (it is big enough to
+/// matter); unchanged only when the whole interval lies within the threshold. So noise alone
+/// never fails a build, and an interval too wide to tell says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Faster,
@@ -183,11 +261,11 @@ pub enum Verdict {
 
 impl Verdict {
     pub fn of(r: &RatioEstimate, threshold: f64) -> Verdict {
-        if !(r.low.is_finite() && r.high.is_finite()) {
+        if !(r.low.is_finite() && r.high.is_finite() && r.ratio.is_finite()) {
             Verdict::Inconclusive
-        } else if r.low > 1.0 + threshold {
+        } else if r.low > 1.0 && r.ratio >= 1.0 + threshold {
             Verdict::Slower
-        } else if r.high < 1.0 / (1.0 + threshold) {
+        } else if r.high < 1.0 && r.ratio <= 1.0 / (1.0 + threshold) {
             Verdict::Faster
         } else if r.low >= 1.0 / (1.0 + threshold) && r.high <= 1.0 + threshold {
             Verdict::Unchanged
@@ -251,6 +329,36 @@ mod tests {
         // Percentile bootstrap of a median is slightly conservative at n = 40; 400 trials give a
         // binomial standard error of about 1.1 points.
         assert!((0.91..=0.99).contains(&rate), "coverage {rate}");
+    }
+
+    #[test]
+    fn quantiles_match_published_tables() {
+        for (p, z) in [(0.975, 1.959964), (0.995, 2.575829), (0.9, 1.281552), (0.5, 0.0), (0.001, -3.090232)] {
+            assert!((normal_quantile(p) - z).abs() < 1e-5, "z({p}) = {}", normal_quantile(p));
+        }
+        // Student's t, from standard tables.
+        for (p, df, t) in [
+            (0.995, 1.0, 63.657),
+            (0.995, 2.0, 9.925),
+            (0.995, 4.0, 4.604),
+            (0.995, 10.0, 3.169),
+            (0.975, 3.0, 3.182),
+            (0.975, 30.0, 2.042),
+            (0.995, 8.7, 3.355),
+        ] {
+            let got = student_t_quantile(p, df);
+            assert!((got - t).abs() / t < 2e-3, "t({p}, {df}) = {got}, table {t}");
+        }
+    }
+
+    #[test]
+    fn a_significant_change_below_the_threshold_is_not_a_verdict() {
+        let r = |ratio, low, high| RatioEstimate { ratio, low, high };
+        assert_eq!(Verdict::of(&r(1.03, 1.01, 1.05), 0.05), Verdict::Unchanged);
+        assert_eq!(Verdict::of(&r(1.04, 1.01, 1.08), 0.05), Verdict::Inconclusive);
+        assert_eq!(Verdict::of(&r(1.06, 1.01, 1.11), 0.05), Verdict::Slower);
+        assert_eq!(Verdict::of(&r(1.06, 0.99, 1.13), 0.05), Verdict::Inconclusive);
+        assert_eq!(Verdict::of(&r(0.9, 0.85, 0.97), 0.05), Verdict::Faster);
     }
 
     #[test]

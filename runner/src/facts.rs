@@ -53,3 +53,8 @@ pub fn utc_now() -> String {
 pub fn host_facts() -> HostFacts {
     HostFacts { commit: commit(), date: utc_now(), cpu: cpu_model(), os: os(), browser: None }
 }
+
+/// A new invocation's id: its start time and process id, unique on one machine and readable.
+pub fn run_id() -> String {
+    format!("{}-{}", utc_now().replace([':', '-'], ""), std::process::id())
+}

@@ -6,6 +6,7 @@ pub mod backends;
 pub mod browser;
 pub mod doctor;
 pub mod facts;
+pub mod history;
 pub mod icd;
 pub mod model;
 pub mod models;

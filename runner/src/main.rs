@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use runner::{Outcome, doctor, icd, model, models, native, report, results, run, server};
+use runner::{Outcome, doctor, history, icd, model, models, native, report, results, run, server};
 
 #[derive(Parser, Debug)]
 #[command(name = "accelbench", version, about = "ML compute kernels, measured in browsers and natively")]
@@ -38,8 +38,11 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Serve the page and the JSON API, store runs, run the native side on request
     Serve(server::ServeArgs),
-    /// Compare two runs: ratio of medians with its 95% CI and a verdict per kernel (exit 1 on a regression)
+    /// Compare two runs: ratio of medians with its 99% interval over the runs' rounds and a
+    /// verdict per kernel (exit 1 on a regression)
     Compare(results::CompareArgs),
+    /// A kernel's or model's stored series per backend and machine, with its change points
+    History(history::HistoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Native(args) => native::run(&args),
         Command::Report(args) => results::report(&args),
         Command::Compare(args) => results::compare(&args),
+        Command::History(args) => history::run(&args),
         Command::Serve(args) => server::serve(&args),
         Command::Run(args) => run::run(&args),
         Command::Doctor(args) => doctor::doctor(&args),

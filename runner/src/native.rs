@@ -72,13 +72,25 @@ pub struct NativeArgs {
     /// Per kernel, per backend sampling budget in seconds (default: 0.4 quick, 5 full)
     #[arg(long)]
     budget: Option<f64>,
-    /// Compare this run against a base run (JSON Lines file) at the end; exit 1 on a regression
+    /// Compare this run against a base run at the end: a JSON Lines file, a stored run id, or
+    /// `latest` (the newest stored run on this machine with these measurements); exit 1 on a
+    /// regression
     #[arg(long)]
-    baseline: Option<PathBuf>,
+    baseline: Option<String>,
+    /// SQLite database the run is stored in (default: as `accelbench serve`)
+    #[arg(long)]
+    db: Option<String>,
+    /// Do not store the run in the database
+    #[arg(long, conflicts_with = "db")]
+    no_store: bool,
     /// Native wgpu on this Vulkan driver only: `swiftshader` (Chromium's), `lavapipe`, or an ICD
     /// JSON path; with `swiftshader`, native and Chrome run on the same Vulkan implementation
     #[arg(long)]
     pub icd: Option<String>,
+    /// Run the whole suite this many times, each round in its own shuffled order, so that
+    /// `compare` can measure the spread between runs (5 or more for verdicts at a few percent)
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
     /// Threshold for --baseline, e.g. `5%`
     #[arg(long, default_value = "5%", value_parser = crate::results::parse_threshold)]
     threshold: f64,
@@ -157,6 +169,10 @@ pub struct NativePlan {
     pub seed: u64,
     pub sampling: SamplingConfig,
     pub use_timestamps: bool,
+    /// Rounds of the whole suite (`--rounds`), each in its own shuffled case order.
+    pub rounds: u32,
+    /// This invocation's id, stamped on every record with its round.
+    pub run_id: String,
 }
 
 impl NativePlan {
@@ -177,12 +193,52 @@ impl NativePlan {
         let size = if quick { Size::Quick } else { Size::Full };
         let cases = selection.cases(size)?;
         let sampling = sampling(quick, budget_s)?;
-        Ok(NativePlan { cases, size, backends: backends.to_vec(), adapter, seed, sampling, use_timestamps: true })
+        Ok(NativePlan {
+            cases,
+            size,
+            backends: backends.to_vec(),
+            adapter,
+            seed,
+            sampling,
+            use_timestamps: true,
+            rounds: 1,
+            run_id: facts::run_id(),
+        })
     }
 
-    /// Runs every kernel on every requested backend, handing each record to `emit` as soon as
-    /// it exists (so a caller can store it before the next one starts).
+    /// Several rounds are units of a between-run comparison: each spends its whole budget
+    /// (no early stop at the CI target), so a round's median spans the machine's states over
+    /// the budget rather than the few milliseconds a small kernel needs for a narrow interval.
+    pub fn set_rounds(&mut self, rounds: u32) {
+        self.rounds = rounds;
+        if rounds > 1 {
+            self.sampling.target_rel_ci = 0.0;
+            self.sampling.max_samples = self.sampling.max_samples.max(1000);
+        }
+    }
+
+    /// Runs every round, handing each record to `emit` as soon as it exists (so a caller can
+    /// store it before the next one starts).
     pub fn collect(&self, mut emit: impl FnMut(Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        for round in 0..self.rounds {
+            self.collect_round(round, &mut emit)?;
+        }
+        Ok(())
+    }
+
+    /// One round: every case on every requested backend, in the round's order (the catalogue's
+    /// with one round, shuffled per round with several), each record stamped with the run id
+    /// and, with several rounds, its round.
+    pub fn collect_round(&self, round: u32, mut emit: impl FnMut(Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let mut emit = |mut r: Record| {
+            r.provenance.run_id = Some(self.run_id.clone());
+            r.provenance.round = (self.rounds > 1).then_some(round);
+            emit(r)
+        };
+        let mut order: Vec<&Case> = self.cases.iter().collect();
+        if self.rounds > 1 {
+            cases::shuffle(&mut order, round_seed(self.seed, round));
+        }
         let (size, sampling) = (self.size, &self.sampling);
         let facts = facts::host_facts();
         // Measured, not assumed: the batch of a host-timed sample spans 20 of these.
@@ -197,7 +253,7 @@ impl NativePlan {
         }
         let devices =
             if self.backends.iter().any(|b| b == "wgpu") { open_devices(self.adapter.as_deref())? } else { vec![] };
-        for Case { kernel, params } in &self.cases {
+        for Case { kernel, params } in order {
             let kernel = *kernel;
 
             let inputs = match kernel.imp.inputs(params, self.seed) {
@@ -276,11 +332,15 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
     )
     .with_context(|| args.suite.as_ref().map_or_else(String::new, |p| format!("in the suite {}", p.display())))?;
     plan.use_timestamps = !args.no_timestamps;
+    plan.set_rounds(check_rounds(args.rounds)?);
     let mut stream = crate::results::RecordStream::new(args.json, args.out.as_deref())?;
-    // Read the baseline before spending minutes measuring, so a bad path fails at once.
-    let baseline = match &args.baseline {
-        Some(p) => Some(crate::results::read_records(p)?),
-        None => None,
+    let db =
+        (!args.no_store || args.baseline.is_some()).then(|| args.db.clone().unwrap_or_else(crate::server::default_db));
+    // Read a file or stored baseline before spending minutes measuring, so a bad one fails at
+    // once (`latest` is looked up afterwards, against what this run measured).
+    let baseline = match args.baseline.as_deref() {
+        Some("latest") | None => None,
+        Some(b) => Some(crate::results::baseline(b, db.as_deref())?),
     };
 
     plan.collect(|r: Record| {
@@ -288,6 +348,16 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         stream.emit(r, &brief)
     })?;
     let records = stream.records;
+    let baseline = match (args.baseline.as_deref(), &db) {
+        (Some("latest"), Some(db)) => Some(crate::results::latest_baseline(db, &records, &plan.run_id)?),
+        _ => baseline,
+    };
+    if let Some(db) = db.as_ref().filter(|_| !args.no_store) {
+        match crate::results::store(db, &plan.run_id, "native", &records) {
+            Ok(()) => eprintln!("stored as run {} in {db}", plan.run_id),
+            Err(e) => eprintln!("warning: the run was not stored in {db} (its records are above and in --out): {e:#}"),
+        }
+    }
 
     if !args.json {
         report::print_table(&records);
@@ -303,6 +373,19 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         regressions = cmp.iter().filter(|c| c.is_regression()).count();
     }
     Ok(if mismatches + regressions > 0 { Outcome::Failed } else { Outcome::Ok })
+}
+
+/// The shuffle seed of round `round`: differs per round, fixed by the run's seed.
+pub fn round_seed(seed: u64, round: u32) -> u64 {
+    seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(u64::from(round) + 1)
+}
+
+/// `--rounds`: at least one.
+pub fn check_rounds(rounds: u32) -> anyhow::Result<u32> {
+    if rounds == 0 {
+        bail!("--rounds must be at least 1 (5 or more give between-run verdicts in `accelbench compare`)");
+    }
+    Ok(rounds)
 }
 
 /// The protocol's settings for `--quick` or `--full`, with `--budget` seconds per case and

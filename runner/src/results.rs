@@ -79,6 +79,8 @@ pub struct ReportArgs {
 pub enum CompareFormat {
     Table,
     Markdown,
+    /// One JSON array of rows, as `GET /api/v1/compare`'s `matches`.
+    Json,
 }
 
 #[derive(clap::Args, Debug)]
@@ -141,43 +143,121 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn print_comparison(cmp: &[Comparison], threshold: f64, fmt: CompareFormat) {
-    if fmt == CompareFormat::Markdown {
-        print!("{}", format::comparison_markdown(cmp, threshold));
-        return;
+    match fmt {
+        CompareFormat::Markdown => return print!("{}", format::comparison_markdown(cmp, threshold)),
+        CompareFormat::Json => {
+            let rows: Vec<_> = cmp.iter().cloned().map(Comparison::into_row).collect();
+            return println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialise"));
+        }
+        CompareFormat::Table => {}
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(["kernel", "case", "backend", "adapter", "base", "candidate", "ratio", "95% CI", "verdict"]);
+    t.set_header([
+        "kernel",
+        "case",
+        "backend",
+        "adapter",
+        "base",
+        "candidate",
+        "ratio",
+        "99% CI",
+        "runs, spread",
+        "verdict",
+    ]);
     for c in cmp {
         let k = &c.key;
         let cells = match &c.outcome {
-            Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict } => [
+            Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict, spread } => [
                 format::fmt_ns(*base_median_ns),
                 format::fmt_ns(*cand_median_ns),
                 format!("{:.3}", ratio.ratio),
                 format!("{:.3} – {:.3}", ratio.low, ratio.high),
+                spread.describe(),
                 verdict.label().to_owned(),
             ],
-            Outcome::NotComparable(why) => {
-                [String::new(), String::new(), String::new(), String::new(), format!("not comparable: {why}")]
-            }
+            Outcome::NotComparable(_) => Default::default(),
             Outcome::OnlyInBase => Default::default(),
             Outcome::OnlyInCandidate => Default::default(),
         };
         let mut row = vec![k.kernel.clone(), k.case.clone(), k.backend.clone(), k.adapter.clone()];
         row.extend(cells);
-        if matches!(c.outcome, Outcome::OnlyInBase) {
-            row[8] = "only in base".into();
-        } else if matches!(c.outcome, Outcome::OnlyInCandidate) {
-            row[8] = "only in candidate".into();
+        match &c.outcome {
+            Outcome::NotComparable(why) => row[9] = format!("not comparable: {why}"),
+            Outcome::OnlyInBase => row[9] = "only in base".into(),
+            Outcome::OnlyInCandidate => row[9] = "only in candidate".into(),
+            Outcome::Compared { .. } => {}
         }
         t.add_row(row);
     }
-    println!(
-        "threshold {:.1}%: slower/faster only when the whole 95% CI of the ratio lies beyond it",
-        threshold * 100.0
-    );
+    println!("{}", format::verdict_rule(threshold));
     println!("{t}");
+    if cmp.iter().any(Comparison::needs_more_runs) {
+        println!("inconclusive: {}", harness::compare::NEEDS_MORE_RUNS);
+    }
+}
+
+/// A baseline named on the command line: a JSON Lines file if one is there, else a stored run id.
+pub fn baseline(name: &str, db: Option<&str>) -> anyhow::Result<Vec<Record>> {
+    let path = Path::new(name);
+    if path.exists() || name.ends_with(".jsonl") || name.contains('/') {
+        return read_records(path);
+    }
+    let db = db.map_or_else(crate::server::default_db, str::to_owned);
+    let found = with_store(&db, |store| {
+        let name = name.to_owned();
+        async move { store.get_run(&name).await }
+    })?;
+    match found {
+        Some((_, records)) if !records.is_empty() => Ok(records),
+        Some(_) => bail!("stored run {name} in {db} holds no records"),
+        None => bail!(
+            "no file {name} and no stored run {name} in {db}; pass a JSON Lines file, a run id from              `GET /api/v1/runs`, or `latest`"
+        ),
+    }
+}
+
+/// `--baseline latest`: the newest stored run on this machine with this run's measurements.
+pub fn latest_baseline(db: &str, records: &[Record], this_run: &str) -> anyhow::Result<Vec<Record>> {
+    let this: Vec<Record> = records.to_vec();
+    let run = this_run.to_owned();
+    let id = with_store(db, |store| async move { store.latest_matching(&this, &run).await })?;
+    match id {
+        Some(id) => {
+            baseline(&id, Some(db)).inspect(|_| eprintln!("baseline: stored run {id} (latest on this machine)"))
+        }
+        None => {
+            bail!("no stored run in {db} measured this on this machine yet: run once without --baseline to store one")
+        }
+    }
+}
+
+/// Stores a finished run (one transaction: whole or not at all).
+pub fn store(db: &str, id: &str, source: &str, records: &[Record]) -> anyhow::Result<()> {
+    let (id, source, records) = (id.to_owned(), source.to_owned(), records.to_vec());
+    let inserted = with_store(db, |store| async move {
+        store.insert_run(&id, &source, harness::schema::RunStatus::Done, &records).await
+    })?;
+    if !inserted {
+        bail!("a run with this id is already stored");
+    }
+    Ok(())
+}
+
+/// Opens the database, runs one operation on it, and closes it.
+fn with_store<T, F, Fut>(db: &str, op: F) -> anyhow::Result<T>
+where
+    F: FnOnce(crate::server::store::Store) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::server::store::StoreError>>,
+{
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async {
+        let store =
+            crate::server::store::Store::open(db).await.with_context(|| format!("opening the database {db}"))?;
+        let out = op(store.clone()).await;
+        store.close().await;
+        Ok(out?)
+    })
 }
 
 pub fn compare(args: &CompareArgs) -> anyhow::Result<Exit> {

@@ -122,6 +122,18 @@ pub struct RunArgs {
     /// What the page runs on: `auto` (WebGPU, else the WASM CPU path), `webgpu`, `wasm`
     #[arg(long, value_delimiter = ',', default_values_t = vec![PageBackendChoice::Auto])]
     page_backends: Vec<PageBackendChoice>,
+    /// Compare this run against a base run at the end: a JSON Lines file, a stored run id, or
+    /// `latest` (the newest stored run on this machine with these measurements); exit 1 on a
+    /// regression
+    #[arg(long)]
+    baseline: Option<String>,
+    /// Threshold for --baseline, e.g. `5%`
+    #[arg(long, default_value = "5%", value_parser = crate::results::parse_threshold)]
+    threshold: f64,
+    /// Run the whole suite (every browser and native) this many times, interleaved, each round
+    /// in its own shuffled case order, so that `compare` can measure the spread between runs
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
     /// Fault injection for tests (`hang:<kernel>`, `panic:<kernel>`), first browser session only
     #[arg(long, hide = true)]
     inject_fault: Option<String>,
@@ -136,10 +148,15 @@ struct Sink {
     path: PathBuf,
     records: Vec<Record>,
     bar: ProgressBar,
+    /// Stamped on every record: the run's id and, with several rounds, the current round.
+    run_id: String,
+    round: Option<u32>,
 }
 
 impl Sink {
-    fn emit(&mut self, r: Record) -> anyhow::Result<()> {
+    fn emit(&mut self, mut r: Record) -> anyhow::Result<()> {
+        r.provenance.run_id = Some(self.run_id.clone());
+        r.provenance.round = self.round;
         let line = serde_json::to_string(&r)?;
         writeln!(self.file, "{line}").with_context(|| format!("writing {}", self.path.display()))?;
         self.file.flush()?;
@@ -216,7 +233,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         modes: crate::native::modes(&args.modes, args.train),
         models: models.clone(),
     };
-    let plan = NativePlan::new(
+    let rounds = crate::native::check_rounds(args.rounds)?;
+    let mut plan = NativePlan::new(
         &selection,
         args.quick,
         &args.native_backends,
@@ -258,6 +276,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let db = args.db.clone().unwrap_or_else(server::default_db);
+    if args.baseline.as_deref() == Some("latest") && args.server.is_some() {
+        bail!("--baseline latest reads the local database; with --server pass a stored run id or a file instead");
+    }
+    // A file or stored baseline is read before minutes of measuring, so a bad one fails at once.
+    let baseline = match args.baseline.as_deref() {
+        Some("latest") | None => None,
+        Some(b) => Some(crate::results::baseline(b, Some(&db))?),
+    };
     let file = crate::results::open_append(&out)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -265,71 +292,85 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             .expect("valid template"),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
-    let mut sink = Sink { file, path: out.clone(), records: Vec::new(), bar };
     let run_id = format!("run-{}", facts::utc_now().replace(':', ""));
+    plan.set_rounds(rounds);
+    plan.run_id.clone_from(&run_id);
+    let mut sink = Sink { file, path: out.clone(), records: Vec::new(), bar, run_id: run_id.clone(), round: None };
     let commit = facts::host_facts().commit;
 
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let local = match &args.server {
         Some(_) => None,
-        None => {
-            let db = args.db.clone().unwrap_or_else(server::default_db);
-            Some(rt.block_on(server::InProcess::start(&db, args.dist.clone(), args.static_dir.clone()))?)
-        }
+        None => Some(rt.block_on(server::InProcess::start(&db, args.dist.clone(), args.static_dir.clone()))?),
     };
     let base = args.server.clone().or_else(|| local.as_ref().map(|l| l.url.clone())).expect("one server");
     let base = base.trim_end_matches('/').to_owned();
 
     let result = (|| -> anyhow::Result<()> {
-        let items: Vec<Item> = plan
-            .cases
-            .iter()
-            .map(Item::Kernel)
-            .chain(model_plan.models.iter().map(Item::Model))
-            .chain(model_plan.trainings.iter().map(Item::Training))
-            .collect();
-        for &browser in &browsers {
-            sink.bar.inc_length(items.len() as u64);
-            sink.bar.set_message(format!("{} (starting)", browser.name()));
-            let driver = BrowserRun {
-                browser,
-                args,
-                plan: &plan,
-                models: &models,
-                model_weights: &model_weights,
-                commit: &commit,
-                run_id: &run_id,
-                base: &base,
-            };
-            rt.block_on(driver.run(&items, &mut sink))?;
-        }
-        if args.native {
-            sink.bar.set_message("native");
-            let backends = native_backend_count(&plan);
-            let model_items = model_plan.models.len() + model_plan.trainings.len();
-            sink.bar.inc_length(((plan.cases.len() + model_items) * backends) as u64);
-            plan.collect(|r| sink.emit(r))?;
-            model_plan.collect(|r| sink.emit(r))?;
-            let prov = facts::host_facts().provenance(args.seed);
-            for b in plan.backends.iter().filter(|b| !model_backends.contains(b) && *b != "reference") {
-                for m in &model_plan.models {
-                    let reason = format!(
-                        "whole models run natively on wgpu and native-cpu; on `{b}` they are not built yet \
-                         (its kernels are measured above)"
-                    );
-                    sink.emit(m.record(&format!("native-{b}"), Status::Skipped { reason }, prov.clone()))?;
-                }
-                for t in &model_plan.trainings {
-                    let reason = format!(
-                        "training steps run natively on wgpu and native-cpu; on `{b}` they are not built yet \
-                         (its training kernels are measured above where it has them)"
-                    );
-                    sink.emit(t.record(&format!("native-{b}"), Status::Skipped { reason }, prov.clone()))?;
+        for round in 0..rounds {
+            // With several rounds each runs in its own order, the same in the page (which
+            // shuffles with the same seed) as here, where a crash names the case in progress.
+            let shuffle = (rounds > 1).then(|| crate::native::round_seed(args.seed, round));
+            sink.round = (rounds > 1).then_some(round);
+            let mut cases: Vec<&Case> = plan.cases.iter().collect();
+            let mut model_cases: Vec<&ModelCase> = model_plan.models.iter().collect();
+            let mut trainings: Vec<_> = model_plan.trainings.iter().collect();
+            if let Some(seed) = shuffle {
+                harness::cases::shuffle(&mut cases, seed);
+                harness::cases::shuffle(&mut model_cases, seed);
+                harness::cases::shuffle(&mut trainings, seed);
+            }
+            let items: Vec<Item> = cases
+                .into_iter()
+                .map(Item::Kernel)
+                .chain(model_cases.into_iter().map(Item::Model))
+                .chain(trainings.into_iter().map(Item::Training))
+                .collect();
+            for &browser in &browsers {
+                sink.bar.inc_length(items.len() as u64);
+                sink.bar.set_message(format!("{} (starting)", browser.name()));
+                let driver = BrowserRun {
+                    browser,
+                    args,
+                    plan: &plan,
+                    models: &models,
+                    model_weights: &model_weights,
+                    commit: &commit,
+                    run_id: &run_id,
+                    base: &base,
+                    shuffle,
+                };
+                rt.block_on(driver.run(&items, &mut sink))?;
+            }
+            if args.native {
+                sink.bar.set_message("native");
+                let backends = native_backend_count(&plan);
+                let model_items = model_plan.models.len() + model_plan.trainings.len();
+                sink.bar.inc_length(((plan.cases.len() + model_items) * backends) as u64);
+                plan.collect_round(round, |r| sink.emit(r))?;
+                model_plan.collect(|r| sink.emit(r))?;
+                let prov = facts::host_facts().provenance(args.seed);
+                for b in plan.backends.iter().filter(|b| !model_backends.contains(b) && *b != "reference") {
+                    for m in &model_plan.models {
+                        let reason = format!(
+                            "whole models run natively on wgpu and native-cpu; on `{b}` they are not built yet \
+                             (its kernels are measured above)"
+                        );
+                        sink.emit(m.record(&format!("native-{b}"), Status::Skipped { reason }, prov.clone()))?;
+                    }
+                    for t in &model_plan.trainings {
+                        let reason = format!(
+                            "training steps run natively on wgpu and native-cpu; on `{b}` they are not built yet \
+                             (its training kernels are measured above where it has them)"
+                        );
+                        sink.emit(t.record(&format!("native-{b}"), Status::Skipped { reason }, prov.clone()))?;
+                    }
                 }
             }
         }
         Ok(())
     })();
+
     sink.bar.finish_and_clear();
     // Store what there is, even after an error: nothing measured is lost.
     let stored = store_run(&base, &run_id, &sink.records);
@@ -362,7 +403,24 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     for r in &mismatches {
         eprintln!("MISMATCH {} {} on {}: {}", r.kernel, r.case, r.backend, r.status.reason().unwrap_or_default());
     }
-    Ok(if mismatches.is_empty() { Outcome::Ok } else { Outcome::Failed })
+    let baseline = match args.baseline.as_deref() {
+        Some("latest") => Some(crate::results::latest_baseline(&db, &sink.records, &run_id)?),
+        _ => baseline,
+    };
+    let mut regressions = 0;
+    if let Some(base) = baseline {
+        let cmp = harness::compare::compare_runs(&base, &sink.records, args.threshold);
+        println!("\nAgainst the baseline");
+        crate::results::print_comparison(&cmp, args.threshold, crate::results::CompareFormat::Table);
+        regressions = cmp.iter().filter(|c| c.is_regression()).count();
+        if let Some(md) = &args.markdown {
+            let mut text = std::fs::read_to_string(md).unwrap_or_default();
+            text.push_str("\n## Against the baseline\n\n");
+            text.push_str(&harness::format::comparison_markdown(&cmp, args.threshold));
+            std::fs::write(md, text).with_context(|| format!("writing --markdown {}", md.display()))?;
+        }
+    }
+    Ok(if mismatches.is_empty() && regressions == 0 { Outcome::Ok } else { Outcome::Failed })
 }
 
 fn native_backend_count(plan: &NativePlan) -> usize {
@@ -435,6 +493,8 @@ struct BrowserRun<'a> {
     commit: &'a str,
     run_id: &'a str,
     base: &'a str,
+    /// The round's shuffle seed, with several rounds.
+    shuffle: Option<u64>,
 }
 
 impl BrowserRun<'_> {
@@ -531,6 +591,7 @@ impl BrowserRun<'_> {
                 skip: done.iter().cloned().collect(),
                 backends: self.args.page_backends.clone(),
                 fault: self.args.inject_fault.clone().filter(|_| attempt == 1),
+                shuffle: self.shuffle,
                 ..PageRunConfig::default()
             };
             session.start(&config).await?;

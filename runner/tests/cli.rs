@@ -8,6 +8,8 @@ fn accelbench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_accelbench"))
         .args(args)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        // `accelbench native` stores its runs in the user database: here, a scratch one.
+        .env("XDG_DATA_HOME", std::env::temp_dir().join(format!("accelbench-cli-data-{}", std::process::id())))
         .output()
         .expect("accelbench runs")
 }
@@ -98,35 +100,64 @@ fn native_quick_json_has_a_record_for_every_kernel_on_every_adapter_and_no_misma
     }
 }
 
-/// A run file built from the committed sample record, with its samples scaled by `factor`.
-fn run_file(name: &str, factor: f64) -> std::path::PathBuf {
+/// A run file of `rounds` records built from the committed sample record, its samples scaled by
+/// `factor`, each round a little off the others (as rounds are).
+fn run_file_of(name: &str, factor: f64, rounds: u32) -> std::path::PathBuf {
     let text = include_str!("../../tests/data/record-v1.json");
-    let mut r: serde_json::Value = serde_json::from_str(text).unwrap();
-    let samples: Vec<f64> = (0..40).map(|i| 1.0e6 * factor * (1.0 + 0.01 * f64::from(i % 5))).collect();
-    r["timing"]["summary"] = serde_json::to_value(harness::stats::Sample::new(&samples).unwrap().summary()).unwrap();
-    r["timing"]["samples_ns"] = serde_json::json!(samples);
+    let mut lines = String::new();
+    for round in 0..rounds {
+        let mut r: serde_json::Value = serde_json::from_str(text).unwrap();
+        let jitter = 1.0 + 0.004 * f64::from((round * 7 + name.len() as u32) % 5);
+        let samples: Vec<f64> = (0..40).map(|i| 1.0e6 * factor * jitter * (1.0 + 0.01 * f64::from(i % 5))).collect();
+        r["timing"]["summary"] =
+            serde_json::to_value(harness::stats::Sample::new(&samples).unwrap().summary()).unwrap();
+        r["timing"]["samples_ns"] = serde_json::json!(samples);
+        r["provenance"]["run_id"] = serde_json::json!(name);
+        if rounds > 1 {
+            r["provenance"]["round"] = serde_json::json!(round);
+        }
+        lines.push_str(&format!("{r}\n"));
+    }
     let path = std::env::temp_dir().join(format!("accelbench-cli-{}-{name}.jsonl", std::process::id()));
-    std::fs::write(&path, format!("{r}\n")).unwrap();
+    std::fs::write(&path, lines).unwrap();
     path
 }
 
-#[test]
-fn compare_calls_a_planted_regression_slower_and_exits_1() {
-    let base = run_file("base", 1.0);
-    let same = run_file("same", 1.0);
-    let slow = run_file("slow", 1.3);
-    let out = accelbench(&["compare", base.to_str().unwrap(), same.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged"));
+fn run_file(name: &str, factor: f64) -> std::path::PathBuf {
+    run_file_of(name, factor, 1)
+}
 
-    let out = accelbench(&["compare", base.to_str().unwrap(), slow.to_str().unwrap(), "--format", "markdown"]);
+#[test]
+fn compare_calls_a_planted_regression_slower_from_rounds_and_exits_1() {
+    let p = |f: &std::path::PathBuf| f.to_str().unwrap().to_owned();
+    let (base, same, slow) = (run_file_of("base", 1.0, 5), run_file_of("same", 1.0, 5), run_file_of("slow", 1.3, 5));
+    let out = accelbench(&["compare", &p(&base), &p(&same)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unchanged") && text.contains("5+5 runs"), "{text}");
+
+    let out = accelbench(&["compare", &p(&base), &p(&slow), "--format", "markdown"]);
     assert_eq!(out.status.code(), Some(1));
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(md.contains("**slower**") && md.contains("| softmax |"), "{md}");
 
     // A 50% threshold absorbs a 30% change: never a regression by noise or by choice of threshold.
-    let out = accelbench(&["compare", base.to_str().unwrap(), slow.to_str().unwrap(), "--threshold", "50%"]);
+    let out = accelbench(&["compare", &p(&base), &p(&slow), "--threshold", "50%"]);
     assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn one_run_a_side_is_inconclusive_within_the_floor_and_says_how_to_get_a_verdict() {
+    let p = |f: &std::path::PathBuf| f.to_str().unwrap().to_owned();
+    let (base, slow, twice) = (run_file("b1", 1.0), run_file("s1", 1.3), run_file("t1", 2.0));
+    // 30% is within what two runs on a CPU adapter drift apart: not a verdict, and not a failure.
+    let out = accelbench(&["compare", &p(&base), &p(&slow)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("inconclusive") && text.contains("floor ±60%") && text.contains("--rounds 5"), "{text}");
+    // Twice as slow is beyond any drift: slower even from one run a side.
+    let out = accelbench(&["compare", &p(&base), &p(&twice)]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
@@ -636,4 +667,114 @@ fn model_train_trains_a_decoder_and_skips_an_encoder() {
             other => panic!("unexpected record {other:?}"),
         }
     }
+}
+
+/// Separate invocations, as CI compares them: the same build twice is never `slower`; a
+/// kernel made 3x heavier between invocations (k 100 -> 300 under the base's case name) is.
+/// Each side is five shuffled rounds on native-cpu; the other kernels divide out the drift.
+/// (Short budgets leave this machine's between-run spread at 10-20%, so the cheap version
+/// plants a large change; `bench/verdicts.sh` measures the 5% case.)
+#[test]
+fn separate_invocations_with_rounds_are_never_slower_on_a_and_catch_a_planted_3x_slowdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let invoke = |name: &str, k: u32| {
+        let out_path = dir.path().join(format!("{name}.jsonl"));
+        let case = format!("matmul-f32:m=96,n=96,k={k}");
+        let out = accelbench(&[
+            "native",
+            "--quick",
+            "--kernels",
+            "softmax,layernorm,rmsnorm,gelu-tanh,silu",
+            "--case",
+            &case,
+            "--backends",
+            "cpu",
+            "--rounds",
+            "5",
+            "--budget",
+            "0.1",
+            "--out",
+            out_path.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        // The planted case goes under the base's name, as a slower build of the same kernel would.
+        let text = std::fs::read_to_string(&out_path).unwrap().replace(&format!("k={k}"), "k=100");
+        std::fs::write(&out_path, text).unwrap();
+        out_path
+    };
+    let (a, b, slow) = (invoke("a", 100), invoke("b", 100), invoke("slow", 300));
+    let rounds: BTreeSet<u64> = std::fs::read_to_string(&a)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["provenance"]["round"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rounds, (0..5).collect());
+    let out = accelbench(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "A/A called slower:\n{text}");
+    assert!(text.contains("5+5 runs") && text.contains("drift"), "{text}");
+    let out = accelbench(&["compare", a.to_str().unwrap(), slow.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "a 3x heavier matmul was not slower:\n{text}");
+    assert!(text.lines().any(|l| l.contains("matmul-f32") && l.contains("slower")), "{text}");
+
+    // All three were stored: the history has three points per series, and `latest` finds one.
+    let out = accelbench(&["history", "--kernel", "softmax", "--db", db.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let series: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!series.is_empty());
+    for s in &series {
+        assert_eq!(s["points"].as_array().unwrap().len(), 3, "{s}");
+        assert_eq!(s["points"][0]["rounds"], 5);
+        assert!(s["machine"].as_str().is_some_and(|m| m.len() == 12));
+    }
+    let out = accelbench(&[
+        "native",
+        "--quick",
+        "--kernels",
+        "softmax",
+        "--backends",
+        "cpu",
+        "--budget",
+        "0.05",
+        "--db",
+        db.to_str().unwrap(),
+        "--baseline",
+        "latest",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{err}");
+    assert!(err.contains("baseline: stored run") && err.contains("stored as run"), "{err}");
+}
+
+#[test]
+fn bad_rounds_metrics_and_baselines_are_refused_naming_the_fix() {
+    let out = accelbench(&["native", "--quick", "--kernels", "softmax", "--rounds", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rounds must be at least 1"));
+    let out = accelbench(&["history", "--metric", "speed"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("choose time, tokens-per-s or memory"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.db");
+    let out = accelbench(&[
+        "native",
+        "--quick",
+        "--kernels",
+        "softmax",
+        "--baseline",
+        "no-such-run",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no stored run no-such-run") && err.contains("latest"), "{err}");
+    let out = accelbench(&["history", "--kernel", "softmax", "--db", db.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no stored runs match"));
 }

@@ -186,7 +186,9 @@ fn a_native_run_on_request_is_stored_like_the_cli_prints_it() {
     assert_eq!(code, 202);
     let id = started["id"].as_str().unwrap().to_owned();
     let mut run = serde_json::Value::Null;
-    for _ in 0..6000 {
+    // A liveness deadline, not a timing: the quick catalogue (training kernels included) takes
+    // about ten minutes of a debug build on two busy cores.
+    for _ in 0..15000 {
         run = get(&s, &format!("/api/v1/runs/{id}")).1;
         if run["run"]["status"] != "running" {
             break;
@@ -207,4 +209,39 @@ fn a_native_run_on_request_is_stored_like_the_cli_prints_it() {
     assert_eq!(stored, cli.iter().map(key).collect::<Vec<_>>());
     let per_backend = harness::catalogue::KERNELS.iter().map(|k| k.quick.len()).sum::<usize>();
     assert!(stored.len() >= 2 * per_backend, "{} records", stored.len());
+}
+
+/// A seeded history: 20 runs of one record whose median steps up 30% from run 12 on (commit
+/// `c12`); `GET /api/v1/series` gives one series of 20 points with that change point, and a
+/// bad metric is refused naming the choices.
+#[test]
+fn series_show_a_seeded_change_point_at_its_commit() {
+    let s = start("series");
+    for i in 0..20 {
+        let mut r = record();
+        let level = if i < 12 { 1.0e6 } else { 1.3e6 };
+        let wobble = 1.0 + 0.01 * f64::from(i % 3);
+        let samples: Vec<f64> = (0..30).map(|j| level * wobble * (1.0 + 0.002 * f64::from(j % 4))).collect();
+        r["timing"]["summary"] =
+            serde_json::to_value(harness::stats::Sample::new(&samples).unwrap().summary()).unwrap();
+        r["timing"]["samples_ns"] = serde_json::json!(samples);
+        r["provenance"]["commit"] = serde_json::json!(format!("c{i}"));
+        assert_eq!(post(&s, "/api/v1/runs", &run_body(&format!("h-{i:02}"), r)).0, 201);
+    }
+    let (code, series) = get(&s, "/api/v1/series?kernel=softmax");
+    assert_eq!(code, 200, "{series}");
+    let series = series.as_array().unwrap();
+    assert_eq!(series.len(), 1, "{series:?}");
+    let one = &series[0];
+    assert_eq!(one["points"].as_array().unwrap().len(), 20);
+    let changes = one["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!((changes[0]["index"].as_u64(), changes[0]["commit"].as_str()), (Some(12), Some("c12")));
+    let ratio = changes[0]["ratio"].as_f64().unwrap();
+    assert!((ratio - 1.3).abs() < 0.03, "{ratio}");
+    // Narrowed to another machine: nothing.
+    assert_eq!(get(&s, "/api/v1/series?kernel=softmax&machine=ffffff").1.as_array().unwrap().len(), 0);
+    let (code, err) = get(&s, "/api/v1/series?metric=speed");
+    assert_eq!(code, 422);
+    assert!(err["error"].as_str().unwrap().contains("tokens-per-s"), "{err}");
 }

@@ -96,6 +96,7 @@ fn golden_record_and_page_protocol() {
             post: Some(false),
             run_id: Some("run-1-chrome-1".into()),
             skip: vec![case_key("softmax", "64x1000", "chrome-webgpu")],
+            shuffle: Some(42),
             fault: None,
         },
     );
@@ -208,6 +209,16 @@ fn golden_http_api() {
         ratio: Some(1.25),
         ratio_ci_low: Some(1.2),
         ratio_ci_high: Some(1.3),
+        spread: Some(CompareSpread {
+            runs_base: 5,
+            runs_candidate: 5,
+            between_run_sd: Some(0.021),
+            floor: None,
+            drift: Some(1.08),
+            drift_sd: Some(0.012),
+            raw_ratio: 1.35,
+            paired: false,
+        }),
         reason: None,
     };
     let only = CompareRow {
@@ -217,11 +228,54 @@ fn golden_http_api() {
         ratio: None,
         ratio_ci_low: None,
         ratio_ci_high: None,
+        spread: None,
         ..row.clone()
     };
     golden(
         "compare-response",
         &CompareResponse { base: "run-1".into(), candidate: "run-2".into(), threshold: 0.05, matches: vec![row, only] },
+    );
+    golden(
+        "series-filter",
+        &SeriesFilter {
+            kernel: Some("softmax".into()),
+            case: Some("s256".into()),
+            backend: Some("native-wgpu-vulkan".into()),
+            machine: Some("3f2a".into()),
+            metric: Some("time".into()),
+            limit: Some(50),
+        },
+    );
+    let point = |i: usize, v: f64| SeriesPoint {
+        run_id: format!("run-{i}"),
+        created_at: format!("2026-12-0{i}T10:00:00.000Z"),
+        commit: format!("c{i}"),
+        value: v,
+        low: v * 0.98,
+        high: v * 1.02,
+        rounds: 5,
+    };
+    golden(
+        "series",
+        &vec![Series {
+            kernel: "softmax".into(),
+            case: "s256".into(),
+            dtype: "f32".into(),
+            backend: "native-wgpu-vulkan".into(),
+            adapter: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+            machine: "3f2a9c01d4e5".into(),
+            metric: "time".into(),
+            points: vec![point(1, 1000.0), point(2, 1010.0), point(3, 1300.0)],
+            changes: vec![SeriesChange {
+                index: 2,
+                run_id: "run-3".into(),
+                commit: "c3".into(),
+                before: 1005.0,
+                after: 1300.0,
+                ratio: 1.2935,
+                p_value: 0.005,
+            }],
+        }],
     );
 }
 

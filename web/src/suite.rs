@@ -70,6 +70,12 @@ impl SuitePlan {
         if cases.is_empty() && models.is_empty() && trainings.is_empty() {
             return Err("nothing to run: choose kernels, cases, sweeps or models".into());
         }
+        let (mut cases, mut models, mut trainings) = (cases, models, trainings);
+        if let Some(seed) = config.shuffle {
+            cases::shuffle(&mut cases, seed);
+            cases::shuffle(&mut models, seed);
+            cases::shuffle(&mut trainings, seed);
+        }
         let mut backends = Vec::new();
         for b in &config.backends {
             let chosen = match b {

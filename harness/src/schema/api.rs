@@ -236,16 +236,43 @@ pub struct CompareRow {
     pub base_median_ns: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidate_median_ns: Option<f64>,
-    /// Candidate over base, with its bootstrap 95% interval.
+    /// Candidate over base (drift-corrected where enough kernels are common), with its 99%
+    /// interval over the sides' runs (see `harness::compare`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio_ci_low: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio_ci_high: Option<f64>,
-    /// Why the pair is not comparable.
+    /// The between-run spread the interval used (runs a side, spread, floor, drift removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<CompareSpread>,
+    /// Why the pair is not comparable, or what would give a verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// How a comparison's interval was built (`harness::compare::Spread`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompareSpread {
+    pub runs_base: u32,
+    pub runs_candidate: u32,
+    /// Standard deviation of the runs' log medians used, about the between-run CV.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between_run_sd: Option<f64>,
+    /// The floor the interval was widened by, with one run a side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<f64>,
+    /// How much the rest of the backend moved (candidate over base), divided out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<f64>,
+    /// How unevenly the other kernels moved (sd of their log ratios beyond their noise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_sd: Option<f64>,
+    pub raw_ratio: f64,
+    /// Both sides measured together, compared round by round.
+    #[serde(default)]
+    pub paired: bool,
 }
 
 /// One native backend as probed here (`GET /backends`, `accelbench doctor`).
@@ -312,4 +339,65 @@ pub struct ParamInfo {
     pub min: u32,
     pub max: u32,
     pub doc: String,
+}
+
+/// `GET /series?kernel=&case=&backend=&machine=&metric=&limit=` and `accelbench history`: which
+/// stored series to read. Every field narrows; `metric` is `time` (default), `tokens-per-s` or
+/// `memory`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesFilter {
+    /// A kernel id or a model preset.
+    pub kernel: Option<String>,
+    pub case: Option<String>,
+    pub backend: Option<String>,
+    /// A machine fingerprint (or its prefix), as `accelbench history` prints it.
+    pub machine: Option<String>,
+    pub metric: Option<String>,
+    /// The newest this many runs (default 200).
+    pub limit: Option<i64>,
+}
+
+/// One stored run's point of a series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    pub run_id: String,
+    pub created_at: String,
+    pub commit: String,
+    /// The metric's value (ns for time, tokens/s, bytes), over the run's rounds.
+    pub value: f64,
+    /// Its interval (99% over rounds, or the single round's bootstrap interval).
+    pub low: f64,
+    pub high: f64,
+    pub rounds: u32,
+}
+
+/// Where a series moved, found by E-Divisive Means and kept when the step clears the runs' own
+/// uncertainty and the metric's threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesChange {
+    /// Index of the first point after the change.
+    pub index: usize,
+    pub run_id: String,
+    pub commit: String,
+    pub before: f64,
+    pub after: f64,
+    /// after / before.
+    pub ratio: f64,
+    pub p_value: f64,
+}
+
+/// One measurement's history: a (kernel, case, dtype, backend, adapter, machine) over runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub kernel: String,
+    pub case: String,
+    pub dtype: String,
+    pub backend: String,
+    pub adapter: String,
+    pub machine: String,
+    /// `time` (ns, lower is better), `tokens-per-s` (higher is better), `memory` (bytes).
+    pub metric: String,
+    pub points: Vec<SeriesPoint>,
+    pub changes: Vec<SeriesChange>,
 }

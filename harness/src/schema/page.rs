@@ -66,6 +66,10 @@ pub struct PageRunConfig {
     /// passes what it already has).
     #[serde(default)]
     pub skip: Vec<String>,
+    /// Run the cases (and the models) in an order shuffled with this seed: one round of a
+    /// `--rounds N` run, so no case always runs at the same point of the suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shuffle: Option<u64>,
     /// Fault injection for the runner's own tests: `hang:<kernel>` blocks the page's main thread
     /// when that kernel starts, `panic:<kernel>` panics there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +187,7 @@ impl Default for PageRunConfig {
             post: None,
             run_id: None,
             skip: vec![],
+            shuffle: None,
             fault: None,
         }
     }

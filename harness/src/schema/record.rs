@@ -341,6 +341,14 @@ pub struct Provenance {
     /// Seed of the random inputs the output was checked on.
     pub seed: u64,
     pub browser: Option<BrowserInfo>,
+    /// Which invocation produced the record (one id per `accelbench run` or `native`), so the
+    /// records of several runs in one file stay apart: between-run statistics treat each
+    /// (run, round) as one unit. Absent in files from before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The round of a `--rounds N` run (0-based); absent for a run of one round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -15,10 +15,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use harness::compare::{Outcome, compare_runs};
+use harness::compare::{Comparison, compare_runs};
 use harness::schema::{
-    ApiErrorBody, CompareQuery, CompareResponse, CompareRow, Health, NativeRunRequest, NativeRunStarted, RunDetail,
-    RunFilter, RunStatus, RunStored, RunUpload,
+    ApiErrorBody, CompareQuery, CompareResponse, Health, NativeRunRequest, NativeRunStarted, RunDetail, RunFilter,
+    RunStatus, RunStored, RunUpload, SeriesFilter,
 };
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -90,6 +90,7 @@ pub fn router(store: Store, dist: PathBuf, static_dir: PathBuf) -> Router {
         .route("/runs/{id}", get(get_run))
         .route("/native/runs", post(post_native_run))
         .route("/compare", get(compare))
+        .route("/series", get(series))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see README (API)".into()) })
         .with_state(state);
     // Cross-origin isolation: performance.now() at 5 us instead of 100 us, and SharedArrayBuffer.
@@ -237,6 +238,13 @@ async fn list_runs(State(s): State<AppState>, Query(f): Query<RunFilter>) -> Api
     Ok(Json(s.store.list_runs(&f).await?).into_response())
 }
 
+/// GET /series: each matching measurement's history over stored runs, with change points.
+async fn series(State(s): State<AppState>, Query(f): Query<SeriesFilter>) -> ApiResult {
+    let metric =
+        crate::history::metric(f.metric.as_deref()).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    Ok(Json(crate::history::read(&s.store, &f, metric).await?).into_response())
+}
+
 async fn get_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
     match s.store.get_run(&id).await? {
         Some((run, records)) => Ok(Json(RunDetail { run, records }).into_response()),
@@ -251,10 +259,12 @@ async fn post_native_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad native run request: {e}")))?;
     let selection =
         crate::native::Selection { kernels: req.kernels, cases: req.cases, sweeps: req.sweeps, ..Default::default() };
-    let plan = NativePlan::new(&selection, req.quick, &req.backends, req.adapter, req.seed, req.budget)
+    let mut plan = NativePlan::new(&selection, req.quick, &req.backends, req.adapter, req.seed, req.budget)
         .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let id = format!("native-{}-{:08x}", now.as_millis(), std::process::id() ^ now.subsec_nanos());
+    // The records carry the id they are stored under.
+    plan.run_id.clone_from(&id);
     s.store.insert_run(&id, "native", RunStatus::Running, &[]).await?;
     let (store, lock, run_id) = (s.store.clone(), s.native_lock.clone(), id.clone());
     let handle = tokio::runtime::Handle::current();
@@ -298,37 +308,6 @@ async fn compare(State(s): State<AppState>, Query(q): Query<CompareQuery>) -> Ap
             }
         };
     let (base, cand) = (fetch(q.base.clone()).await?, fetch(q.candidate.clone()).await?);
-    let matches = compare_runs(&base, &cand, threshold)
-        .into_iter()
-        .map(|c| {
-            let mut row = CompareRow {
-                kernel: c.key.kernel,
-                case: c.key.case,
-                dtype: c.key.dtype,
-                backend: c.key.backend,
-                adapter: c.key.adapter,
-                verdict: String::new(),
-                base_median_ns: None,
-                candidate_median_ns: None,
-                ratio: None,
-                ratio_ci_low: None,
-                ratio_ci_high: None,
-                reason: None,
-            };
-            match c.outcome {
-                Outcome::Compared { base_median_ns, cand_median_ns, ratio, verdict } => {
-                    row.verdict = verdict.label().into();
-                    row.base_median_ns = Some(base_median_ns);
-                    row.candidate_median_ns = Some(cand_median_ns);
-                    (row.ratio, row.ratio_ci_low, row.ratio_ci_high) =
-                        (Some(ratio.ratio), Some(ratio.low), Some(ratio.high));
-                }
-                Outcome::NotComparable(why) => (row.verdict, row.reason) = ("not-comparable".into(), Some(why)),
-                Outcome::OnlyInBase => row.verdict = "only-in-base".into(),
-                Outcome::OnlyInCandidate => row.verdict = "only-in-candidate".into(),
-            }
-            row
-        })
-        .collect();
+    let matches = compare_runs(&base, &cand, threshold).into_iter().map(Comparison::into_row).collect();
     Ok(Json(CompareResponse { base: q.base, candidate: q.candidate, threshold, matches }).into_response())
 }

@@ -4,7 +4,8 @@
 
 use std::str::FromStr as _;
 
-use harness::schema::{Record, RunFilter, RunMeta, RunStatus, RunSummary};
+use harness::history::Stored;
+use harness::schema::{Record, RunFilter, RunMeta, RunStatus, RunSummary, SeriesFilter};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row as _, SqlitePool};
 
@@ -170,6 +171,54 @@ impl Store {
             browser: run.get("browser"),
         };
         Ok(Some((meta, records)))
+    }
+
+    /// The measured records of the newest `limit` runs matching the filter's kernel, case and
+    /// backend, oldest first: what [`harness::history::series`] makes series of (the machine
+    /// and metric are applied there, from each record).
+    pub async fn series_rows(&self, f: &SeriesFilter) -> Result<Vec<Stored>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.created_at, x.json FROM records x JOIN runs r ON r.id = x.run_id
+             WHERE (?1 IS NULL OR x.kernel = ?1) AND (?2 IS NULL OR x.case_name = ?2)
+               AND (?3 IS NULL OR x.backend = ?3) AND x.status = 'measured'
+               AND r.id IN (SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?4)
+             ORDER BY r.created_at, r.rowid, x.seq",
+        )
+        .bind(&f.kernel)
+        .bind(&f.case)
+        .bind(&f.backend)
+        .bind(f.limit.unwrap_or(200).clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let record = serde_json::from_str::<Record>(&r.get::<String, _>("json")).ok()?;
+                Some(Stored { run_id: r.get("id"), created_at: r.get("created_at"), record })
+            })
+            .collect())
+    }
+
+    /// The newest stored run (other than `except`) with a measured record on one of `keys`'
+    /// machines and measurements: the `--baseline latest` of a run.
+    pub async fn latest_matching(&self, records: &[Record], except: &str) -> Result<Option<String>, StoreError> {
+        let Some(first) = records.iter().find(|r| r.status == harness::schema::Status::Measured) else {
+            return Ok(None);
+        };
+        let machine = harness::history::machine_fingerprint(first);
+        let f = SeriesFilter {
+            kernel: Some(first.kernel.clone()),
+            case: Some(first.case.clone()),
+            backend: Some(first.backend.clone()),
+            limit: Some(1000),
+            ..SeriesFilter::default()
+        };
+        let rows = self.series_rows(&f).await?;
+        Ok(rows
+            .iter()
+            .rev()
+            .find(|s| s.run_id != except && harness::history::machine_fingerprint(&s.record) == machine)
+            .map(|s| s.run_id.clone()))
     }
 
     pub async fn count_records(&self) -> Result<i64, StoreError> {
