@@ -145,11 +145,7 @@ fn best_split(x: &[f64], min_size: usize) -> Option<(usize, f64)> {
 mod tests {
     use super::*;
 
-    fn normal(rng: &mut InputRng) -> f64 {
-        let u1 = f64::from(rng.uniform(1e-7, 1.0));
-        let u2 = f64::from(rng.uniform(0.0, 1.0));
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
+    use crate::testing::normal;
 
     fn series(rng: &mut InputRng, levels: &[(usize, f64)], noise: f64) -> Vec<Point> {
         levels

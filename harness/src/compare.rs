@@ -576,11 +576,7 @@ mod tests {
     use super::*;
     use crate::rng::InputRng;
 
-    fn normal(rng: &mut InputRng) -> f64 {
-        let u1 = f64::from(rng.uniform(1e-7, 1.0));
-        let u2 = f64::from(rng.uniform(0.0, 1.0));
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
+    use crate::testing::normal;
 
     /// One side: `units` invocations of 8 kernels on one backend, as this machine behaves: each at
     /// its own speed (a third of them after a CPU clock step `1 + drift`, all with 3% more

@@ -308,9 +308,7 @@ mod tests {
 
     /// Normal(mean, sd) by Box-Muller from our deterministic generator.
     fn normal(rng: &mut InputRng, mean: f64, sd: f64) -> f64 {
-        let u1 = f64::from(rng.uniform(1e-7, 1.0));
-        let u2 = f64::from(rng.uniform(0.0, 1.0));
-        mean + sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        mean + sd * crate::testing::normal(rng)
     }
 
     #[test]

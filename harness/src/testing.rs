@@ -1,4 +1,5 @@
-//! Test fixtures shared by the harness's unit tests: measured records built from given samples.
+//! Test fixtures shared by the harness's unit tests: measured records built from given samples,
+//! and normal draws.
 
 use crate::catalogue::{KERNELS, Params, Size};
 use crate::schema::{ColdTiming, Provenance, Record, StopReason, Throughput, TimerInfo, TimerKind, Timing};
@@ -35,4 +36,11 @@ pub fn timed(kernel: &str, values: &[(&'static str, u32)], backend: &str, sample
         phases: vec![],
     });
     r
+}
+
+/// A standard normal draw (Box-Muller) from our deterministic generator.
+pub fn normal(rng: &mut crate::rng::InputRng) -> f64 {
+    let u1 = f64::from(rng.uniform(1e-7, 1.0));
+    let u2 = f64::from(rng.uniform(0.0, 1.0));
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
