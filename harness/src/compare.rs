@@ -222,7 +222,7 @@ fn runs(us: &[Unit<'_>]) -> usize {
 
 /// A unit's invocation: its run id (without the suffix that keeps repeated records apart).
 fn run_of<'u>(u: &'u Unit<'_>) -> &'u str {
-    if u.id.0.is_empty() || u.id.0.starts_with('#') { &u.id.0 } else { u.id.0.split('#').next().unwrap_or("") }
+    if u.unit.0.is_empty() || u.unit.0.starts_with('#') { &u.unit.0 } else { u.unit.0.split('#').next().unwrap_or("") }
 }
 
 /// `x` (one value per unit) as one value per invocation where a side has several.
@@ -242,7 +242,7 @@ fn per_run(x: &[f64], us: &[Unit<'_>]) -> Vec<f64> {
 
 /// One run's (or round's) measurement of a key.
 struct Unit<'a> {
-    id: (String, u32),
+    unit: (String, u32),
     record: &'a Record,
     sample: Sample,
     ln_median: f64,
@@ -278,11 +278,11 @@ fn units<'a>(records: &[&'a Record]) -> Result<Vec<Unit<'a>>, String> {
         match samples(r) {
             Ok(sample) => {
                 let mut id = (r.provenance.run_id.clone().unwrap_or_default(), r.provenance.round.unwrap_or(0));
-                if out.iter().any(|u| u.id == id) {
+                if out.iter().any(|u| u.unit == id) {
                     id.0 = format!("{}#{i}", id.0);
                 }
                 let ln_median = sample.median().max(f64::MIN_POSITIVE).ln();
-                out.push(Unit { id, record: r, sample, ln_median });
+                out.push(Unit { unit: id, record: r, sample, ln_median });
             }
             Err(e) => {
                 first_err.get_or_insert(e);
@@ -310,7 +310,7 @@ fn unit_table<'k>(measured: &'k [(MatchKey, Vec<Unit<'_>>)]) -> UnitTable<'k> {
     let mut t: UnitTable<'k> = BTreeMap::new();
     for (k, us) in measured {
         for u in us {
-            t.entry(u.id.clone()).or_default().insert(k, u.ln_median);
+            t.entry(u.unit.clone()).or_default().insert(k, u.ln_median);
         }
     }
     t
@@ -422,7 +422,7 @@ fn compare_units(
         if anchors.len() < MIN_ANCHORS {
             return None;
         }
-        us.iter().map(|u| unit_level(t, &u.id, anchors)).collect()
+        us.iter().map(|u| unit_level(t, &u.unit, anchors)).collect()
     };
     let (lb, lc) = match (levels(ub, tb), levels(uc, tc)) {
         (Some(b), Some(c)) => (Some(b), Some(c)),
@@ -462,9 +462,9 @@ fn compare_units(
     let within = |us: &[Unit<'_>]| mean(&us.iter().map(within_variance).collect::<Vec<_>>());
     // Paired where every unit of one side has its twin, measured at the same time, on the other.
     // Records without run ids (files from before them) are never taken for twins.
-    let identified = ub.iter().all(|u| !u.id.0.is_empty() && !u.id.0.starts_with('#'));
+    let identified = ub.iter().all(|u| !u.unit.0.is_empty() && !u.unit.0.starts_with('#'));
     let twins: Option<Vec<usize>> = (identified && ub.len() == uc.len() && ub.len() > 1)
-        .then(|| ub.iter().map(|b| uc.iter().position(|c| c.id == b.id)).collect::<Option<Vec<usize>>>())
+        .then(|| ub.iter().map(|b| uc.iter().position(|c| c.unit == b.unit)).collect::<Option<Vec<usize>>>())
         .flatten();
     let ratio = if let Some(twins) = twins {
         let d: Vec<f64> = twins.iter().enumerate().map(|(i, &j)| xc[j] - xb[i]).collect();

@@ -1,13 +1,13 @@
 //! Test fixtures shared by the harness's unit tests: measured records built from given samples,
 //! and normal draws.
 
-use crate::catalogue::{KERNELS, Params, Size};
+use crate::catalogue::{Params, Size};
 use crate::schema::{ColdTiming, Provenance, Record, StopReason, Throughput, TimerInfo, TimerKind, Timing};
 use crate::stats::Sample;
 
 /// A measured record of `kernel` at `values` on `backend` with these samples (ns), run `run_id`.
 pub fn timed(kernel: &str, values: &[(&'static str, u32)], backend: &str, samples_ns: &[f64], run_id: &str) -> Record {
-    let k = KERNELS.iter().find(|k| k.id == kernel).unwrap();
+    let k = crate::cases::kernel_by_id(kernel).unwrap();
     let p = Params { case: "c".into(), values: values.to_vec() };
     let prov = Provenance {
         accelbench_version: "0".into(),
