@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use crate::schema::{Record, Status};
-use crate::stats::{RatioEstimate, Sample, Verdict, median_ratio, student_t_quantile};
+use crate::stats::{RatioEstimate, Sample, Verdict, log_median_se, median_ratio, student_t_quantile};
 
 /// What identifies "the same measurement" across runs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -292,9 +292,11 @@ fn units<'a>(records: &[&'a Record]) -> Result<Vec<Unit<'a>>, String> {
     if out.is_empty() { Err(first_err.unwrap_or_else(|| "no records".into())) } else { Ok(out) }
 }
 
-/// The keys with at least one measured unit, and those units.
-fn measured<'a>(g: &[(MatchKey, Vec<&'a Record>)]) -> Vec<(MatchKey, Vec<Unit<'a>>)> {
-    g.iter().filter_map(|(k, rs)| units(rs).ok().map(|u| (k.clone(), u))).collect()
+/// Each key's measured units, or why it has none.
+type SideUnits<'a> = Vec<(MatchKey, Result<Vec<Unit<'a>>, String>)>;
+
+fn side_units<'a>(g: &[(MatchKey, Vec<&'a Record>)]) -> SideUnits<'a> {
+    g.iter().map(|(k, rs)| (k.clone(), units(rs))).collect()
 }
 
 type BackendKey = (String, String);
@@ -306,9 +308,9 @@ fn backend_of(k: &MatchKey) -> BackendKey {
 /// Per side: for each unit id, each key's log median.
 type UnitTable<'k> = BTreeMap<(String, u32), BTreeMap<&'k MatchKey, f64>>;
 
-fn unit_table<'k>(measured: &'k [(MatchKey, Vec<Unit<'_>>)]) -> UnitTable<'k> {
+fn unit_table<'k>(side: &'k SideUnits<'_>) -> UnitTable<'k> {
     let mut t: UnitTable<'k> = BTreeMap::new();
-    for (k, us) in measured {
+    for (k, us) in side.iter().filter_map(|(k, us)| us.as_ref().ok().map(|us| (k, us))) {
         for u in us {
             t.entry(u.unit.clone()).or_default().insert(k, u.ln_median);
         }
@@ -374,26 +376,25 @@ fn variance(xs: &[f64]) -> f64 {
 /// The variance of a unit's log median from its own bootstrap interval: a lower bound on the
 /// between-unit variance, so two units that happen to agree do not claim certainty.
 fn within_variance(u: &Unit<'_>) -> f64 {
-    let s = u.record.timing.as_ref().map(|t| &t.summary);
-    let (lo, hi) = s.map_or((0.0, 0.0), |s| (s.median_ci_low_ns, s.median_ci_high_ns));
-    if lo > 0.0 && hi > lo { ((hi.ln() - lo.ln()) / (2.0 * 1.96)).powi(2) } else { 0.0 }
+    u.record.timing.as_ref().map_or(0.0, |t| log_median_se(&t.summary).powi(2))
 }
 
 /// Compares candidate against base; `threshold` is relative (0.05 = 5%).
 pub fn compare_runs(base: &[Record], cand: &[Record], threshold: f64) -> Vec<Comparison> {
-    let (gb, gc) = (group(base), group(cand));
-    let (mb, mc) = (measured(&gb), measured(&gc));
-    let (tb, tc) = (unit_table(&mb), unit_table(&mc));
-    let common: Vec<&MatchKey> = mb.iter().map(|(k, _)| k).filter(|k| mc.iter().any(|(c, _)| c == *k)).collect();
+    let (sb, sc) = (side_units(&group(base)), side_units(&group(cand)));
+    let (tb, tc) = (unit_table(&sb), unit_table(&sc));
+    let is_measured = |side: &SideUnits<'_>, k: &MatchKey| side.iter().any(|(c, us)| c == k && us.is_ok());
+    let common: Vec<&MatchKey> =
+        sb.iter().map(|(k, _)| k).filter(|k| is_measured(&sb, k) && is_measured(&sc, k)).collect();
 
     let mut out = Vec::new();
-    for (key, brs) in &gb {
-        let outcome = match gc.iter().find(|(k, _)| k == key) {
+    for (key, ub) in &sb {
+        let outcome = match sc.iter().find(|(k, _)| k == key) {
             None => Outcome::OnlyInBase,
-            Some((_, crs)) => match (units(brs), units(crs)) {
+            Some((_, uc)) => match (ub, uc) {
                 (Ok(ub), Ok(uc)) => {
                     let a = anchors(key, &common, &tb, &tc);
-                    compare_units(&ub, &uc, &a, &tb, &tc, threshold)
+                    compare_units(ub, uc, &a, &tb, &tc, threshold)
                 }
                 (Err(e), _) => Outcome::NotComparable(format!("base: {e}")),
                 (_, Err(e)) => Outcome::NotComparable(format!("candidate: {e}")),
@@ -401,8 +402,8 @@ pub fn compare_runs(base: &[Record], cand: &[Record], threshold: f64) -> Vec<Com
         };
         out.push(Comparison { key: key.clone(), outcome });
     }
-    for (key, _) in &gc {
-        if !gb.iter().any(|(k, _)| k == key) {
+    for (key, _) in &sc {
+        if !sb.iter().any(|(k, _)| k == key) {
             out.push(Comparison { key: key.clone(), outcome: Outcome::OnlyInCandidate });
         }
     }

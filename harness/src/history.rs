@@ -62,12 +62,7 @@ impl Metric {
         match self {
             Metric::Time => {
                 let s = &r.timing.as_ref()?.summary;
-                let se = if s.median_ci_low_ns > 0.0 && s.median_ci_high_ns > s.median_ci_low_ns {
-                    (s.median_ci_high_ns.ln() - s.median_ci_low_ns.ln()) / (2.0 * 1.96)
-                } else {
-                    0.0
-                };
-                Some((s.median_ns, se))
+                Some((s.median_ns, crate::stats::log_median_se(s)))
             }
             Metric::TokensPerS => r.model.as_ref()?.decode_tokens_per_s.map(|v| (v, 0.0)),
             Metric::Memory => r.model.as_ref().map(|m| (m.device_bytes.total as f64, 0.0)),

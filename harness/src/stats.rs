@@ -135,6 +135,13 @@ pub fn relative_ci_width(s: &Summary) -> f64 {
     if s.median_ns > 0.0 { (s.median_ci_high_ns - s.median_ci_low_ns) / s.median_ns } else { f64::INFINITY }
 }
 
+/// The standard error of a summary's log median, from its 95% bootstrap interval (0 where the
+/// interval is empty or degenerate).
+pub fn log_median_se(s: &Summary) -> f64 {
+    let (lo, hi) = (s.median_ci_low_ns, s.median_ci_high_ns);
+    if lo > 0.0 && hi > lo { (hi.ln() - lo.ln()) / (2.0 * 1.96) } else { 0.0 }
+}
+
 /// Ratio of medians, candidate / base, with a bootstrap CI from independent resamples of both.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RatioEstimate {
