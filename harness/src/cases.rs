@@ -24,6 +24,14 @@ pub fn shuffle<T>(items: &mut [T], seed: u64) {
     }
 }
 
+/// Cases in a round's shuffled order ([`shuffle`]), the peaks still first: every later record
+/// of a backend is a fraction of them ([`crate::peak`]), so a streamed run must know them first.
+pub fn shuffle_cases<C: std::borrow::Borrow<Case>>(cases: &mut [C], seed: u64) {
+    shuffle(cases, seed);
+    // Stable: the shuffled order holds within the peaks and within the rest.
+    cases.sort_by_key(|c| c.borrow().kernel.family != crate::catalogue::Family::Peak);
+}
+
 /// The most points one sweep may expand to: a typo such as `1..1000000+1` must not start a
 /// day-long run.
 pub const MAX_SWEEP_POINTS: usize = 1000;

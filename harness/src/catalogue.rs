@@ -13,6 +13,8 @@ use crate::shaders::{self, Shader};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Family {
+    /// The practical peaks (bandwidth, FMA per dtype) that records are a fraction of.
+    Peak,
     Matmul,
     Softmax,
     Gelu,
@@ -33,7 +35,8 @@ pub enum Family {
 }
 
 impl Family {
-    pub const ALL: [Family; 17] = [
+    pub const ALL: [Family; 18] = [
+        Family::Peak,
         Family::Matmul,
         Family::Softmax,
         Family::Gelu,
@@ -55,6 +58,7 @@ impl Family {
 
     pub fn name(self) -> &'static str {
         match self {
+            Family::Peak => "peak",
             Family::Matmul => "matmul",
             Family::Softmax => "softmax",
             Family::Gelu => "gelu",
@@ -160,6 +164,16 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// Why timing the reference says nothing about this kernel, if it does not: a peak's
+    /// reference is a closed form, not the loop it times. The native reference and the page's
+    /// WASM path record `skipped` with this reason.
+    pub fn reference_unmeasurable(&self) -> Option<&'static str> {
+        (self.family == Family::Peak).then_some(
+            "the reference computes a peak's closed form, which is no measure of this backend's peak \
+             (native-cpu measures the CPU's)",
+        )
+    }
+
     pub fn shader(&self) -> &'static Shader {
         shaders::by_file(self.shader)
     }
@@ -194,6 +208,7 @@ impl Kernel {
             provenance,
             model: None,
             training: None,
+            peak: None,
         }
     }
 
@@ -296,6 +311,13 @@ const ADAMW_FULL: &[ParamSet] = params! {
     "16M-t10": { len = 1 << 24, step = 10 },
     "gpt2-124M-t1000": { len = 124_439_808, step = 1000 },
 };
+// Quick: 32 MiB each way, past the last-level cache of the CPUs this runs on, within
+// lavapipe's 128 MiB binding limit. Full: 128 MiB each way, the default binding limit.
+const PEAK_COPY_QUICK: &[ParamSet] = params! { "32MiB": { len = 1 << 23 } };
+const PEAK_COPY_FULL: &[ParamSet] = params! { "128MiB": { len = 1 << 25 } };
+// Quick: 134 MFLOP, milliseconds on a CPU adapter. Full: 34 GFLOP, enough to fill a big GPU.
+const PEAK_FMA_QUICK: &[ParamSet] = params! { "t16k-i256": { threads = 16384, iters = 256 } };
+const PEAK_FMA_FULL: &[ParamSet] = params! { "t1M-i1024": { threads = 1 << 20, iters = 1024 } };
 const ADD_QUICK: &[ParamSet] = params! {
     "residual-t64h128": { len = 8192, b_len = 8192 },
     "bias-t64h384": { len = 24576, b_len = 384 },
@@ -338,6 +360,47 @@ const KVCACHE_DECODE_FULL: &[ParamSet] = params! {
 };
 
 pub static KERNELS: &[Kernel] = &[
+    // The peaks first: every later record of a backend is a fraction of them, and a streamed
+    // run knows them before the first such record.
+    Kernel {
+        id: "peak-bandwidth",
+        family: Family::Peak,
+        dtype: DType::F32,
+        summary: "practical memory bandwidth: y = x in vec4s, each byte read once and written once",
+        shader: "peak_copy.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::STRICT,
+        quick: PEAK_COPY_QUICK,
+        full: PEAK_COPY_FULL,
+        imp: &kernels::PeakCopy,
+    },
+    Kernel {
+        id: "peak-fma-f32",
+        family: Family::Peak,
+        dtype: DType::F32,
+        summary: "practical fp32 arithmetic peak: 16 independent FMA chains per invocation",
+        shader: "peak_fma.wgsl",
+        entry_points: &["main"],
+        requires: &[],
+        tolerance: Tolerance::BALANCED,
+        quick: PEAK_FMA_QUICK,
+        full: PEAK_FMA_FULL,
+        imp: &kernels::PeakFma { dtype: DType::F32 },
+    },
+    Kernel {
+        id: "peak-fma-f16",
+        family: Family::Peak,
+        dtype: DType::F16,
+        summary: "practical fp16 arithmetic peak: 16 independent f16 FMA chains per invocation",
+        shader: "peak_fma_f16.wgsl",
+        entry_points: &["main"],
+        requires: &["shader-f16"],
+        tolerance: Tolerance::HALF,
+        quick: PEAK_FMA_QUICK,
+        full: PEAK_FMA_FULL,
+        imp: &kernels::PeakFma { dtype: DType::F16 },
+    },
     Kernel {
         id: "matmul-f32",
         family: Family::Matmul,

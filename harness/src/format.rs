@@ -72,9 +72,19 @@ pub fn fmt_vs_f32(r: &Record) -> String {
     r.check.as_ref().and_then(|c| c.vs_f32.as_ref()).map_or(String::new(), |e| format!("{:.2}%", 100.0 * e.rel_rms_err))
 }
 
+/// A record's share of its backend's practical peak, e.g. `42% mem` or `7.1% compute`; empty
+/// where no peak was measured beside it.
+pub fn fmt_peak(r: &Record) -> String {
+    r.peak.as_ref().map_or(String::new(), |p| {
+        let pct = 100.0 * p.fraction;
+        let bound = if p.bound == "memory" { "mem" } else { "compute" };
+        if pct >= 10.0 { format!("{pct:.0}% {bound}") } else { format!("{pct:.1}% {bound}") }
+    })
+}
+
 pub fn markdown(records: &[Record]) -> String {
     let mut out = String::from(
-        "| kernel | case | backend | adapter | status | median | 95% CI | GFLOP/s | GB/s | timer | error vs f32 (rel. RMS) |\n|---|---|---|---|---|---:|---:|---:|---:|---|---:|\n",
+        "| kernel | case | backend | adapter | status | median | 95% CI | GFLOP/s | GB/s | of peak | timer | error vs f32 (rel. RMS) |\n|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|\n",
     );
     for r in records {
         let adapter = r
@@ -96,12 +106,13 @@ pub fn markdown(records: &[Record]) -> String {
             .throughput
             .map_or((String::new(), String::new()), |t| (format!("{:.2}", t.gflops), format!("{:.2}", t.gbps)));
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {median} | {ci} | {gf} | {gb} | {timer} | {} |\n",
+            "| {} | {} | {} | {} | {} | {median} | {ci} | {gf} | {gb} | {} | {timer} | {} |\n",
             r.kernel,
             r.case,
             r.backend,
             md_escape(&adapter),
             status,
+            fmt_peak(r),
             fmt_vs_f32(r)
         ));
     }
@@ -310,7 +321,7 @@ pub fn fmt_ratio(x: f64) -> String {
 /// `accelbench run`'s browser-versus-native comparison as a Markdown table.
 pub fn cross_backend_markdown(records: &[Record]) -> String {
     let mut s = String::from(
-        "| kernel | case | backend | median | throughput | vs native GPU | vs native CPU | status |\n|---|---|---|---:|---:|---:|---:|---|\n",
+        "| kernel | case | backend | median | throughput | of peak | vs native GPU | vs native CPU | status |\n|---|---|---|---:|---:|---:|---:|---:|---|\n",
     );
     // Models have their own table (models_markdown).
     for row in crate::compare::cross_backend(records).into_iter().filter(|row| row.record.family != "model") {
@@ -326,12 +337,13 @@ pub fn cross_backend_markdown(records: &[Record]) -> String {
             None => r.status.label().to_owned(),
         };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.kernel,
             r.case,
             r.backend,
             median.unwrap_or_default(),
             th.unwrap_or_default(),
+            fmt_peak(r),
             row.vs_native_gpu.map_or(String::new(), fmt_ratio),
             row.speedup_vs_cpu.map_or(String::new(), fmt_ratio),
             status

@@ -184,6 +184,17 @@ pub enum GradOp {
     },
 }
 
+/// The practical-peak microbenchmarks ([`crate::kernels::PeakCopy`], [`crate::kernels::PeakFma`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeakOp {
+    /// `y = x` over `len` f32: bandwidth.
+    Copy { len: usize },
+    /// `threads` x 16 independent chains of `iters` FMAs in `dtype` arithmetic (f32 storage),
+    /// each chain `a = a m + x (1 - m)` with m = [`crate::kernels::FMA_M`]; y is each
+    /// thread's sum of its chains.
+    Fma { threads: usize, iters: usize, dtype: DType },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Matmul {
@@ -269,6 +280,8 @@ pub enum Op {
         vocab: usize,
         dtype: DType,
     },
+    /// A practical-peak microbenchmark.
+    Peak(PeakOp),
 }
 
 impl Op {
@@ -312,6 +325,9 @@ impl Op {
             // The loss reads fp16 logits and AdamW fp16 weights and gradients in their fp16
             // variants; the backward kernels are f32.
             Op::Grad(GradOp::CrossEntropy { dtype, .. } | GradOp::AdamW { dtype, .. }) => Some(dtype),
+            // The arithmetic's type; the copy moves bytes of no particular precision.
+            Op::Peak(PeakOp::Fma { dtype, .. }) => Some(dtype),
+            Op::Peak(PeakOp::Copy { .. }) => None,
             Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } | Op::Grad(_) => None,
         }
     }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use runner::{Outcome, doctor, history, icd, model, models, native, report, results, run, server};
+use runner::{Outcome, doctor, history, icd, model, models, native, recommend, report, results, run, server};
 
 #[derive(Parser, Debug)]
 #[command(name = "accelbench", version, about = "ML compute kernels, measured in browsers and natively")]
@@ -43,6 +43,9 @@ enum Command {
     Compare(results::CompareArgs),
     /// A kernel's or model's stored series per backend and machine, with its change points
     History(history::HistoryArgs),
+    /// Rank the stored backends and machines for a kernel or model by latency, throughput or
+    /// memory, ties and evidence named; `no data` where nothing was measured
+    Recommend(recommend::RecommendArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => results::compare(&args),
         Command::History(args) => history::run(&args),
         Command::Serve(args) => server::serve(&args),
+        Command::Recommend(args) => recommend::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Doctor(args) => doctor::doctor(&args),
     };

@@ -219,7 +219,15 @@ impl NativePlan {
 
     /// Runs every round, handing each record to `emit` as soon as it exists (so a caller can
     /// store it before the next one starts).
+    /// Every record stamped with its share of the run's practical peaks (the peak cases run
+    /// first in every round; see `cases::shuffle_cases`).
     pub fn collect(&self, mut emit: impl FnMut(Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let mut peaks = harness::peak::Peaks::default();
+        let mut emit = |mut r: Record| {
+            peaks.observe(&r);
+            peaks.annotate(&mut r);
+            emit(r)
+        };
         for round in 0..self.rounds {
             self.collect_round(round, &mut emit)?;
         }
@@ -237,7 +245,7 @@ impl NativePlan {
         };
         let mut order: Vec<&Case> = self.cases.iter().collect();
         if self.rounds > 1 {
-            cases::shuffle(&mut order, round_seed(self.seed, round));
+            cases::shuffle_cases(&mut order, round_seed(self.seed, round));
         }
         let (size, sampling) = (self.size, &self.sampling);
         let facts = facts::host_facts();
@@ -298,7 +306,11 @@ impl NativePlan {
                 };
                 emit(record)?;
             }
-            if self.backends.iter().any(|b| b == "reference") {
+            if self.backends.iter().any(|b| b == "reference")
+                && let Some(why) = kernel.reference_unmeasurable()
+            {
+                emit(run("native-reference", None).skipped(kernel, params, why.into()))?;
+            } else if self.backends.iter().any(|b| b == "reference") {
                 let mut r = RefRun { kernel, params, inputs: &inputs, out: expected.clone() };
                 let mut record = measure_host(&mut r, kernel, params, None, None, &run("native-reference", None));
                 if let Some(t) = record.timing.as_mut() {

@@ -87,8 +87,8 @@ pub fn print_table(records: &[Record]) {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header([
-        "kernel", "case", "backend", "adapter", "status", "median", "95% CI", "GFLOP/s", "GB/s", "timer", "vs f32",
-        "note",
+        "kernel", "case", "backend", "adapter", "status", "median", "95% CI", "GFLOP/s", "GB/s", "of peak", "timer",
+        "vs f32", "note",
     ]);
     for r in records {
         let adapter = r
@@ -119,6 +119,7 @@ pub fn print_table(records: &[Record]) {
             Cell::new(ci).set_alignment(CellAlignment::Right),
             Cell::new(gf).set_alignment(CellAlignment::Right),
             Cell::new(gb).set_alignment(CellAlignment::Right),
+            Cell::new(harness::format::fmt_peak(r)).set_alignment(CellAlignment::Right),
             Cell::new(timer),
             Cell::new(harness::format::fmt_vs_f32(r)).set_alignment(CellAlignment::Right),
             Cell::new(note),
@@ -133,7 +134,17 @@ pub fn print_table(records: &[Record]) {
 pub fn run_comparison(records: &[Record]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(["kernel", "case", "backend", "median", "throughput", "vs native GPU", "vs native CPU", "status"]);
+    t.set_header([
+        "kernel",
+        "case",
+        "backend",
+        "median",
+        "throughput",
+        "of peak",
+        "vs native GPU",
+        "vs native CPU",
+        "status",
+    ]);
     for row in harness::compare::cross_backend(records).into_iter().filter(|row| row.record.family != "model") {
         let r = row.record;
         let median = r
@@ -159,6 +170,7 @@ pub fn run_comparison(records: &[Record]) -> Table {
             Cell::new(&r.backend),
             right(median),
             right(th),
+            right(harness::format::fmt_peak(r)),
             right(row.vs_native_gpu.map_or(String::new(), harness::format::fmt_ratio)),
             right(row.speedup_vs_cpu.map_or(String::new(), harness::format::fmt_ratio)),
             Cell::new(status),

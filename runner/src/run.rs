@@ -94,6 +94,10 @@ pub struct RunArgs {
     /// Use this running companion server (`accelbench serve`) instead of one in-process
     #[arg(long)]
     server: Option<String>,
+    /// File holding the --server's write token (`serve --write-token-file`), sent as
+    /// `Authorization: Bearer` with the stored run
+    #[arg(long, requires = "server")]
+    write_token_file: Option<PathBuf>,
     /// The built page for the in-process server (Trunk's output)
     #[arg(long, default_value = "dist")]
     dist: PathBuf,
@@ -151,12 +155,17 @@ struct Sink {
     /// Stamped on every record: the run's id and, with several rounds, the current round.
     run_id: String,
     round: Option<u32>,
+    /// The run's practical peaks per backend and adapter, learnt as the peak records arrive
+    /// (first in every round and browser), each later record stamped with its share.
+    peaks: harness::peak::Peaks,
 }
 
 impl Sink {
     fn emit(&mut self, mut r: Record) -> anyhow::Result<()> {
         r.provenance.run_id = Some(self.run_id.clone());
         r.provenance.round = self.round;
+        self.peaks.observe(&r);
+        self.peaks.annotate(&mut r);
         let line = serde_json::to_string(&r)?;
         writeln!(self.file, "{line}").with_context(|| format!("writing {}", self.path.display()))?;
         self.file.flush()?;
@@ -280,6 +289,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     if args.baseline.as_deref() == Some("latest") && args.server.is_some() {
         bail!("--baseline latest reads the local database; with --server pass a stored run id or a file instead");
     }
+    // A bad token file fails now, not after minutes of measuring.
+    let token = args.write_token_file.as_deref().map(server::access::Token::from_file).transpose()?;
     // A file or stored baseline is read before minutes of measuring, so a bad one fails at once.
     let baseline = match args.baseline.as_deref() {
         Some("latest") | None => None,
@@ -295,7 +306,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let run_id = format!("run-{}", facts::utc_now().replace(':', ""));
     plan.set_rounds(rounds);
     plan.run_id.clone_from(&run_id);
-    let mut sink = Sink { file, path: out.clone(), records: Vec::new(), bar, run_id: run_id.clone(), round: None };
+    let mut sink = Sink {
+        file,
+        path: out.clone(),
+        records: Vec::new(),
+        bar,
+        run_id: run_id.clone(),
+        round: None,
+        peaks: Default::default(),
+    };
     let commit = facts::host_facts().commit;
 
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -316,7 +335,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             let mut model_cases: Vec<&ModelCase> = model_plan.models.iter().collect();
             let mut trainings: Vec<_> = model_plan.trainings.iter().collect();
             if let Some(seed) = shuffle {
-                harness::cases::shuffle(&mut cases, seed);
+                harness::cases::shuffle_cases(&mut cases, seed);
                 harness::cases::shuffle(&mut model_cases, seed);
                 harness::cases::shuffle(&mut trainings, seed);
             }
@@ -373,7 +392,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
 
     sink.bar.finish_and_clear();
     // Store what there is, even after an error: nothing measured is lost.
-    let stored = store_run(&base, &run_id, &sink.records);
+    let stored = store_run(&base, token.as_ref(), &run_id, &sink.records);
     if let Some(l) = local {
         rt.block_on(l.stop())?;
     }
@@ -439,18 +458,23 @@ fn native_backend_count(plan: &NativePlan) -> usize {
 
 /// POSTs the run to the server. Called outside the runtime's `block_on`: the in-process server
 /// keeps serving on the runtime's worker threads meanwhile.
-fn store_run(base: &str, id: &str, records: &[Record]) -> anyhow::Result<String> {
+fn store_run(
+    base: &str,
+    token: Option<&server::access::Token>,
+    id: &str,
+    records: &[Record],
+) -> anyhow::Result<String> {
     if records.is_empty() {
         return Ok("nothing to store".into());
     }
     let body = RunUpload { id: id.to_owned(), source: "run".into(), records: records.to_vec() };
     let url = format!("{base}/api/v1/runs");
-    let mut resp = ureq::post(&url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .send_json(&body)
-        .with_context(|| format!("POST {url}"))?;
+    let mut req = ureq::post(&url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {}", t.as_str()));
+    }
+    let mut resp =
+        req.config().http_status_as_error(false).build().send_json(&body).with_context(|| format!("POST {url}"))?;
     let status = resp.status();
     let text = resp.body_mut().read_to_string().unwrap_or_default();
     if status.is_success() {

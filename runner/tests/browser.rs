@@ -69,6 +69,10 @@ fn assert_whole_catalogue(records: &[Record], backend: &str) {
                 let t = r.timing.as_ref().expect("measured records carry timing");
                 assert!(t.summary.median_ns > 0.0 && t.summary.n >= 2);
                 assert!(r.check.as_ref().is_some_and(|c| c.passed) || backend.ends_with("-wasm"));
+                // The peaks ran first in the browser too: every WebGPU record is a share of them.
+                if backend.ends_with("-webgpu") {
+                    assert!(r.peak.as_ref().is_some_and(|p| p.fraction > 0.0), "{kernel} {case}: no share of peak");
+                }
             }
             Status::Skipped { reason } => assert!(!reason.is_empty()),
             other => panic!("{kernel} {case} on {backend}: {other:?}"),

@@ -285,6 +285,39 @@ fn golden_cli_outputs() {
     golden("model-info", &harness::model::preset("llama-3.2-1b").unwrap().info());
     golden("suite", &toml::from_str::<Suite>(include_str!("../../suites/llm-decode.toml")).unwrap());
     golden(
+        "recommendation",
+        &Recommendation {
+            subject: "softmax".into(),
+            goal: "latency".into(),
+            metric: "time".into(),
+            higher_is_better: false,
+            cases: vec![RecommendedCase {
+                case: "64x1000".into(),
+                dtype: "f32".into(),
+                ranking: vec![Ranked {
+                    rank: 1,
+                    backend: "native-cpu".into(),
+                    adapter: "-".into(),
+                    machine: "3f2a9c01b7de".into(),
+                    value: 201500.0,
+                    low: 198000.0,
+                    high: 205250.0,
+                    run_id: "native-1764633600000-00ab12cd".into(),
+                    commit: "bed9784".into(),
+                    created_at: "2026-12-02T13:00:00Z".into(),
+                    runs: 3,
+                }],
+            }],
+            no_data: vec![NoData {
+                backend: "chrome-webgpu".into(),
+                adapter: "SwiftShader Device (Subzero)".into(),
+                machine: "0c1d2e3f4a5b".into(),
+                case: "*".into(),
+                reason: "no data: never measured softmax".into(),
+            }],
+        },
+    );
+    golden(
         "backends",
         &vec![
             BackendStatus {

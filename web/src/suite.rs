@@ -72,7 +72,7 @@ impl SuitePlan {
         }
         let (mut cases, mut models, mut trainings) = (cases, models, trainings);
         if let Some(seed) = config.shuffle {
-            cases::shuffle(&mut cases, seed);
+            cases::shuffle_cases(&mut cases, seed);
             cases::shuffle(&mut models, seed);
             cases::shuffle(&mut trainings, seed);
         }
@@ -220,6 +220,8 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         device = open_device(adapter.as_ref(), &env).await;
     }
 
+    // The peak cases come first; each later record is stamped with its share of them.
+    let mut peaks = harness::peak::Peaks::default();
     for Case { kernel, params } in &plan.cases {
         let kernel = *kernel;
 
@@ -294,7 +296,10 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                         resolution_ns: env.host_clock_resolution_ns,
                     };
                     let mut prepared = RefRun { kernel, params, inputs: &inputs, out: vec![] };
-                    match start_host(&mut prepared, kernel, params, None, None, &run) {
+                    match kernel.reference_unmeasurable().map_or_else(
+                        || start_host(&mut prepared, kernel, params, None, None, &run),
+                        |why| Err(Box::new(run.skipped(kernel, params, why.into()))),
+                    ) {
                         Ok(mut m) => loop {
                             complete_now(m.step());
                             set_progress(kernel.id, &params.case, &wasm_label, m.samples_taken(), case_start);
@@ -311,6 +316,9 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                 }
             };
             let lost = backend == PageBackend::WebGpu && matches!(record.status, Status::Failed { .. });
+            let mut record = record;
+            peaks.observe(&record);
+            peaks.annotate(&mut record);
             state::update(|s| {
                 s.records.push(record);
                 s.done += 1;

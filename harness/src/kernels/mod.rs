@@ -14,6 +14,7 @@ mod kvcache;
 mod logmel;
 mod matmul;
 mod model_ops;
+mod peak;
 mod quant;
 mod rope;
 
@@ -34,6 +35,7 @@ pub use kvcache::KvCache;
 pub use logmel::{LogMel, MEL_HOP, MelSetup, MelTables, mel_config, speech_clip};
 pub use matmul::Matmul;
 pub use model_ops::{Add, CachedAttention, LmHead};
+pub use peak::{FMA_LANES, FMA_M, PeakCopy, PeakFma};
 pub use quant::QuantMatmul;
 pub use rope::Rope;
 

@@ -426,5 +426,6 @@ fn record_for(preset: &str, backend: &str, size: &str, provenance: Provenance) -
         provenance,
         model: None,
         training: None,
+        peak: None,
     }
 }

@@ -401,3 +401,58 @@ pub struct Series {
     pub points: Vec<SeriesPoint>,
     pub changes: Vec<SeriesChange>,
 }
+
+/// `accelbench recommend`'s answer: per case of one kernel or model, the stored targets
+/// (backend, adapter, machine) ranked by the goal's figure, and what was never measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// The kernel id or model preset.
+    pub subject: String,
+    /// `latency`, `throughput` or `memory`.
+    pub goal: String,
+    /// The series metric ranked: `time`, `tokens-per-s` or `memory`.
+    pub metric: String,
+    /// Whether a larger value ranks first (tokens/s).
+    pub higher_is_better: bool,
+    pub cases: Vec<RecommendedCase>,
+    /// Targets in the database that never measured a case of the subject here, and why
+    /// (`no data`, or the reason a run recorded for skipping it).
+    pub no_data: Vec<NoData>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecommendedCase {
+    pub case: String,
+    pub dtype: String,
+    /// Best first. Equal ranks are ties: their 99% intervals overlap.
+    pub ranking: Vec<Ranked>,
+}
+
+/// One target's standing on a case, from its newest stored run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ranked {
+    /// 1 + the number of targets whose whole interval is better than this one's.
+    pub rank: usize,
+    pub backend: String,
+    pub adapter: String,
+    pub machine: String,
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+    /// The evidence: the stored run the value comes from, its commit and time.
+    pub run_id: String,
+    pub commit: String,
+    pub created_at: String,
+    /// How many stored runs the target has of this case.
+    pub runs: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoData {
+    pub backend: String,
+    pub adapter: String,
+    pub machine: String,
+    /// The case, or `*` when the target measured no case of the subject.
+    pub case: String,
+    pub reason: String,
+}

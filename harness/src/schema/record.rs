@@ -38,6 +38,31 @@ pub struct Record {
     /// A training run's figures (steps/s, tokens/s, the loss curve); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<super::TrainingMetrics>,
+    /// This record's share of the practical peaks measured on the same backend and adapter in
+    /// the same run; absent where no peak was measured there (added within v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak: Option<PeakShare>,
+}
+
+/// A record's achieved rates over the practical peaks ([`crate::peak`]): the memory share
+/// (bytes moved / peak bandwidth) and the compute share (flops / the FMA peak of its dtype;
+/// quantised kernels compute in f32). The larger share is the resource the kernel is bound by,
+/// as in a roofline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeakShare {
+    /// `memory` or `compute`: the larger of the two shares.
+    pub bound: String,
+    /// The bound resource's share, 0..(about) 1.
+    pub fraction: f64,
+    /// Achieved GB/s over `peak_gbps`; absent where no bandwidth peak was measured.
+    pub memory: Option<f64>,
+    /// Achieved GFLOP/s over `peak_gflops`; absent for kernels without flops or without an
+    /// FMA peak of their dtype.
+    pub compute: Option<f64>,
+    pub peak_gbps: Option<f64>,
+    pub peak_gflops: Option<f64>,
+    /// The peak records' kernel ids this share is against.
+    pub against: Vec<String>,
 }
 
 /// Whether a record measures inference or training work.

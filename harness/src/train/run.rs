@@ -103,6 +103,7 @@ impl TrainCase {
             provenance,
             model: None,
             training: None,
+            peak: None,
         }
     }
 }

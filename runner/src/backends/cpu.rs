@@ -87,6 +87,13 @@ fn prepare_op(op: Op, inputs: &Inputs) -> Option<Box<dyn Prepared>> {
         Op::QuantMatmul { dims, format } => Box::new(QuantMatmul::new(dims, format, inputs)),
         Op::KvCache { dims, stream, .. } => Box::new(KvDecode::new(dims, inputs, stream)),
         Op::Grad(g) => Box::new(super::cpu_grad::GradKernel::new(g, inputs)),
+        Op::Peak(harness::op::PeakOp::Copy { .. }) => {
+            Box::new(PeakCopy { x: inputs.unary().x.clone(), y: vec![0.0; inputs.unary().x.len()] })
+        }
+        Op::Peak(harness::op::PeakOp::Fma { iters, .. }) => {
+            let x = inputs.unary().x.clone();
+            Box::new(PeakFma { y: vec![0.0; x.len()], x, iters })
+        }
         op @ (Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d { .. }) => {
             Box::new(super::cpu_model::ModelOp::new(op, inputs))
         }
@@ -268,6 +275,108 @@ impl Prepared for Gelu {
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {
         Ok(self.y.clone())
+    }
+}
+
+/// Bandwidth on native-cpu: a parallel memcpy in 1 MiB chunks, what `copy_from_slice` makes of
+/// it on every core.
+struct PeakCopy {
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl Prepared for PeakCopy {
+    fn run(&mut self) -> Result<(), RunError> {
+        self.y.par_chunks_mut(1 << 18).zip(self.x.par_chunks(1 << 18)).for_each(|(y, x)| y.copy_from_slice(x));
+        Ok(())
+    }
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.y.clone())
+    }
+}
+
+/// The FMA peak on native-cpu: the shader's 16 chains per thread, four threads at a time (64
+/// independent lanes keep the units busy instead of waiting on each chain's latency). With
+/// AVX2 and FMA (detected at run time, as the gemm crate our GEMM uses does) the chains are
+/// 256-bit FMAs, so no kernel here outruns its peak; elsewhere they are the multiply-adds LLVM
+/// vectorises for the baseline target. fp16 runs in f32 here, as native-cpu's other fp16
+/// variants do.
+struct PeakFma {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    iters: usize,
+}
+
+const PEAK_LANES: usize = harness::kernels::FMA_LANES;
+
+impl Prepared for PeakFma {
+    fn run(&mut self) -> Result<(), RunError> {
+        let (m, iters) = (harness::kernels::FMA_M, self.iters);
+        self.y.par_chunks_mut(256).zip(self.x.par_chunks(256)).for_each(|(y, x)| {
+            for (y, x) in y.chunks_mut(4).zip(x.chunks(4)) {
+                let mut a = [[0.0f32; PEAK_LANES]; 4];
+                let mut c = [[0.0f32; PEAK_LANES]; 4];
+                for (t, &x) in x.iter().enumerate() {
+                    for (l, (a, c)) in a[t].iter_mut().zip(&mut c[t]).enumerate() {
+                        *a = x * [1.0, 0.5, 0.25, 0.125][l / 4];
+                        *c = x * (1.0 - m);
+                    }
+                }
+                fma_chains(&mut a, &c, m, iters);
+                let a = std::hint::black_box(a);
+                for (y, a) in y.iter_mut().zip(&a) {
+                    *y = a.iter().sum();
+                }
+            }
+        });
+        Ok(())
+    }
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.y.clone())
+    }
+}
+
+/// `a = a m + c`, `iters` times, on 64 lanes.
+fn fma_chains(a: &mut [[f32; PEAK_LANES]; 4], c: &[[f32; PEAK_LANES]; 4], m: f32, iters: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: both features were detected on this CPU just above.
+        #[allow(unsafe_code)]
+        unsafe {
+            fma_chains_avx2(a, c, m, iters)
+        };
+        return;
+    }
+    for _ in 0..iters {
+        for (a, c) in a.iter_mut().zip(c) {
+            for (a, c) in a.iter_mut().zip(c) {
+                *a = *a * m + c;
+            }
+        }
+    }
+}
+
+/// Eight 256-bit registers of chains, one `vfmadd` each per step.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx2,fma")]
+fn fma_chains_avx2(a: &mut [[f32; PEAK_LANES]; 4], c: &[[f32; PEAK_LANES]; 4], m: f32, iters: usize) {
+    use std::arch::x86_64::{__m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_storeu_ps};
+    let mv = _mm256_set1_ps(m);
+    let flat_a = a.as_flattened_mut();
+    let flat_c = c.as_flattened();
+    // SAFETY: each load and store reads or writes 8 f32 at offset 8 i of 64-element arrays,
+    // i < 8, inside them; the intrinsics take unaligned pointers.
+    let mut r: [__m256; 8] = std::array::from_fn(|i| unsafe { _mm256_loadu_ps(flat_a.as_ptr().add(8 * i)) });
+    let cv: [__m256; 8] = std::array::from_fn(|i| unsafe { _mm256_loadu_ps(flat_c.as_ptr().add(8 * i)) });
+    for _ in 0..iters {
+        for (r, c) in r.iter_mut().zip(&cv) {
+            *r = _mm256_fmadd_ps(*r, mv, *c);
+        }
+    }
+    for (i, r) in r.iter().enumerate() {
+        // SAFETY: as the loads above.
+        unsafe { _mm256_storeu_ps(flat_a.as_mut_ptr().add(8 * i), *r) };
     }
 }
 

@@ -123,6 +123,13 @@ impl Backend for Cuda {
                 return Err(format!("native-cuda has no fp16 {} kernel yet (its f32 kernel is measured)", kernel.id));
             }
             Op::KvCache { .. } => return Err("native-cuda has no paged KV-cache kernels yet".into()),
+            Op::Peak(_) => {
+                return Err(format!(
+                    "native-cuda has no {} microbenchmark yet (an NVRTC copy and FMA loop are the next step); \
+                     its records carry no fraction of peak",
+                    kernel.id
+                ));
+            }
             Op::QuantMatmul { .. } => {
                 return Err(format!(
                     "native-cuda has no q8/q4 {} kernel yet (a dequantising NVRTC GEMV is the next step)",
@@ -223,6 +230,7 @@ impl Backend for Cuda {
             | Op::LmHead { .. }
             | Op::QuantMatmul { .. }
             | Op::Conv1d { .. }
+            | Op::Peak(_)
             | Op::Grad(_) => unreachable!("refused above"),
         };
         Ok(Box::new(CudaRun { stream: s.clone(), blas: dev.blas.clone(), funcs: dev.funcs.clone(), job }))

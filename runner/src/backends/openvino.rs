@@ -383,6 +383,13 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
                 kernel.id
             ));
         }
+        Op::Peak(_) => {
+            return Err(format!(
+                "native-openvino does not run {}: a peak is a hand-written loop, and an OpenVINO graph \
+                 would measure its compiler's rewrite of it; its records carry no fraction of peak",
+                kernel.id
+            ));
+        }
         Op::Grad(_) => {
             return Err(format!(
                 "native-openvino runs inference only: {} is a training kernel (OpenVINO has no backward \
@@ -485,6 +492,10 @@ mod tests {
                             ];
                             if k.imp.mode() == harness::schema::Mode::Training {
                                 assert!(reason.contains("training kernel"), "{}: {reason}", k.id);
+                                continue;
+                            }
+                            if k.family == harness::catalogue::Family::Peak {
+                                assert!(reason.contains("no fraction of peak"), "{}: {reason}", k.id);
                                 continue;
                             }
                             assert!(refused.contains(&k.id), "{}: {reason}", k.id);

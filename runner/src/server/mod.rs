@@ -2,6 +2,7 @@
 //! `static/` cross-origin isolated, takes runs over a versioned JSON API, runs the native side
 //! on request, and keeps every run in the store.
 
+pub mod access;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -40,6 +41,20 @@ pub struct ServeArgs {
     /// Static assets served under /static
     #[arg(long = "static", default_value = "static")]
     static_dir: PathBuf,
+    /// File holding the token that writes need (`Authorization: Bearer TOKEN`); required to
+    /// listen beyond loopback
+    #[arg(long)]
+    write_token_file: Option<PathBuf>,
+    /// File holding a token that API reads need (the write token also reads); reads are open
+    /// without it
+    #[arg(long)]
+    read_token_file: Option<PathBuf>,
+    /// Accept POST /api/v1/native/runs (GPU work on request) beyond loopback too
+    #[arg(long)]
+    allow_native_runs: bool,
+    /// Writes a minute one client address may make (0: no limit)
+    #[arg(long, default_value_t = 240)]
+    max_writes_per_minute: u32,
 }
 
 /// Request bodies above this are refused (a full browser run is a few MB).
@@ -81,7 +96,7 @@ pub fn default_db() -> String {
     }
 }
 
-pub fn router(store: Store, dist: PathBuf, static_dir: PathBuf) -> Router {
+pub fn router(store: Store, access: access::Access, dist: PathBuf, static_dir: PathBuf) -> Router {
     let state = AppState { store, native_lock: Arc::new(tokio::sync::Mutex::new(())) };
     let api = Router::new()
         .route("/health", get(health))
@@ -123,11 +138,20 @@ pub fn router(store: Store, dist: PathBuf, static_dir: PathBuf) -> Router {
             .nest("/api/v1", api)
             .nest_service("/static", ServeDir::new(static_dir))
             .merge(pages)
-            .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(axum::middleware::from_fn_with_state(access, access::guard)),
     )
 }
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<crate::Outcome> {
+    let token = |p: &Option<PathBuf>| p.as_deref().map(access::Token::from_file).transpose();
+    let access = access::Access::for_addr(
+        args.addr,
+        token(&args.write_token_file)?,
+        token(&args.read_token_file)?,
+        args.allow_native_runs,
+        args.max_writes_per_minute,
+    )?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
         let db = args.db.clone().unwrap_or_else(default_db);
@@ -141,9 +165,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<crate::Outcome> {
         // The first line of stdout is the address: scripts and tests read it.
         println!("listening on http://{addr}");
         eprintln!("database: {db}");
+        eprintln!("access: {}", access.describe());
         use std::io::Write as _;
         std::io::stdout().flush().ok();
-        let app = router(store.clone(), args.dist.clone(), args.static_dir.clone());
+        let app = router(store.clone(), access, args.dist.clone(), args.static_dir.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
         // Accepted requests have finished (graceful shutdown waits); close the pool cleanly so
         // the WAL is checkpointed.
@@ -168,7 +194,8 @@ impl InProcess {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port")?;
         let url = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = router(store.clone(), dist, static_dir);
+        let app = router(store.clone(), access::Access::loopback(), dist, static_dir)
+            .into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {

@@ -199,6 +199,28 @@ impl Store {
             .collect())
     }
 
+    /// Records of any status (of `kernel`, or of every kernel) in the newest `limit` runs:
+    /// what `recommend` reads to know the targets and why one did not measure something.
+    pub async fn records_of(&self, kernel: Option<&str>, limit: i64) -> Result<Vec<Stored>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.created_at, x.json FROM records x JOIN runs r ON r.id = x.run_id
+             WHERE (?1 IS NULL OR x.kernel = ?1)
+               AND r.id IN (SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?2)
+             ORDER BY r.created_at, r.rowid, x.seq",
+        )
+        .bind(kernel)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let record = serde_json::from_str::<Record>(&r.get::<String, _>("json")).ok()?;
+                Some(Stored { run_id: r.get("id"), created_at: r.get("created_at"), record })
+            })
+            .collect())
+    }
+
     /// The newest stored run (other than `except`) with a measured record on one of `keys`'
     /// machines and measurements: the `--baseline latest` of a run.
     pub async fn latest_matching(&self, records: &[Record], except: &str) -> Result<Option<String>, StoreError> {
