@@ -176,7 +176,8 @@ async fn a_run_as_a_person_sees_it(browser: Browser) -> anyhow::Result<()> {
         page.screenshot("before").await?;
 
         page.click("#kernels-none").await?;
-        for k in ["matmul-f32", "softmax", "attention-flash", "kvcache-stream"] {
+        // The bandwidth peak too: the other records are then shares of it.
+        for k in ["peak-bandwidth", "matmul-f32", "softmax", "attention-flash", "kvcache-stream"] {
             page.click(&format!("input[type=checkbox][value='{k}']")).await?;
         }
         let ticked = page
@@ -187,7 +188,7 @@ async fn a_run_as_a_person_sees_it(browser: Browser) -> anyhow::Result<()> {
                 vec![],
             )
             .await?;
-        assert_eq!(ticked, json!(["matmul-f32", "softmax", "attention-flash", "kvcache-stream"]));
+        assert_eq!(ticked, json!(["peak-bandwidth", "matmul-f32", "softmax", "attention-flash", "kvcache-stream"]));
         ensure!(page.enabled("#run").await? && !page.enabled("#cancel").await?);
         page.click("#run").await?;
 
@@ -220,7 +221,7 @@ async fn a_run_as_a_person_sees_it(browser: Browser) -> anyhow::Result<()> {
         page.screenshot("after").await?;
 
         let records = page.records().await?;
-        ensure!(records.len() >= 7, "expected the 7 quick cases, got {}", records.len());
+        ensure!(records.len() >= 8, "expected the 8 quick cases, got {}", records.len());
         let last = seen.last().unwrap();
         ensure!(last.contains(&format!("{0} of {0}", records.len())), "the panel ends at {last}");
         ensure!(page.enabled("#run").await? && !page.enabled("#cancel").await?, "after done, Run is enabled again");
@@ -240,9 +241,15 @@ async fn a_run_as_a_person_sees_it(browser: Browser) -> anyhow::Result<()> {
             ensure!(cells[3] == r.backend, "row {cells:?} backend");
             let median = r.timing.as_ref().map_or(String::new(), |t| fmt_ns(t.summary.median_ns));
             ensure!(cells[4] == median, "row {cells:?}: median {median}");
+            ensure!(cells[7] == harness::format::fmt_peak(r), "row {cells:?}: of peak");
             // f32 kernels leave the `vs f32` column empty.
-            ensure!(cells[8].is_empty(), "row {cells:?}: vs f32");
-            ensure!(cells[9].starts_with(r.status.label()), "row {cells:?}: status {}", r.status.label());
+            ensure!(cells[9].is_empty(), "row {cells:?}: vs f32");
+            ensure!(cells[10].starts_with(r.status.label()), "row {cells:?}: status {}", r.status.label());
+        }
+        // The peak ran first, so the measured records of its backend show their share of it.
+        if records.iter().any(|r| r.kernel == "peak-bandwidth" && r.status == Status::Measured) {
+            let shared = records.iter().filter(|r| r.family != "peak" && r.peak.is_some()).count();
+            ensure!(shared >= 4, "only {shared} records show a share of peak");
         }
         // One chart mark per measured record.
         let measured = records.iter().filter(|r| r.status == Status::Measured && r.timing.is_some()).count();

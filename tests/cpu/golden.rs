@@ -284,6 +284,19 @@ fn golden_cli_outputs() {
     // A model listing: the config (accelbench's own --config format), counts and memory.
     golden("model-info", &harness::model::preset("llama-3.2-1b").unwrap().info());
     golden("suite", &toml::from_str::<Suite>(include_str!("../../suites/llm-decode.toml")).unwrap());
+    // A record's `peak`: softmax on lavapipe, a share of the run's bandwidth and FMA peaks.
+    golden(
+        "peak-share",
+        &PeakShare {
+            bound: "memory".into(),
+            fraction: 0.025,
+            memory: Some(0.025),
+            compute: Some(0.005),
+            peak_gbps: Some(7.89),
+            peak_gflops: Some(26.23),
+            against: vec!["peak-bandwidth".into(), "peak-fma-f32".into()],
+        },
+    );
     golden(
         "recommendation",
         &Recommendation {

@@ -385,6 +385,7 @@ fn results() -> Html {
                     { header("#", SortKey::Order) }{ header("kernel / case", SortKey::Kernel) }<th>{ "dtype" }</th>
                     { header("backend", SortKey::Backend) }{ header("median", SortKey::Median) }
                     { header("95% CI width", SortKey::Spread) }{ header("throughput", SortKey::Throughput) }
+                    <th title="share of this backend's practical peak in this run: memory or compute, whichever is larger">{ "of peak" }</th>
                     <th>{ "timer" }</th><th title="reduced-precision kernels: relative RMS error against the same operation in f32">{ "vs f32" }</th>{ header("status", SortKey::Status) }
                 </tr></thead>
                 <tbody>
@@ -399,6 +400,7 @@ fn results() -> Html {
                             <td class="num">{ t.map_or(String::new(), |t| fmt_ns(t.summary.median_ns)) }</td>
                             <td class="num">{ if spread(r).is_nan() { String::new() } else { format!("±{:.1}%", 50.0 * spread(r)) } }</td>
                             <td class="num">{ charts::headline(r).map_or(String::new(), |(v, u)| format!("{v:.2} {u}")) }</td>
+                            <td class="num">{ harness::format::fmt_peak(r) }</td>
                             <td>{ t.map_or(String::new(), |t| format!("{} ×{}", t.timer.kind, t.batch)) }</td>
                             <td class="num">{ harness::format::fmt_vs_f32(r) }</td>
                             <td title={r.status.reason().unwrap_or_default().to_owned()}>

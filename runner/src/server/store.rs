@@ -190,13 +190,7 @@ impl Store {
         .bind(f.limit.unwrap_or(200).clamp(1, 10_000))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                let record = serde_json::from_str::<Record>(&r.get::<String, _>("json")).ok()?;
-                Some(Stored { run_id: r.get("id"), created_at: r.get("created_at"), record })
-            })
-            .collect())
+        Ok(stored(&rows))
     }
 
     /// Records of any status (of `kernel`, or of every kernel) in the newest `limit` runs:
@@ -212,13 +206,7 @@ impl Store {
         .bind(limit.clamp(1, 10_000))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                let record = serde_json::from_str::<Record>(&r.get::<String, _>("json")).ok()?;
-                Some(Stored { run_id: r.get("id"), created_at: r.get("created_at"), record })
-            })
-            .collect())
+        Ok(stored(&rows))
     }
 
     /// The newest stored run (other than `except`) with a measured record on one of `keys`'
@@ -328,4 +316,15 @@ async fn insert_record(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Rows of `(id, created_at, json)` as stored records; a record that no longer parses (a file
+/// from a newer schema) is left out rather than failing the whole read.
+fn stored(rows: &[sqlx::sqlite::SqliteRow]) -> Vec<Stored> {
+    rows.iter()
+        .filter_map(|r| {
+            let record = serde_json::from_str::<Record>(&r.get::<String, _>("json")).ok()?;
+            Some(Stored { run_id: r.get("id"), created_at: r.get("created_at"), record })
+        })
+        .collect()
 }
