@@ -54,6 +54,15 @@ impl Metric {
         }
     }
 
+    /// A value of this metric as people read it: a time, a rate or MiB.
+    pub fn format(self, v: f64) -> String {
+        match self {
+            Metric::Time => crate::format::fmt_ns(v),
+            Metric::TokensPerS => format!("{v:.1} tok/s"),
+            Metric::Memory => format!("{:.1} MiB", v / (1024.0 * 1024.0)),
+        }
+    }
+
     /// The value and its relative standard error in one record, if it has this metric.
     fn of(self, r: &Record) -> Option<(f64, f64)> {
         if r.status != Status::Measured {
@@ -93,6 +102,13 @@ pub fn machine_fingerprint(r: &Record) -> String {
     format!("{:012x}", h >> 16)
 }
 
+/// Where a record was measured: its backend, adapter name (`-` for none) and machine
+/// fingerprint; a series is one kernel case's history on one such target.
+pub fn target_of(r: &Record) -> (String, String, String) {
+    let adapter = r.adapter.as_ref().map_or_else(|| "-".to_owned(), |a| a.name.clone());
+    (r.backend.clone(), adapter, machine_fingerprint(r))
+}
+
 type SeriesKey = (String, String, String, String, String, String);
 /// A run of a series being gathered: its id, stored time, commit and its rounds' values.
 type RunValues = (String, String, String, Vec<(f64, f64)>);
@@ -106,9 +122,8 @@ pub fn series(rows: &[Stored], metric: Metric) -> Vec<Series> {
     for s in rows {
         let r = &s.record;
         let Some(v) = metric.of(r) else { continue };
-        let adapter = r.adapter.as_ref().map_or_else(|| "-".to_owned(), |a| a.name.clone());
-        let key =
-            (r.kernel.clone(), r.case.clone(), r.dtype.clone(), r.backend.clone(), adapter, machine_fingerprint(r));
+        let (backend, adapter, machine) = target_of(r);
+        let key = (r.kernel.clone(), r.case.clone(), r.dtype.clone(), backend, adapter, machine);
         let runs = groups.entry(key).or_default();
         match runs.iter_mut().find(|(id, ..)| *id == s.run_id) {
             Some((.., vals)) => vals.push(v),

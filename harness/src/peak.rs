@@ -29,10 +29,9 @@ fn target(r: &Record) -> (String, String) {
     (r.backend.clone(), r.adapter.as_ref().map_or_else(String::new, |a| a.name.clone()))
 }
 
-fn best(slot: &mut Option<(f64, String)>, value: f64, kernel: &str) {
-    if slot.as_ref().is_none_or(|(v, _)| value > *v) {
-        *slot = Some((value, kernel.to_owned()));
-    }
+/// Whether `value` beats the peak in `slot` (or there is none yet).
+fn beats(slot: Option<&(f64, String)>, value: f64) -> bool {
+    slot.is_none_or(|(v, _)| value > *v)
 }
 
 impl Peaks {
@@ -55,11 +54,11 @@ impl Peaks {
         }
         let peaks = self.targets.entry(target(r)).or_default();
         if r.work.flops > 0.0 {
-            let mut slot = peaks.gflops.remove(&r.dtype);
-            best(&mut slot, t.gflops, &r.kernel);
-            peaks.gflops.extend(slot.map(|s| (r.dtype.clone(), s)));
-        } else {
-            best(&mut peaks.gbps, t.gbps, &r.kernel);
+            if beats(peaks.gflops.get(&r.dtype), t.gflops) {
+                peaks.gflops.insert(r.dtype.clone(), (t.gflops, r.kernel.clone()));
+            }
+        } else if beats(peaks.gbps.as_ref(), t.gbps) {
+            peaks.gbps = Some((t.gbps, r.kernel.clone()));
         }
     }
 

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::history::{Metric, Stored, machine_fingerprint};
+use crate::history::{Metric, Stored, target_of};
 use crate::schema::{NoData, Ranked, Recommendation, RecommendedCase, Series, Status};
 
 /// What the user optimises for.
@@ -52,12 +52,6 @@ impl Goal {
 }
 
 type Target = (String, String, String);
-
-fn target_of(s: &Stored) -> Target {
-    let r = &s.record;
-    let adapter = r.adapter.as_ref().map_or_else(|| "-".to_owned(), |a| a.name.clone());
-    (r.backend.clone(), adapter, machine_fingerprint(r))
-}
 
 /// Ranks `series` (the subject's, for `metric`) per case and dtype. `subject` holds the
 /// subject's stored records of any status (for the reasons targets did not measure it), and
@@ -119,10 +113,10 @@ pub fn recommend(
             Status::Mismatch { reason } => format!("mismatch (a wrong answer is never ranked): {reason}"),
             Status::Failed { reason } => format!("failed: {reason}"),
         };
-        reasons.insert(target_of(s), why);
+        reasons.insert(target_of(&s.record), why);
     }
     let targets: BTreeSet<Target> =
-        known.iter().chain(subject_rows).map(target_of).chain(measured.keys().cloned()).collect();
+        known.iter().chain(subject_rows).map(|s| target_of(&s.record)).chain(measured.keys().cloned()).collect();
     let mut no_data = Vec::new();
     for t in &targets {
         let (backend, adapter, machine) = t.clone();

@@ -4,7 +4,6 @@
 use anyhow::Context as _;
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use harness::format::fmt_ns;
 use harness::history::{Metric, series};
 use harness::schema::{Series, SeriesFilter};
 
@@ -83,11 +82,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Ok);
     }
-    let value = |v: f64| match metric {
-        Metric::Time => fmt_ns(v),
-        Metric::TokensPerS => format!("{v:.1} tok/s"),
-        Metric::Memory => format!("{:.1} MiB", v / (1024.0 * 1024.0)),
-    };
+    let value = |v: f64| metric.format(v);
     for s in &all {
         println!(
             "{} {} {} on {} ({}), machine {}: {} runs",

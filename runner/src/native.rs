@@ -306,17 +306,20 @@ impl NativePlan {
                 };
                 emit(record)?;
             }
-            if self.backends.iter().any(|b| b == "reference")
-                && let Some(why) = kernel.reference_unmeasurable()
-            {
-                emit(run("native-reference", None).skipped(kernel, params, why.into()))?;
-            } else if self.backends.iter().any(|b| b == "reference") {
-                let mut r = RefRun { kernel, params, inputs: &inputs, out: expected.clone() };
-                let mut record = measure_host(&mut r, kernel, params, None, None, &run("native-reference", None));
-                if let Some(t) = record.timing.as_mut() {
-                    // The reference's first run is the one that produced `expected`, above.
-                    t.cold.first_run_ns = Some(reference_cold_ns);
-                }
+            if self.backends.iter().any(|b| b == "reference") {
+                let run = run("native-reference", None);
+                let record = match kernel.reference_unmeasurable() {
+                    Some(why) => run.skipped(kernel, params, why.into()),
+                    None => {
+                        let mut r = RefRun { kernel, params, inputs: &inputs, out: expected.clone() };
+                        let mut record = measure_host(&mut r, kernel, params, None, None, &run);
+                        if let Some(t) = record.timing.as_mut() {
+                            // The reference's first run is the one that produced `expected`, above.
+                            t.cold.first_run_ns = Some(reference_cold_ns);
+                        }
+                        record
+                    }
+                };
                 emit(record)?;
             }
         }

@@ -5,7 +5,6 @@
 use anyhow::{Context as _, bail};
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use harness::format::fmt_ns;
 use harness::history::{Metric, series};
 use harness::recommend::{Goal, recommend};
 use harness::schema::Recommendation;
@@ -76,11 +75,7 @@ pub fn run(args: &RecommendArgs) -> anyhow::Result<Outcome> {
 }
 
 fn print(rec: &Recommendation, metric: Metric, db: &str) {
-    let value = |v: f64| match metric {
-        Metric::Time => fmt_ns(v),
-        Metric::TokensPerS => format!("{v:.1} tok/s"),
-        Metric::Memory => format!("{:.1} MiB", v / (1024.0 * 1024.0)),
-    };
+    let value = |v: f64| metric.format(v);
     if rec.cases.is_empty() {
         println!("{} for {}: no data in {db}; nothing measured it, so nothing is ranked", rec.subject, rec.goal);
     }

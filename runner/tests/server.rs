@@ -58,19 +58,43 @@ fn agent() -> ureq::Agent {
 }
 
 fn post(s: &Server, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let mut r = agent()
-        .post(format!("{}{path}", s.base))
-        .header("content-type", "application/json")
-        .send(body)
-        .expect("request sent");
-    let code = r.status().as_u16();
-    (code, r.body_mut().read_json().unwrap_or(serde_json::Value::Null))
+    let (code, body, _) = request(s, "POST", path, None, body);
+    (code, body)
 }
 
 fn get(s: &Server, path: &str) -> (u16, serde_json::Value) {
-    let mut r = agent().get(format!("{}{path}", s.base)).call().expect("request sent");
-    let code = r.status().as_u16();
-    (code, r.body_mut().read_json().unwrap_or(serde_json::Value::Null))
+    let (code, body, _) = request(s, "GET", path, None, "");
+    (code, body)
+}
+
+/// One request as a client sends it, with an optional bearer token: the status, the JSON
+/// body, and the `WWW-Authenticate` or `Retry-After` header if there is one.
+fn request(
+    s: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value, Option<String>) {
+    let uri = format!("{}{path}", s.base);
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut r = if method == "GET" {
+        let mut b = agent().get(&uri);
+        if let Some(a) = &auth {
+            b = b.header("authorization", a);
+        }
+        b.call()
+    } else {
+        let mut b = agent().post(&uri).header("content-type", "application/json");
+        if let Some(a) = &auth {
+            b = b.header("authorization", a);
+        }
+        b.send(body)
+    }
+    .expect("request sent");
+    let h = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    let hint = h("www-authenticate").or_else(|| h("retry-after"));
+    (r.status().as_u16(), r.body_mut().read_json().unwrap_or(serde_json::Value::Null), hint)
 }
 
 fn record() -> serde_json::Value {
@@ -261,34 +285,6 @@ fn series_show_a_seeded_change_point_at_its_commit() {
     let (code, err) = get(&s, "/api/v1/series?metric=speed");
     assert_eq!(code, 422);
     assert!(err["error"].as_str().unwrap().contains("tokens-per-s"), "{err}");
-}
-
-fn request(
-    s: &Server,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> (u16, serde_json::Value, Option<String>) {
-    let uri = format!("{}{path}", s.base);
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut r = if method == "GET" {
-        let mut b = agent().get(&uri);
-        if let Some(a) = &auth {
-            b = b.header("authorization", a);
-        }
-        b.call()
-    } else {
-        let mut b = agent().post(&uri).header("content-type", "application/json");
-        if let Some(a) = &auth {
-            b = b.header("authorization", a);
-        }
-        b.send(body)
-    }
-    .expect("request sent");
-    let h = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
-    let hint = h("www-authenticate").or_else(|| h("retry-after"));
-    (r.status().as_u16(), r.body_mut().read_json().unwrap_or(serde_json::Value::Null), hint)
 }
 
 /// Beyond loopback the server needs a write token: without one `serve` exits 2 naming the
