@@ -122,31 +122,67 @@ pub fn markdown(records: &[Record]) -> String {
     out
 }
 
-/// Each reduced-precision kernel record (fp16, q8, q4) beside its f32 twin on the same case and
-/// backend: the time ratio (below 1: faster) and the error against the f32 result, the
-/// speed/accuracy trade-off of choosing that precision. A variant pairs with the kernel named
-/// without its `-f16`/`-q8`/`-q4` suffix (or that name with `-f32`); the quantised products run
-/// their own shapes (and the GEMVs have no f32 kernel), so they show their error alone. Empty when nothing reduced was measured.
-pub fn precision_markdown(records: &[Record]) -> String {
+/// A reduced-precision kernel record (fp16, q8, q4) and its f32 twin on the same case and
+/// backend, if one was measured.
+#[derive(Debug, Clone, Copy)]
+pub struct PrecisionPair<'a> {
+    /// The kernel named without its precision suffix.
+    pub base: &'a str,
+    pub record: &'a Record,
+    pub twin: Option<&'a Record>,
+}
+
+impl PrecisionPair<'_> {
+    /// This record's median over its twin's (below 1: faster).
+    pub fn time_ratio(&self) -> Option<f64> {
+        let median = |r: &Record| r.timing.as_ref().map(|t| t.summary.median_ns);
+        Some(median(self.record)? / median(self.twin?)?)
+    }
+
+    /// Relative RMS error against the f32 result.
+    pub fn error(&self) -> Option<f64> {
+        self.record.check.as_ref().and_then(|c| c.vs_f32.as_ref()).map(|e| e.rel_rms_err)
+    }
+}
+
+/// Every measured reduced-precision kernel record with its f32 twin: the speed/accuracy
+/// trade-off of choosing that precision. A variant pairs with the kernel named without its
+/// `-f16`/`-q8`/`-q4` suffix (or that name with `-f32`); the quantised products run their own
+/// shapes (and the GEMVs have no f32 kernel), so they have no twin and show their error alone.
+pub fn precision_pairs(records: &[Record]) -> Vec<PrecisionPair<'_>> {
     use crate::schema::Status;
     let measured = |r: &&Record| r.status == Status::Measured && r.timing.is_some() && r.family != "model";
+    records
+        .iter()
+        .filter(measured)
+        .filter(|r| r.dtype != "f32")
+        .map(|r| {
+            let base = ["-f16", "-q8", "-q4"].iter().find_map(|s| r.kernel.strip_suffix(s)).unwrap_or(&r.kernel);
+            let twin = records.iter().filter(measured).find(|f| {
+                (f.kernel == base || f.kernel == format!("{base}-f32"))
+                    && f.dtype == "f32"
+                    && f.case == r.case
+                    && f.backend == r.backend
+            });
+            PrecisionPair { base, record: r, twin }
+        })
+        .collect()
+}
+
+/// [`precision_pairs`] as a Markdown section; empty when nothing reduced was measured.
+pub fn precision_markdown(records: &[Record]) -> String {
     let median = |r: &Record| r.timing.as_ref().map_or(f64::NAN, |t| t.summary.median_ns);
     let mut rows = String::new();
-    for r in records.iter().filter(measured).filter(|r| r.dtype != "f32") {
-        let base = ["-f16", "-q8", "-q4"].iter().find_map(|s| r.kernel.strip_suffix(s)).unwrap_or(&r.kernel);
-        let twin = records.iter().filter(measured).find(|f| {
-            (f.kernel == base || f.kernel == format!("{base}-f32"))
-                && f.dtype == "f32"
-                && f.case == r.case
-                && f.backend == r.backend
-        });
+    for p in precision_pairs(records) {
+        let r = p.record;
         rows.push_str(&format!(
-            "| {base} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            p.base,
             r.case,
             r.backend,
             r.dtype,
             fmt_ns(median(r)),
-            twin.map_or("-".to_owned(), |f| fmt_ratio(median(r) / median(f))),
+            p.time_ratio().map_or("-".to_owned(), fmt_ratio),
             fmt_vs_f32(r)
         ));
     }

@@ -10,6 +10,8 @@
 pub mod cases;
 pub mod catalogue;
 pub mod changepoint;
+#[cfg(feature = "charts")]
+pub mod charts;
 pub mod check;
 pub mod clock;
 pub mod compare;
@@ -20,6 +22,8 @@ pub mod gpu;
 pub mod grad;
 pub mod history;
 pub mod host;
+#[cfg(feature = "charts")]
+pub mod html;
 pub mod kernels;
 pub mod measure;
 pub mod model;

@@ -64,6 +64,8 @@ pub enum ReportFormat {
     Bmf,
     /// github-action-benchmark `customSmallerIsBetter`
     GithubActionBenchmark,
+    /// One self-contained HTML file: charts, tables, environments (nothing fetched)
+    Html,
 }
 
 #[derive(clap::Args, Debug)]
@@ -138,8 +140,25 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
         ReportFormat::GithubActionBenchmark => {
             println!("{}", serde_json::to_string_pretty(&format::github_action_benchmark(&records))?)
         }
+        ReportFormat::Html => print!("{}", html_report(&records)?),
     }
     Ok(Exit::Ok)
+}
+
+/// The HTML report, titled by the runs' commits and dates.
+pub fn html_report(records: &[Record]) -> anyhow::Result<String> {
+    let mut runs: Vec<String> = Vec::new();
+    for r in records {
+        let run = format!("{} {}", r.provenance.commit, r.provenance.date.get(..10).unwrap_or(&r.provenance.date));
+        if !runs.contains(&run) {
+            runs.push(run);
+        }
+    }
+    let title = match runs.as_slice() {
+        [one] => format!("accelbench report · {one}"),
+        many => format!("accelbench report · {} runs", many.len()),
+    };
+    Ok(harness::html::report(records, &title)?)
 }
 
 pub fn print_comparison(cmp: &[Comparison], threshold: f64, fmt: CompareFormat) {

@@ -87,6 +87,9 @@ pub struct RunArgs {
     /// Also write the comparison as Markdown here
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Also write the HTML report here (one self-contained file: charts, tables, environments)
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// Drive this WebDriver endpoint (e.g. a Selenium Grid) instead of starting local drivers;
     /// the page must then be reachable from it (see --server)
     #[arg(long)]
@@ -416,6 +419,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     if let Some(md) = &args.markdown {
         std::fs::write(md, report::run_comparison_markdown(&sink.records))
             .with_context(|| format!("writing --markdown {}", md.display()))?;
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, crate::results::html_report(&sink.records)?)
+            .with_context(|| format!("writing --html {}", path.display()))?;
     }
     let mismatches: Vec<&Record> =
         sink.records.iter().filter(|r| matches!(r.status, Status::Mismatch { .. })).collect();

@@ -1,12 +1,12 @@
 //! SVG charts for where a person would rather look than read: throughput per kernel, latency
-//! distributions, a scaling chart for every sweep and the KV-cache stream replayed token by
-//! token. Pure functions of records; no state.
+//! distributions, a scaling chart for every sweep (harness::charts, the report's and the
+//! dashboard's code path) and the KV-cache stream replayed token by token. Pure functions of
+//! records; no state.
 
 use harness::format::fmt_ns;
 pub use harness::scaling::headline;
-use harness::scaling::{Point, Scaling};
 use harness::schema::{Record, Status};
-use yew::{Html, html};
+use yew::{AttrValue, Html, html};
 
 fn measured(records: &[Record]) -> impl Iterator<Item = &Record> {
     records.iter().filter(|r| r.status == Status::Measured && r.timing.is_some())
@@ -96,91 +96,27 @@ pub fn latency(records: &[Record]) -> Html {
 }
 
 /// One chart per scaling series ([`harness::scaling::find`]: a sweep, or catalogue sets that
-/// differ in one parameter): median time (log scale) and throughput against the swept
-/// parameter, a line per backend.
+/// differ in one parameter): median time and throughput against the swept parameter, a line
+/// per backend, drawn by harness::charts as the HTML report and the dashboard draw it.
 pub fn scaling(records: &[Record]) -> Html {
     let found = harness::scaling::find(records);
     if found.is_empty() {
         return html! { <p class="muted">{ "Scaling charts appear for a sweep (e.g. softmax:cols=128..4096x2 in the sweep box), one line per backend." }</p> };
     }
-    html! { <div id="scaling-charts">{ for found.iter().map(scaling_chart) }</div> }
-}
-
-/// Panel geometry: two panels of PW x PH side by side (the plot from PL to PW - PR within each,
-/// room for tick labels either side), legend below.
-const PW: f64 = 370.0;
-const PH: f64 = 170.0;
-const PL: f64 = 74.0;
-const PR: f64 = 24.0;
-
-fn scaling_chart(s: &Scaling) -> Html {
-    let xs = s.xs();
-    let (lo, hi) = (*xs.first().unwrap_or(&1) as f64, *xs.last().unwrap_or(&1) as f64);
-    let log = s.log_x();
-    let fx = |x: f64| -> f64 {
-        let t = if hi <= lo {
-            0.5
-        } else if log {
-            (x.ln() - lo.ln()) / (hi.ln() - lo.ln())
-        } else {
-            (x - lo) / (hi - lo)
-        };
-        PL + (PW - PL - PR) * t
-    };
-    let all: Vec<&Point> = s.lines.iter().flat_map(|(_, p)| p.iter()).collect();
-    let (tmin, tmax) = all.iter().fold((f64::INFINITY, 0.0f64), |(a, b), p| (a.min(p.median_ns), b.max(p.median_ns)));
-    let vmax = all.iter().map(|p| p.throughput).fold(0.0, f64::max).max(1e-12);
-    let unit = all.first().map_or("", |p| p.unit);
-    // Time on a log axis: sweeps span orders of magnitude.
-    let (ta, tb) =
-        (tmin.max(1.0).log10().floor(), tmax.max(1.0).log10().ceil().max(tmin.max(1.0).log10().floor() + 1.0));
-    let ft = |ns: f64| 10.0 + PH * (1.0 - (ns.max(1.0).log10() - ta) / (tb - ta));
-    let fv = |v: f64| 10.0 + PH * (1.0 - v / vmax);
-    let h = PH + 56.0 + 14.0 * s.lines.len() as f64;
-    let panel = |off: f64, label: String, top: String, bottom: String| {
-        html! {
-            <g transform={format!("translate({off},0)")}>
-                <line class="grid" x1={format!("{PL}")} x2={format!("{PL}")} y1="10" y2={format!("{}", 10.0 + PH)} />
-                <line class="grid" x1={format!("{PL}")} x2={format!("{}", PW - PR)} y1={format!("{}", 10.0 + PH)} y2={format!("{}", 10.0 + PH)} />
-                <text class="axis" x={format!("{}", PL - 4.0)} y="18" text-anchor="end">{ top }</text>
-                <text class="axis" x={format!("{}", PL - 4.0)} y={format!("{}", 10.0 + PH)} text-anchor="end">{ bottom }</text>
-                <text class="axis" x={format!("{}", (PL + PW - PR) / 2.0)} y={format!("{}", PH + 40.0)} text-anchor="middle">{ label }</text>
-                <text class="axis" x={format!("{PL}")} y={format!("{}", PH + 24.0)} text-anchor="middle">{ format!("{lo}") }</text>
-                <text class="axis" x={format!("{}", PW - PR)} y={format!("{}", PH + 24.0)} text-anchor="middle">{ format!("{hi}") }</text>
-            </g>
-        }
-    };
-    let axis = format!("{}{}", s.param, if log { " (log)" } else { "" });
+    let mut palette = harness::charts::Palette::backends(records);
     html! {
-        <figure class="scaling" data-kernel={s.kernel.clone()} data-param={s.param.clone()}>
-            <figcaption>{ s.title() }</figcaption>
-            <svg class="chart scaling-chart" viewBox={format!("0 0 {} {h}", 2.0 * PW + 20.0)} role="img" aria-label={s.title()}>
-                { panel(0.0, format!("median time · {axis}"), fmt_ns(10f64.powf(tb)), fmt_ns(10f64.powf(ta))) }
-                { panel(PW + 20.0, format!("{unit} · {axis}"), format!("{vmax:.2}"), "0".into()) }
-                { for s.lines.iter().enumerate().map(|(i, (backend, pts))| {
-                    let time: Vec<String> = pts.iter().map(|p| format!("{:.1},{:.1}", fx(p.x as f64), ft(p.median_ns))).collect();
-                    let thr: Vec<String> = pts.iter().map(|p| format!("{:.1},{:.1}", PW + 20.0 + fx(p.x as f64), fv(p.throughput))).collect();
-                    html! {
-                        <g class={format!("series s{}", i % 6)} data-backend={backend.clone()}>
-                            <polyline class="time" points={time.join(" ")} />
-                            <polyline class="throughput" points={thr.join(" ")} />
-                            { for pts.iter().map(|p| html! {
-                                <g class="point">
-                                    <circle cx={format!("{:.1}", fx(p.x as f64))} cy={format!("{:.1}", ft(p.median_ns))} r="3">
-                                        <title>{ format!("{backend} · {}={}: {}", s.param, p.x, fmt_ns(p.median_ns)) }</title>
-                                    </circle>
-                                    <circle cx={format!("{:.1}", PW + 20.0 + fx(p.x as f64))} cy={format!("{:.1}", fv(p.throughput))} r="3">
-                                        <title>{ format!("{backend} · {}={}: {:.2} {}", s.param, p.x, p.throughput, p.unit) }</title>
-                                    </circle>
-                                </g>
-                            }) }
-                            <rect class="swatch" x={format!("{PL}")} y={format!("{}", PH + 49.0 + 14.0 * i as f64)} width="18" height="4" />
-                            <text class="legend" x={format!("{}", PL + 24.0)} y={format!("{}", PH + 54.0 + 14.0 * i as f64)}>{ backend.clone() }</text>
-                        </g>
-                    }
-                }) }
-            </svg>
-        </figure>
+        <div id="scaling-charts">
+            { for found.iter().map(|s| match harness::charts::scaling(s, &mut palette) {
+                Ok(f) => html! {
+                    <figure class="scaling" data-kernel={s.kernel.clone()} data-param={s.param.clone()}>
+                        <figcaption>{ s.title() }</figcaption>
+                        // plotters' own SVG, its text escaped there.
+                        { Html::from_html_unchecked(AttrValue::from(f.svg)) }
+                    </figure>
+                },
+                Err(e) => html! { <p class="error">{ e.to_string() }</p> },
+            }) }
+        </div>
     }
 }
 

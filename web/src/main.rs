@@ -1,8 +1,10 @@
 //! The benchmark page: installs the panic hook and the WebDriver bridge, detects the browser's
-//! WebGPU, then mounts the Yew app. Everything here runs on wasm32 in a browser tab.
+//! WebGPU, then mounts the Yew app (or, at `/dashboard`, the dashboard of stored runs).
+//! Everything here runs on wasm32 in a browser tab.
 
 mod bridge;
 mod charts;
+mod dashboard;
 mod env;
 mod js;
 mod state;
@@ -18,6 +20,11 @@ fn main() {
         // working; the driver sees the error through this array, which plain JS owns.
         bridge::push_error(&msg);
     }));
+    // `accelbench serve` answers /dashboard with this same page: the stored runs, not a run.
+    if js::window().location().pathname().is_ok_and(|p| p.trim_end_matches('/').ends_with("/dashboard")) {
+        yew::Renderer::<dashboard::Dashboard>::new().render();
+        return;
+    }
     bridge::install();
     yew::Renderer::<ui::App>::new().render();
     wasm_bindgen_futures::spawn_local(async {

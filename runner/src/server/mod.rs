@@ -21,7 +21,7 @@ use harness::schema::{
     ApiErrorBody, CompareQuery, CompareResponse, Health, NativeRunRequest, NativeRunStarted, RunDetail, RunFilter,
     RunStatus, RunStored, RunUpload, SeriesFilter,
 };
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::native::NativePlan;
@@ -125,7 +125,10 @@ pub fn router(store: Store, access: access::Access, dist: PathBuf, static_dir: P
     };
     let page_built = dist.join("index.html").exists();
     let pages = if page_built {
-        Router::new().fallback_service(ServeDir::new(&dist))
+        // The dashboard is the same single-page app, routed by its path.
+        Router::new()
+            .route_service("/dashboard", ServeFile::new(dist.join("index.html")))
+            .fallback_service(ServeDir::new(&dist))
     } else {
         let msg = format!(
             "the page is not built: no {}; build it with `trunk build --release`",
