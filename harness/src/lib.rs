@@ -30,6 +30,7 @@ pub mod model;
 pub mod op;
 pub mod peak;
 pub mod plan;
+pub mod predict;
 pub mod quant;
 pub mod recommend;
 pub mod reference;

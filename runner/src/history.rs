@@ -24,6 +24,9 @@ pub struct HistoryArgs {
     /// A machine fingerprint or its prefix (as printed above each series)
     #[arg(long)]
     machine: Option<String>,
+    /// Part of the adapter's name, e.g. `llvmpipe` (case-insensitive)
+    #[arg(long)]
+    adapter: Option<String>,
     /// `time` (median ns), `tokens-per-s` or `memory` (models)
     #[arg(long, default_value = "time")]
     metric: String,
@@ -51,6 +54,9 @@ pub async fn read(store: &Store, f: &SeriesFilter, metric: Metric) -> Result<Vec
     if let Some(m) = &f.machine {
         out.retain(|s| s.machine.starts_with(m.as_str()));
     }
+    if let Some(a) = f.adapter.as_deref().map(str::to_lowercase) {
+        out.retain(|s| s.adapter.to_lowercase().contains(&a));
+    }
     Ok(out)
 }
 
@@ -61,6 +67,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<Outcome> {
         case: args.case.clone(),
         backend: args.backend.clone(),
         machine: args.machine.clone(),
+        adapter: args.adapter.clone(),
         metric: Some(args.metric.clone()),
         limit: Some(args.limit),
     };

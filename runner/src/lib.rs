@@ -11,6 +11,7 @@ pub mod icd;
 pub mod model;
 pub mod models;
 pub mod native;
+pub mod predict;
 pub mod recommend;
 pub mod report;
 pub mod results;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use runner::{Outcome, doctor, history, icd, model, models, native, recommend, report, results, run, server};
+use runner::{Outcome, doctor, history, icd, model, models, native, predict, recommend, report, results, run, server};
 
 #[derive(Parser, Debug)]
 #[command(name = "accelbench", version, about = "ML compute kernels, measured in browsers and natively")]
@@ -46,6 +46,9 @@ enum Command {
     /// Rank the stored backends and machines for a kernel or model by latency, throughput or
     /// memory, ties and evidence named; `no data` where nothing was measured
     Recommend(recommend::RecommendArgs),
+    /// Estimate an unmeasured kernel case or model on a backend from the stored runs: roofline
+    /// against the measured peaks over a fitted efficiency curve, with its held-out error
+    Predict(predict::PredictArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::History(args) => history::run(&args),
         Command::Serve(args) => server::serve(&args),
         Command::Recommend(args) => recommend::run(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Doctor(args) => doctor::doctor(&args),
     };

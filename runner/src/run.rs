@@ -235,6 +235,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     if browsers.is_empty() && !args.native {
         bail!("nothing to run: choose --browsers chrome,firefox and/or --native");
     }
+    // Reports are written after the whole run: a directory that is not there must stop it now,
+    // not an hour later.
+    for (flag, path) in [("--markdown", &args.markdown), ("--html", &args.html)] {
+        if let Some(dir) = path.as_ref().and_then(|p| p.parent()).filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+            bail!("{flag}: the directory {} does not exist; create it or choose another path", dir.display());
+        }
+    }
     let models = args.chosen_models();
     // The native plans also validate kernels, models, size and budget before anything starts.
     let selection = crate::native::Selection {

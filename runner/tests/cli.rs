@@ -778,3 +778,68 @@ fn recommend_ranks_stored_targets_names_its_evidence_and_says_no_data() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("choose latency, throughput or memory"));
 }
+
+/// `accelbench predict` from a stored sweep: a case between measured shapes gets a time from
+/// the roofline over the fitted efficiency curve, with its held-out error; a measured case
+/// shows its measurement beside the prediction (held out of the fit); a case beyond the
+/// measured range, a kernel never measured and a model without enough measured models abstain
+/// naming why; a bad case spec exits 2 naming the kernel's keys.
+#[test]
+fn predict_estimates_between_measured_shapes_and_abstains_beyond_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("predict.db");
+    let db = db.to_str().unwrap();
+    let out = accelbench(&[
+        "native",
+        "--quick",
+        "--kernels",
+        "peak",
+        "--sweep",
+        "softmax:rows=64,cols=256..8192x2",
+        "--backends",
+        "cpu",
+        "--budget",
+        "0.05",
+        "--db",
+        db,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let predict = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["predict", "--backend", "native-cpu", "--quick", "--db", db, "--json"];
+        all.extend_from_slice(args);
+        let out = accelbench(&all);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let p = predict(&["--case", "softmax:rows=64,cols=3000"]);
+    assert!(p["abstained"].is_null(), "{p}");
+    let (t, lo, hi, roof) = (
+        p["predicted_ns"].as_f64().unwrap(),
+        p["low_ns"].as_f64().unwrap(),
+        p["high_ns"].as_f64().unwrap(),
+        p["roofline_ns"].as_f64().unwrap(),
+    );
+    assert!(lo <= t && t <= hi && roof > 0.0 && roof <= t, "{p}");
+    assert_eq!(p["bound"], "memory", "softmax is memory-bound: {p}");
+    assert_eq!(p["held_out"].as_u64(), Some(6), "six sweep points held out in turn: {p}");
+    assert!(p["held_out_mdape"].as_f64().is_some_and(|e| e.is_finite() && e >= 0.0), "{p}");
+    assert!(!p["evidence"].as_array().unwrap().is_empty());
+    // A measured case: its measurement beside the prediction from the other five.
+    let measured = predict(&["--case", "softmax:rows=64,cols=1024"]);
+    assert!(measured["measured_ns"].as_f64().is_some(), "{measured}");
+    assert_eq!(measured["held_out"].as_u64(), Some(5), "the measured case is held out of its own fit");
+
+    let beyond = predict(&["--case", "softmax:rows=64,cols=60000"]);
+    let why = beyond["abstained"].as_str().unwrap();
+    assert!(why.contains("cols=60000") && why.contains("256..8192"), "{why}");
+    assert!(beyond["predicted_ns"].is_null());
+    let never = predict(&["--case", "layernorm:rows=64,cols=768"]);
+    assert!(never["abstained"].as_str().unwrap().contains("no measured"), "{never}");
+    let model = predict(&["--model", "gpt2-small"]);
+    assert!(model["abstained"].as_str().is_some(), "no model was measured: {model}");
+
+    let out = accelbench(&["predict", "--case", "softmax:rows=64,colz=3", "--backend", "native-cpu", "--db", db]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("colz") && err.contains("cols"), "{err}");
+}

@@ -335,3 +335,29 @@ async fn the_dashboard_draws_stored_series_and_their_change_point() {
     server.stop().await.ok();
     result.unwrap();
 }
+
+/// Bad input: `--html` into a directory that is not there stops the run before anything runs
+/// (exit 2, naming the flag and the fix), and `report --format html` of a file that is not a
+/// result file names the file and what it expected.
+#[test]
+fn report_paths_and_files_that_cannot_work_are_refused_up_front() {
+    let out = Command::new(env!("CARGO_BIN_EXE_accelbench"))
+        .args(["run", "--native", "--quick", "--kernels", "softmax", "--html", "/nonexistent/dir/r.html"])
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--html") && err.contains("/nonexistent/dir") && err.contains("create it"), "{err}");
+    assert!(!err.contains("stored as run"), "nothing ran: {err}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("notes.jsonl");
+    std::fs::write(&bad, "{\"not\": \"a record\"}\n").unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_accelbench")).args(["report", "--format", "html"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notes.jsonl") && err.contains("schema v1"), "{err}");
+    assert!(out.stdout.is_empty(), "no half report on stdout");
+}

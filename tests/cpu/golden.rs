@@ -242,6 +242,7 @@ fn golden_http_api() {
             case: Some("s256".into()),
             backend: Some("native-wgpu-vulkan".into()),
             machine: Some("3f2a".into()),
+            adapter: None,
             metric: Some("time".into()),
             limit: Some(50),
         },

@@ -1,8 +1,8 @@
 //! The dashboard `accelbench serve` offers at `/dashboard`: stored series over runs (one chart
 //! per kernel or model, case, dtype and metric, a line per backend and machine, so browser and
 //! native sit side by side over time) with interval bands and change points, drawn by
-//! harness::charts as in the HTML report; filters by kernel, case, backend, machine and
-//! metric; and a run-vs-run comparison through `GET /api/v1/compare`. Reads the server's API;
+//! harness::charts as in the HTML report; filters by kernel, case, backend (the browser is
+//! its prefix), machine, adapter and metric; and a run-vs-run comparison through `GET /api/v1/compare`. Reads the server's API;
 //! measures nothing.
 
 use harness::charts::{Figure, Palette};
@@ -20,6 +20,7 @@ struct Filter {
     case: String,
     backend: String,
     machine: String,
+    adapter: String,
     metric: String,
 }
 
@@ -31,6 +32,7 @@ impl Filter {
             ("case", &self.case),
             ("backend", &self.backend),
             ("machine", &self.machine),
+            ("adapter", &self.adapter),
             ("metric", &self.metric),
         ] {
             let v = v.trim();
@@ -180,7 +182,7 @@ pub fn dashboard() -> Html {
             Some(Ok(list)) => html! {
                 { for list.iter().map(|r| {
                     let text = format!("{} · {} · {} · {} records", r.id, r.created_at.get(..19).unwrap_or(&r.created_at), r.commit.clone().unwrap_or_default(), r.records);
-                    html! { <option value={r.id.clone()} selected={r.id == selected}>{ text }</option> }
+                    html! { <option value={r.id.clone()} selected={selected == r.id}>{ text }</option> }
                 }) }
             },
             _ => html! {},
@@ -213,6 +215,7 @@ pub fn dashboard() -> Html {
                 { field("case", " case ", |f| &f.case, |f, v| f.case = v) }
                 { field("backend", " backend ", |f| &f.backend, |f, v| f.backend = v) }
                 { field("machine", " machine ", |f| &f.machine, |f, v| f.machine = v) }
+                { field("adapter", " adapter ", |f| &f.adapter, |f, v| f.adapter = v) }
                 <label>{ " metric " }
                     <select id="f-metric" onchange={metric_change}>
                         { for [("", "time"), ("tokens-per-s", "tokens/s"), ("memory", "memory")].iter().map(|(v, t)| html! {
@@ -225,6 +228,7 @@ pub fn dashboard() -> Html {
                 { datalist("case", options(|s| &s.case)) }
                 { datalist("backend", options(|s| &s.backend)) }
                 { datalist("machine", options(|s| &s.machine)) }
+                { datalist("adapter", options(|s| &s.adapter)) }
                 <div id="series-charts">{ charts }</div>
             </section>
             <section class="panel" id="run-compare">

@@ -341,7 +341,7 @@ pub struct ParamInfo {
     pub doc: String,
 }
 
-/// `GET /series?kernel=&case=&backend=&machine=&metric=&limit=` and `accelbench history`: which
+/// `GET /series?kernel=&case=&backend=&machine=&adapter=&metric=&limit=` and `accelbench history`: which
 /// stored series to read. Every field narrows; `metric` is `time` (default), `tokens-per-s` or
 /// `memory`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -353,6 +353,9 @@ pub struct SeriesFilter {
     pub backend: Option<String>,
     /// A machine fingerprint (or its prefix), as `accelbench history` prints it.
     pub machine: Option<String>,
+    /// Part of the adapter's name, e.g. `llvmpipe`, `SwiftShader` (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
     pub metric: Option<String>,
     /// The newest this many runs (default 200).
     pub limit: Option<i64>,
@@ -455,4 +458,42 @@ pub struct NoData {
     /// The case, or `*` when the target measured no case of the subject.
     pub case: String,
     pub reason: String,
+}
+
+/// `accelbench predict`'s answer: an unmeasured case's time from the roofline of its work
+/// against the backend's measured peaks over an efficiency curve fitted on measured cases, with
+/// the held-out error that says how far to trust it; or why it abstained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The kernel id or model preset.
+    pub subject: String,
+    pub case: String,
+    pub dtype: String,
+    pub backend: String,
+    /// The machine fingerprint the evidence came from.
+    pub machine: Option<String>,
+    /// Predicted median time, ns.
+    pub predicted_ns: Option<f64>,
+    /// The held-out cases' extreme errors applied to the prediction (at least the prediction).
+    pub low_ns: Option<f64>,
+    pub high_ns: Option<f64>,
+    /// Time at the practical peaks, ns, and which bound it is (`memory`, `compute`).
+    pub roofline_ns: Option<f64>,
+    pub bound: Option<String>,
+    /// The fitted share of the roofline this case would reach.
+    pub efficiency: Option<f64>,
+    pub peak_gbps: Option<f64>,
+    pub peak_gflops: Option<f64>,
+    /// The measured cases the curve was fitted on (`kernel case`).
+    pub fitted_on: Vec<String>,
+    /// How many measured cases were each predicted from the others, and the median absolute
+    /// percentage error of those predictions (0.1: 10%).
+    pub held_out: u32,
+    pub held_out_mdape: Option<f64>,
+    /// The case's own measured median, where it was measured (held out of the fit).
+    pub measured_ns: Option<f64>,
+    /// Run ids of the evidence.
+    pub evidence: Vec<String>,
+    /// Why nothing was predicted (out of the measured range, too few cases, no peaks).
+    pub abstained: Option<String>,
 }
