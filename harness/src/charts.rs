@@ -190,10 +190,7 @@ fn row_chart(
             .disable_y_mesh()
             .light_line_style(TRANSPARENT)
             .y_labels(n.max(1))
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if *i < n => labels[row_of(*i)].to_owned(),
-                _ => String::new(),
-            })
+            .y_label_formatter(&|v| row_label(v, &labels))
             .x_desc(axis)
             .x_label_formatter(&|v| short(ex(*v)))
             .label_style(FONT)
@@ -211,41 +208,25 @@ fn row_chart(
             let y = row_of(i);
             let c = colours[series.iter().position(|s| *s == r.series).unwrap_or(0)];
             let whiskers = r.interval.map(|(a, b)| (lg(a), lg(b)));
-            if points {
-                if let Some((a, b)) = whiskers {
-                    chart
-                        .draw_series([ErrorBar::new_horizontal(
-                            SegmentValue::CenterOf(y),
-                            a,
-                            lg(r.value),
-                            b,
-                            c.stroke_width(2),
-                            6,
-                        )])
-                        .map_err(err)?;
-                }
-                chart
-                    .draw_series([Circle::new((lg(r.value), SegmentValue::CenterOf(y)), 4, c.filled())])
-                    .map_err(err)?;
-            } else {
+            if !points {
                 let mut bar = Rectangle::new(
                     [(lo, SegmentValue::Exact(y)), (lg(r.value), SegmentValue::Exact(y + 1))],
                     c.filled(),
                 );
                 bar.set_margin(2, 2, 0, 0);
                 chart.draw_series([bar]).map_err(err)?;
-                if let Some((a, b)) = whiskers {
-                    chart
-                        .draw_series([ErrorBar::new_horizontal(
-                            SegmentValue::CenterOf(y),
-                            a,
-                            lg(r.value),
-                            b,
-                            BLACK.stroke_width(1),
-                            4,
-                        )])
-                        .map_err(err)?;
-                }
+            }
+            if let Some((a, b)) = whiskers {
+                // Points carry their interval in their colour; bars in black over the colour.
+                let (style, width) = if points { (c.stroke_width(2), 6) } else { (BLACK.stroke_width(1), 4) };
+                chart
+                    .draw_series([ErrorBar::new_horizontal(SegmentValue::CenterOf(y), a, lg(r.value), b, style, width)])
+                    .map_err(err)?;
+            }
+            if points {
+                chart
+                    .draw_series([Circle::new((lg(r.value), SegmentValue::CenterOf(y)), 4, c.filled())])
+                    .map_err(err)?;
             }
         }
         legend_boxes(&legend, &series, &colours)
@@ -279,6 +260,15 @@ fn legend_boxes(area: &DrawingArea<SVGBackend<'_>, Shift>, series: &[String], co
         area.draw(&Text::new(s.clone(), (x + 20, y + 3), FONT)).map_err(err)?;
     }
     Ok(())
+}
+
+/// The label of a row chart's row at the centre of its band (rows are drawn top down, so
+/// segment 0 is the last row); nothing between rows.
+fn row_label<S: AsRef<str>>(v: &SegmentValue<usize>, labels: &[S]) -> String {
+    match v {
+        SegmentValue::CenterOf(i) if *i < labels.len() => labels[labels.len() - 1 - *i].as_ref().to_owned(),
+        _ => String::new(),
+    }
 }
 
 /// Tick labels in engineering notation: 0.5, 20, 1.5k, 3M.
@@ -382,10 +372,7 @@ pub fn latency(records: &[Record], palette: &mut Palette) -> Result<Vec<Figure>,
                     .disable_y_mesh()
                     .light_line_style(TRANSPARENT)
                     .y_labels(n.max(1))
-                    .y_label_formatter(&|v| match v {
-                        SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
-                        _ => String::new(),
-                    })
+                    .y_label_formatter(&|v| row_label(v, &labels))
                     .x_desc("sample / median")
                     .x_label_formatter(&|v| format!("{:.2}x", ex(*v)))
                     .label_style(FONT)
@@ -547,6 +534,7 @@ pub fn model_memory(records: &[Record], palette: &mut Palette) -> Result<Option<
     if rows.is_empty() {
         return Ok(None);
     }
+    let labels: Vec<&str> = rows.iter().map(|(l, _)| l.as_str()).collect();
     let kinds = ["weights".to_owned(), "kv-cache".to_owned(), "activations".to_owned()];
     let colours: Vec<RGBColor> = kinds.iter().map(|k| palette.colour(k)).collect();
     let n = rows.len();
@@ -568,10 +556,7 @@ pub fn model_memory(records: &[Record], palette: &mut Palette) -> Result<Option<
             .disable_y_mesh()
             .light_line_style(TRANSPARENT)
             .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if *i < n => rows[n - 1 - *i].0.clone(),
-                _ => String::new(),
-            })
+            .y_label_formatter(&|v| row_label(v, &labels))
             .x_desc("MiB")
             .label_style(FONT)
             .draw()
