@@ -17,12 +17,14 @@ fn accelbench(args: &[&str]) -> Output {
 }
 
 /// Separate invocations, as CI compares them: the same build twice is never `slower`; a
-/// kernel made 3x heavier between invocations (k 100 -> 300 under the base's case name) is.
+/// kernel made 9x heavier between invocations (k 100 -> 900 under the base's case name) is.
 /// Each side is five shuffled rounds on native-cpu; the other kernels divide out the drift.
 /// (Short budgets leave this machine's between-run spread at 10-20%, so the cheap version
-/// plants a large change; `bench/verdicts.sh` measures the 5% case.)
+/// plants a large change: 3x more work measured only 1.56x slower on this small a matmul, with
+/// a 28% spread between rounds, and was rightly `inconclusive`; `bench/verdicts.sh` measures
+/// the 5% case.)
 #[test]
-fn separate_invocations_with_rounds_are_never_slower_on_a_and_catch_a_planted_3x_slowdown() {
+fn separate_invocations_with_rounds_are_never_slower_on_a_and_catch_a_planted_9x_heavier_matmul() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
     let invoke = |name: &str, k: u32| {
@@ -53,7 +55,7 @@ fn separate_invocations_with_rounds_are_never_slower_on_a_and_catch_a_planted_3x
         std::fs::write(&out_path, text).unwrap();
         out_path
     };
-    let (a, b, slow) = (invoke("a", 100), invoke("b", 100), invoke("slow", 300));
+    let (a, b, slow) = (invoke("a", 100), invoke("b", 100), invoke("slow", 900));
     let rounds: BTreeSet<u64> = std::fs::read_to_string(&a)
         .unwrap()
         .lines()
@@ -66,7 +68,7 @@ fn separate_invocations_with_rounds_are_never_slower_on_a_and_catch_a_planted_3x
     assert!(text.contains("5+5 runs") && text.contains("drift"), "{text}");
     let out = accelbench(&["compare", a.to_str().unwrap(), slow.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "a 3x heavier matmul was not slower:\n{text}");
+    assert_eq!(out.status.code(), Some(1), "a 9x heavier matmul was not slower:\n{text}");
     assert!(text.lines().any(|l| l.contains("matmul-f32") && l.contains("slower")), "{text}");
 
     // All three were stored: the history has three points per series, and `latest` finds one.
