@@ -432,6 +432,9 @@ pub fn browser_vs_native(records: &[Record], palette: &mut Palette) -> Result<Op
     if rows.is_empty() {
         return Ok(None);
     }
+    // Each case's browsers together, cases in the order they ran.
+    let first: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+    rows.sort_by_key(|r| first.iter().position(|l| *l == r.label));
     row_chart(
         "browser-vs-native",
         "Browser time over native GPU time, same case (95% bootstrap interval; log scale)",
