@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt::Display;
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 
 use crate::format::fmt_ns;
@@ -162,40 +164,14 @@ fn row_chart(
         .enumerate()
         .map(|(i, r)| if i > 0 && rows[i - 1].label == r.label { "" } else { r.label.as_str() })
         .collect();
-    let series: Vec<String> = {
-        let mut s: Vec<String> = Vec::new();
-        for r in rows {
-            if !s.contains(&r.series) {
-                s.push(r.series.clone());
-            }
-        }
-        s
-    };
+    let series: Vec<String> = first_seen(rows.iter().map(|r| r.series.clone()));
     let colours: Vec<RGBColor> = series.iter().map(|s| palette.colour(s)).collect();
     let legend_h = legend_height(&series);
     let h = ROW * n as u32 + 70 + legend_h;
-    let left = label_area(labels.iter().map(|l| l.chars().count()));
     draw(id, title, (WIDTH, h), |root| {
         let (plot, legend) = root.split_vertically(h - legend_h);
-        let mut chart = ChartBuilder::on(&plot)
-            .margin(6)
-            .margin_right(24)
-            .x_label_area_size(34)
-            .y_label_area_size(left)
-            .build_cartesian_2d(lo..hi, (0..n).into_segmented())
-            .map_err(err)?;
+        let mut chart = row_axes(&plot, lo..hi, &labels, axis, &|v| short(ex(*v)))?;
         let row_of = |i: usize| n - 1 - i;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .y_labels(n.max(1))
-            .y_label_formatter(&|v| row_label(v, &labels))
-            .x_desc(axis)
-            .x_label_formatter(&|v| short(ex(*v)))
-            .label_style(FONT)
-            .draw()
-            .map_err(err)?;
         if let Some(m) = mark {
             chart
                 .draw_series(LineSeries::new(
@@ -271,6 +247,51 @@ fn row_label<S: AsRef<str>>(v: &SegmentValue<usize>, labels: &[S]) -> String {
     }
 }
 
+/// A row chart's drawing context: values along x, rows top to bottom along a segmented y.
+type RowChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordusize>>>;
+
+/// The axes every row chart shares: a row per label (top down, room for the longest), the value
+/// axis over `x` with its description and tick labels, no light grid.
+fn row_axes<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    x: std::ops::Range<f64>,
+    labels: &[&str],
+    x_desc: &str,
+    x_label: &dyn Fn(&f64) -> String,
+) -> Result<RowChart<'a, 'b>, String> {
+    let n = labels.len();
+    let mut chart = ChartBuilder::on(area)
+        .margin(6)
+        .margin_right(24)
+        .x_label_area_size(34)
+        .y_label_area_size(label_area(labels.iter().map(|l| l.chars().count())))
+        .build_cartesian_2d(x, (0..n).into_segmented())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .y_labels(n.max(1))
+        .y_label_formatter(&|v| row_label(v, labels))
+        .x_desc(x_desc)
+        .x_label_formatter(x_label)
+        .label_style(FONT)
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// Each distinct item once, in the order first seen.
+fn first_seen<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
 /// Tick labels in engineering notation: 0.5, 20, 1.5k, 3M.
 fn short(v: f64) -> String {
     let a = v.abs();
@@ -309,15 +330,7 @@ fn case_label(r: &Record) -> String {
 /// measured kernel record, one chart per family and unit, a bar per case and backend.
 pub fn throughput(records: &[Record], palette: &mut Palette) -> Result<Vec<Figure>, ChartError> {
     let mut groups: BTreeMap<(usize, String, &str), Vec<Row>> = BTreeMap::new();
-    let order: Vec<&str> = {
-        let mut o: Vec<&str> = Vec::new();
-        for r in records {
-            if !o.contains(&r.family.as_str()) {
-                o.push(&r.family);
-            }
-        }
-        o
-    };
+    let order: Vec<&str> = first_seen(records.iter().map(|r| r.family.as_str()));
     for r in measured(records).filter(|r| r.family != "model") {
         let Some((v, unit)) = headline(r) else { continue };
         let rank = order.iter().position(|f| *f == r.family).unwrap_or(0);
@@ -357,27 +370,11 @@ pub fn latency(records: &[Record], palette: &mut Palette) -> Result<Vec<Figure>,
             let id = format!("latency-{family}");
             let title = format!("{family}: every sample over its median");
             let h = ROW * n as u32 + 70;
-            let left = label_area(labels.iter().map(|l| l.chars().count()));
             let colours: Vec<RGBColor> = rs.iter().map(|r| palette.colour(&r.backend)).collect();
             draw(&id, &title, (WIDTH, h), |root| {
-                let mut chart = ChartBuilder::on(root)
-                    .margin(6)
-                    .margin_right(24)
-                    .x_label_area_size(34)
-                    .y_label_area_size(left)
-                    .build_cartesian_2d(lg(0.5)..lg(2.0), (0..n).into_segmented())
-                    .map_err(err)?;
-                chart
-                    .configure_mesh()
-                    .disable_y_mesh()
-                    .light_line_style(TRANSPARENT)
-                    .y_labels(n.max(1))
-                    .y_label_formatter(&|v| row_label(v, &labels))
-                    .x_desc("sample / median")
-                    .x_label_formatter(&|v| format!("{:.2}x", ex(*v)))
-                    .label_style(FONT)
-                    .draw()
-                    .map_err(err)?;
+                let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+                let mut chart =
+                    row_axes(root, lg(0.5)..lg(2.0), &labels, "sample / median", &|v| format!("{:.2}x", ex(*v)))?;
                 for (i, r) in rs.iter().enumerate() {
                     let t = r.timing.as_ref().expect("measured records have timing");
                     let m = t.summary.median_ns;
@@ -542,28 +539,11 @@ pub fn model_memory(records: &[Record], palette: &mut Palette) -> Result<Option<
     let colours: Vec<RGBColor> = kinds.iter().map(|k| palette.colour(k)).collect();
     let n = rows.len();
     let max = rows.iter().map(|(_, p)| p.iter().sum::<f64>()).fold(0.0, f64::max) * 1.05;
-    let left = label_area(rows.iter().map(|(l, _)| l.chars().count()));
     let h = ROW * n as u32 + 92;
     let title = "Models: device memory by kind (MiB)";
     draw("model-memory", title, (WIDTH, h), |root| {
         let (plot, legend) = root.split_vertically(h - 22);
-        let mut chart = ChartBuilder::on(&plot)
-            .margin(6)
-            .margin_right(24)
-            .x_label_area_size(34)
-            .y_label_area_size(left)
-            .build_cartesian_2d(0.0..max.max(1e-3), (0..n).into_segmented())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .y_labels(n)
-            .y_label_formatter(&|v| row_label(v, &labels))
-            .x_desc("MiB")
-            .label_style(FONT)
-            .draw()
-            .map_err(err)?;
+        let mut chart = row_axes(&plot, 0.0..max.max(1e-3), &labels, "MiB", &|v| format!("{v:.1}"))?;
         for (i, (_, parts)) in rows.iter().enumerate() {
             let y = n - 1 - i;
             let mut x = 0.0;
@@ -682,12 +662,7 @@ pub fn precision(records: &[Record], palette: &mut Palette) -> Result<Option<Fig
     }
     let (e0, e1) = log_span(pts.iter().map(|p| p.1)).unwrap_or((-6.0, -1.0));
     let (r0, r1) = log_span(pts.iter().map(|p| p.2).chain([1.0])).unwrap_or((-1.0, 1.0));
-    let mut dtypes: Vec<String> = Vec::new();
-    for (d, ..) in &pts {
-        if !dtypes.contains(d) {
-            dtypes.push(d.clone());
-        }
-    }
+    let dtypes: Vec<String> = first_seen(pts.iter().map(|p| p.0.clone()));
     let colours: Vec<RGBColor> = dtypes.iter().map(|d| palette.colour(d)).collect();
     let title = "Precision: error vs f32 against time vs f32 (each point a kernel, case and backend)";
     draw("precision", title, (WIDTH, 382), |root| {
@@ -751,12 +726,10 @@ fn series_chart(
     // The runs of every line, oldest first (RFC 3339 times sort as text).
     // Runs in the order the series give them (time, then storage order), merged across lines
     // by a stable sort on the time, so runs stored within one second keep their order.
-    let mut runs: Vec<(&str, &str, &str)> = Vec::new();
-    for p in lines.iter().flat_map(|s| &s.points) {
-        if !runs.iter().any(|r| r.1 == p.run_id) {
-            runs.push((p.created_at.as_str(), p.run_id.as_str(), p.commit.as_str()));
-        }
-    }
+    // (A run has one time and commit, so distinct triples are distinct runs.)
+    let mut runs: Vec<(&str, &str, &str)> = first_seen(
+        lines.iter().flat_map(|s| &s.points).map(|p| (p.created_at.as_str(), p.run_id.as_str(), p.commit.as_str())),
+    );
     runs.sort_by_key(|r| r.0);
     let x_of = |run: &str| runs.iter().position(|r| r.1 == run).unwrap_or(0) as f64;
     let labels: Vec<String> = runs

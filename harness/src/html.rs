@@ -322,12 +322,9 @@ pub fn report(records: &[Record], title: &str) -> Result<String, ChartError> {
     }
     section(&mut body, "precision", "Precision trade-offs", precision);
 
-    let problems: Vec<[String; 10]> = record_rows(records)
-        .into_iter()
-        .zip(records)
-        .filter(|(_, r)| r.status != Status::Measured)
-        .map(|(row, _)| row)
-        .collect();
+    let all = record_rows(records);
+    let problems: Vec<&[String; 10]> =
+        all.iter().zip(records).filter(|(_, r)| r.status != Status::Measured).map(|(row, _)| row).collect();
     let header =
         ["kernel", "case", "dtype", "backend", "median", "95% CI", "throughput", "of peak", "vs f32", "status"];
     if !problems.is_empty() {
@@ -345,7 +342,7 @@ pub fn report(records: &[Record], title: &str) -> Result<String, ChartError> {
         format!(
             "<details><summary>{} records</summary>{}</details>",
             records.len(),
-            table("records-table", &header, &[4, 5, 6, 7, 8], &record_rows(records))
+            table("records-table", &header, &[4, 5, 6, 7, 8], &all)
         ),
     );
 
