@@ -503,12 +503,22 @@ async fn models_show_their_figures_and_stream_their_tokens(browser: Browser) -> 
         let start = Instant::now();
         let want = m.generated.len();
         ensure!(want == 6, "the prefill's token and one per decode step: {:?}", m.generated);
-        while page.count(".stream .token").await? < want {
-            ensure!(start.elapsed() < Duration::from_secs(20), "the replay did not finish");
+        // Each token fades in (opacity 0 to 1), and WebDriver's element text leaves out what
+        // is not yet visible, so wait until a person would see every token, in order.
+        let expected: Vec<String> = m.generated.iter().map(|t| format!("#{t}")).collect();
+        loop {
+            let shown = page.text(".stream .tokens").await?;
+            let seen: Vec<&str> = shown.split_whitespace().collect();
+            if seen == expected {
+                break;
+            }
+            ensure!(
+                start.elapsed() < Duration::from_secs(20),
+                "after 20 s the stream shows {seen:?}; the record generated {expected:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let shown = page.text(".stream .tokens").await?;
-        ensure!(shown.contains(&format!("#{}", m.generated[0])), "{shown}");
+        ensure!(page.count(".stream .token").await? == want, "one span per generated token");
         page.session.client().execute("document.getElementById('models').scrollIntoView()", vec![]).await?;
         page.screenshot("models").await?;
         Ok(())
