@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::check::Tolerance;
 use crate::kernels::{self, KernelImpl};
+use crate::plan::RowLayout;
 use crate::quant::QuantFormat;
 use crate::schema::{AdapterReport, Provenance, Record, SCHEMA_VERSION, ShaderRef, Status};
 use crate::shaders::{self, Shader};
@@ -147,6 +148,32 @@ impl From<&ParamSet> for Params {
     }
 }
 
+/// Another implementation of a kernel's operation: its own shader (with the same bindings and
+/// entry points) and requirements, the same inputs, reference and tolerance. The kernel's own
+/// shader is the variant named [`DEFAULT_VARIANT`]; which one runs is the autotuner's choice
+/// ([`crate::autotune`]), and every GPU record names it.
+#[derive(Debug)]
+pub struct Variant {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub shader: &'static str,
+    /// WebGPU features beyond the core; must include the shader's `// requires:`.
+    pub requires: &'static [&'static str],
+    pub imp: &'static dyn KernelImpl,
+}
+
+/// One implementation a GPU backend may run for a kernel: its own or one of its variants.
+#[derive(Debug, Clone, Copy)]
+pub struct Implementation {
+    pub variant: &'static str,
+    pub shader: &'static Shader,
+    pub requires: &'static [&'static str],
+    pub imp: &'static dyn KernelImpl,
+}
+
+/// The name of a kernel's own implementation among its variants.
+pub const DEFAULT_VARIANT: &str = "default";
+
 #[derive(Debug)]
 pub struct Kernel {
     pub id: &'static str,
@@ -160,6 +187,9 @@ pub struct Kernel {
     pub tolerance: Tolerance,
     pub quick: &'static [ParamSet],
     pub full: &'static [ParamSet],
+    /// Other implementations of the same operation, tried by the autotuner where the adapter
+    /// meets their requirements.
+    pub variants: &'static [Variant],
     pub imp: &'static dyn KernelImpl,
 }
 
@@ -176,6 +206,19 @@ impl Kernel {
 
     pub fn shader(&self) -> &'static Shader {
         shaders::by_file(self.shader)
+    }
+
+    /// Every implementation of this kernel's operation, its own ([`DEFAULT_VARIANT`]) first.
+    pub fn implementations(&self) -> Vec<Implementation> {
+        let own =
+            Implementation { variant: DEFAULT_VARIANT, shader: self.shader(), requires: self.requires, imp: self.imp };
+        let others = self.variants.iter().map(|v| Implementation {
+            variant: v.name,
+            shader: shaders::by_file(v.shader),
+            requires: v.requires,
+            imp: v.imp,
+        });
+        std::iter::once(own).chain(others).collect()
     }
 
     /// The record every backend starts from: identity, parameters, work and provenance,
@@ -209,6 +252,8 @@ impl Kernel {
             model: None,
             training: None,
             peak: None,
+            variant: None,
+            autotune: None,
         }
     }
 
@@ -359,6 +404,52 @@ const KVCACHE_DECODE_FULL: &[ParamSet] = params! {
     "l4h8d128c1024": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 1023, steps = 1 },
 };
 
+// One invocation per row: no barriers, which CPU adapters (SwiftShader above all) run far faster
+// than the default's workgroup reductions, and GPUs far slower.
+const SOFTMAX_VARIANTS: &[Variant] = &[Variant {
+    name: "row-per-invocation",
+    summary: "one invocation per row, 64 rows a workgroup, online max and sum: no barriers",
+    shader: "softmax_row.wgsl",
+    requires: &[],
+    imp: &kernels::Softmax { layout: RowLayout::Invocation },
+}];
+const LAYERNORM_VARIANTS: &[Variant] = &[Variant {
+    name: "row-per-invocation",
+    summary: "one invocation per row, 64 rows a workgroup: no barriers",
+    shader: "norm_row.wgsl",
+    requires: &[],
+    imp: &kernels::Norm { rms: false, layout: RowLayout::Invocation },
+}];
+const RMSNORM_VARIANTS: &[Variant] = &[Variant {
+    name: "row-per-invocation",
+    summary: "one invocation per row, 64 rows a workgroup: no barriers",
+    shader: "norm_row.wgsl",
+    requires: &[],
+    imp: &kernels::Norm { rms: true, layout: RowLayout::Invocation },
+}];
+
+const SOFTMAX_F16_VARIANTS: &[Variant] = &[Variant {
+    name: "row-per-invocation",
+    summary: "one invocation per row, 64 rows a workgroup, online max and sum; fp16 storage",
+    shader: "softmax_row_f16.wgsl",
+    requires: &["shader-f16"],
+    imp: &kernels::Half { kernel: kernels::Softmax { layout: RowLayout::Invocation }, output_f16: true },
+}];
+const LAYERNORM_F16_VARIANTS: &[Variant] = &[Variant {
+    name: "row-per-invocation",
+    summary: "one invocation per row, 64 rows a workgroup; fp16 storage",
+    shader: "norm_row_f16.wgsl",
+    requires: &["shader-f16"],
+    imp: &kernels::Half { kernel: kernels::Norm { rms: false, layout: RowLayout::Invocation }, output_f16: true },
+}];
+const RMSNORM_F16_VARIANTS: &[Variant] = &[Variant {
+    name: "row-per-invocation",
+    summary: "one invocation per row, 64 rows a workgroup; fp16 storage",
+    shader: "norm_row_f16.wgsl",
+    requires: &["shader-f16"],
+    imp: &kernels::Half { kernel: kernels::Norm { rms: true, layout: RowLayout::Invocation }, output_f16: true },
+}];
+
 pub static KERNELS: &[Kernel] = &[
     // The peaks first: every later record of a backend is a fraction of them, and a streamed
     // run knows them before the first such record.
@@ -373,6 +464,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::STRICT,
         quick: PEAK_COPY_QUICK,
         full: PEAK_COPY_FULL,
+        variants: &[],
         imp: &kernels::PeakCopy,
     },
     Kernel {
@@ -386,6 +478,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: PEAK_FMA_QUICK,
         full: PEAK_FMA_FULL,
+        variants: &[],
         imp: &kernels::PeakFma { dtype: DType::F32 },
     },
     Kernel {
@@ -399,6 +492,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: PEAK_FMA_QUICK,
         full: PEAK_FMA_FULL,
+        variants: &[],
         imp: &kernels::PeakFma { dtype: DType::F16 },
     },
     Kernel {
@@ -418,6 +512,7 @@ pub static KERNELS: &[Kernel] = &[
             "512-b4": { m = 512, n = 512, k = 512, batch = 4 },
             "512-b16": { m = 512, n = 512, k = 512, batch = 16 },
         },
+        variants: &[],
         imp: &kernels::Matmul,
     },
     Kernel {
@@ -434,6 +529,7 @@ pub static KERNELS: &[Kernel] = &[
             "1024": { m = 1024, n = 1024, k = 1024, batch = 1 },
             "2048": { m = 2048, n = 2048, k = 2048, batch = 1 },
         },
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Matmul, output_f16: true },
     },
     Kernel {
@@ -453,6 +549,7 @@ pub static KERNELS: &[Kernel] = &[
             "llama-qkv-t512": { m = 512, n = 2048, k = 2048 },
             "llama-up-t128": { m = 128, n = 8192, k = 2048 },
         },
+        variants: &[],
         imp: &kernels::QuantMatmul { format: QuantFormat::Q8, gemv: false },
     },
     Kernel {
@@ -472,6 +569,7 @@ pub static KERNELS: &[Kernel] = &[
             "llama-up": { n = 8192, k = 2048 },
             "llama-down": { n = 2048, k = 8192 },
         },
+        variants: &[],
         imp: &kernels::QuantMatmul { format: QuantFormat::Q8, gemv: true },
     },
     Kernel {
@@ -491,6 +589,7 @@ pub static KERNELS: &[Kernel] = &[
             "llama-qkv-t512": { m = 512, n = 2048, k = 2048 },
             "llama-up-t128": { m = 128, n = 8192, k = 2048 },
         },
+        variants: &[],
         imp: &kernels::QuantMatmul { format: QuantFormat::Q4, gemv: false },
     },
     Kernel {
@@ -510,6 +609,7 @@ pub static KERNELS: &[Kernel] = &[
             "llama-up": { n = 8192, k = 2048 },
             "llama-down": { n = 2048, k = 8192 },
         },
+        variants: &[],
         imp: &kernels::QuantMatmul { format: QuantFormat::Q4, gemv: true },
     },
     Kernel {
@@ -523,7 +623,8 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: SOFTMAX_QUICK,
         full: SOFTMAX_FULL,
-        imp: &kernels::Softmax,
+        variants: SOFTMAX_VARIANTS,
+        imp: &kernels::Softmax { layout: RowLayout::Workgroup },
     },
     Kernel {
         id: "softmax-f16",
@@ -536,7 +637,8 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: SOFTMAX_QUICK,
         full: SOFTMAX_FULL,
-        imp: &kernels::Half { kernel: kernels::Softmax, output_f16: true },
+        variants: SOFTMAX_F16_VARIANTS,
+        imp: &kernels::Half { kernel: kernels::Softmax { layout: RowLayout::Workgroup }, output_f16: true },
     },
     Kernel {
         id: "gelu-tanh",
@@ -549,6 +651,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::STRICT,
         quick: GELU_TANH_QUICK,
         full: GELU_TANH_FULL,
+        variants: &[],
         imp: &kernels::Gelu { erf: false },
     },
     Kernel {
@@ -562,6 +665,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: GELU_TANH_QUICK,
         full: GELU_TANH_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Gelu { erf: false }, output_f16: true },
     },
     Kernel {
@@ -575,6 +679,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::STRICT,
         quick: GELU_ERF_QUICK,
         full: GELU_ERF_FULL,
+        variants: &[],
         imp: &kernels::Gelu { erf: true },
     },
     Kernel {
@@ -588,6 +693,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: GELU_ERF_QUICK,
         full: GELU_ERF_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Gelu { erf: true }, output_f16: true },
     },
     Kernel {
@@ -601,6 +707,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: SILU_QUICK,
         full: SILU_FULL,
+        variants: &[],
         imp: &kernels::Glu { gated: false },
     },
     Kernel {
@@ -614,6 +721,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: SILU_QUICK,
         full: SILU_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Glu { gated: false }, output_f16: true },
     },
     Kernel {
@@ -627,6 +735,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: SWIGLU_QUICK,
         full: SWIGLU_FULL,
+        variants: &[],
         imp: &kernels::Glu { gated: true },
     },
     Kernel {
@@ -640,6 +749,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: SWIGLU_QUICK,
         full: SWIGLU_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Glu { gated: true }, output_f16: true },
     },
     Kernel {
@@ -653,7 +763,8 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: LAYERNORM_QUICK,
         full: LAYERNORM_FULL,
-        imp: &kernels::Norm { rms: false },
+        variants: LAYERNORM_VARIANTS,
+        imp: &kernels::Norm { rms: false, layout: RowLayout::Workgroup },
     },
     Kernel {
         id: "layernorm-f16",
@@ -666,7 +777,8 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: LAYERNORM_QUICK,
         full: LAYERNORM_FULL,
-        imp: &kernels::Half { kernel: kernels::Norm { rms: false }, output_f16: true },
+        variants: LAYERNORM_F16_VARIANTS,
+        imp: &kernels::Half { kernel: kernels::Norm { rms: false, layout: RowLayout::Workgroup }, output_f16: true },
     },
     Kernel {
         id: "rmsnorm",
@@ -679,7 +791,8 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: RMSNORM_QUICK,
         full: RMSNORM_FULL,
-        imp: &kernels::Norm { rms: true },
+        variants: RMSNORM_VARIANTS,
+        imp: &kernels::Norm { rms: true, layout: RowLayout::Workgroup },
     },
     Kernel {
         id: "rmsnorm-f16",
@@ -692,7 +805,8 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: RMSNORM_QUICK,
         full: RMSNORM_FULL,
-        imp: &kernels::Half { kernel: kernels::Norm { rms: true }, output_f16: true },
+        variants: RMSNORM_F16_VARIANTS,
+        imp: &kernels::Half { kernel: kernels::Norm { rms: true, layout: RowLayout::Workgroup }, output_f16: true },
     },
     Kernel {
         id: "rope",
@@ -705,6 +819,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: ROPE_QUICK,
         full: ROPE_FULL,
+        variants: &[],
         imp: &kernels::Rope,
     },
     Kernel {
@@ -718,6 +833,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: ROPE_QUICK,
         full: ROPE_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Rope, output_f16: true },
     },
     Kernel {
@@ -731,6 +847,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::STRICT,
         quick: EMBEDDING_QUICK,
         full: EMBEDDING_FULL,
+        variants: &[],
         imp: &kernels::Embedding,
     },
     Kernel {
@@ -744,6 +861,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: EMBEDDING_QUICK,
         full: EMBEDDING_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Embedding, output_f16: true },
     },
     Kernel {
@@ -757,6 +875,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::STRICT,
         quick: ADD_QUICK,
         full: ADD_FULL,
+        variants: &[],
         imp: &kernels::Add,
     },
     Kernel {
@@ -770,6 +889,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: ADD_QUICK,
         full: ADD_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Add, output_f16: true },
     },
     Kernel {
@@ -783,6 +903,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: LM_HEAD_QUICK,
         full: LM_HEAD_FULL,
+        variants: &[],
         imp: &kernels::LmHead,
     },
     Kernel {
@@ -796,6 +917,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: LM_HEAD_QUICK,
         full: LM_HEAD_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::LmHead, output_f16: false },
     },
     Kernel {
@@ -815,6 +937,7 @@ pub static KERNELS: &[Kernel] = &[
             "h8s1024d64": { batch = 1, heads = 8, seq_len = 1024, head_dim = 64 },
             "h16s2048d64": { batch = 1, heads = 16, seq_len = 2048, head_dim = 64 },
         },
+        variants: &[],
         imp: &kernels::Attention { variant: kernels::AttentionVariant::Unfused },
     },
     Kernel {
@@ -835,6 +958,7 @@ pub static KERNELS: &[Kernel] = &[
             "h8s2048d64w1024": { batch = 1, heads = 8, seq_len = 2048, head_dim = 64, window = 1024 },
             "h8s8192d64w256": { batch = 1, heads = 8, seq_len = 8192, head_dim = 64, window = 256 },
         },
+        variants: &[],
         imp: &kernels::Attention { variant: kernels::AttentionVariant::Window },
     },
     Kernel {
@@ -848,6 +972,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::PERMISSIVE,
         quick: ATTENTION_FLASH_QUICK,
         full: ATTENTION_FLASH_FULL,
+        variants: &[],
         imp: &kernels::Attention { variant: kernels::AttentionVariant::Flash },
     },
     Kernel {
@@ -861,6 +986,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: ATTENTION_FLASH_QUICK,
         full: ATTENTION_FLASH_FULL,
+        variants: &[],
         imp: &kernels::Half {
             kernel: kernels::Attention { variant: kernels::AttentionVariant::Flash },
             output_f16: true,
@@ -886,6 +1012,7 @@ pub static KERNELS: &[Kernel] = &[
             "llama-prefill-t512": { tokens = 512, first = 0, heads = 32, kv_heads = 8, head_dim = 64, page_size = 16, causal = 1 },
             "bert-t512": { tokens = 512, first = 0, heads = 12, kv_heads = 12, head_dim = 64, page_size = 16, causal = 0 },
         },
+        variants: &[],
         imp: &kernels::CachedAttention,
     },
     Kernel {
@@ -902,6 +1029,7 @@ pub static KERNELS: &[Kernel] = &[
             "10s-clip": { millis = 10000, n_mels = 80 },
             "30s": { millis = 30000, n_mels = 80 },
         },
+        variants: &[],
         imp: &kernels::LogMel,
     },
     Kernel {
@@ -915,6 +1043,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: CONV1D_QUICK,
         full: CONV1D_FULL,
+        variants: &[],
         imp: &kernels::Conv1d,
     },
     Kernel {
@@ -928,6 +1057,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: CONV1D_QUICK,
         full: CONV1D_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Conv1d, output_f16: true },
     },
     Kernel {
@@ -941,6 +1071,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::PERMISSIVE,
         quick: KVCACHE_DECODE_QUICK,
         full: KVCACHE_DECODE_FULL,
+        variants: &[],
         imp: &kernels::KvCache { stream: false },
     },
     Kernel {
@@ -954,6 +1085,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: KVCACHE_DECODE_QUICK,
         full: KVCACHE_DECODE_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::KvCache { stream: false }, output_f16: true },
     },
     Kernel {
@@ -971,6 +1103,7 @@ pub static KERNELS: &[Kernel] = &[
         full: params! {
             "l4h8d128p2048x64": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 2048, steps = 64 },
         },
+        variants: &[],
         imp: &kernels::KvCache { stream: true },
     },
     // Training: each forward family's backward, the loss that starts a backward pass and the
@@ -992,6 +1125,7 @@ pub static KERNELS: &[Kernel] = &[
             "gpt2-mlp-t512": { m = 512, k = 768, n = 3072 },
             "t2048h4096": { m = 2048, k = 4096, n = 4096 },
         },
+        variants: &[],
         imp: &kernels::Backward::Matmul,
     },
     Kernel {
@@ -1005,6 +1139,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: SOFTMAX_QUICK,
         full: SOFTMAX_FULL,
+        variants: &[],
         imp: &kernels::Backward::Softmax,
     },
     Kernel {
@@ -1018,6 +1153,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: GELU_TANH_QUICK,
         full: GELU_TANH_FULL,
+        variants: &[],
         imp: &kernels::Backward::Gelu { erf: false },
     },
     Kernel {
@@ -1031,6 +1167,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: GELU_ERF_QUICK,
         full: GELU_ERF_FULL,
+        variants: &[],
         imp: &kernels::Backward::Gelu { erf: true },
     },
     Kernel {
@@ -1044,6 +1181,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: SILU_QUICK,
         full: SILU_FULL,
+        variants: &[],
         imp: &kernels::Backward::Silu,
     },
     Kernel {
@@ -1057,6 +1195,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: SWIGLU_QUICK,
         full: SWIGLU_FULL,
+        variants: &[],
         imp: &kernels::Backward::SwiGlu,
     },
     Kernel {
@@ -1070,6 +1209,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: LAYERNORM_QUICK,
         full: LAYERNORM_FULL,
+        variants: &[],
         imp: &kernels::Backward::Norm { rms: false },
     },
     Kernel {
@@ -1083,6 +1223,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: RMSNORM_QUICK,
         full: RMSNORM_FULL,
+        variants: &[],
         imp: &kernels::Backward::Norm { rms: true },
     },
     Kernel {
@@ -1096,6 +1237,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: EMBEDDING_QUICK,
         full: params! { "gpt2-t512": { tokens = 512, vocab = 50257, hidden = 768 } },
+        variants: &[],
         imp: &kernels::Backward::Embedding,
     },
     Kernel {
@@ -1115,6 +1257,7 @@ pub static KERNELS: &[Kernel] = &[
             "h8s1024d64": { batch = 1, heads = 8, seq_len = 1024, head_dim = 64 },
             "h16s2048d64": { batch = 1, heads = 16, seq_len = 2048, head_dim = 64 },
         },
+        variants: &[],
         imp: &kernels::Backward::Attention,
     },
     Kernel {
@@ -1128,6 +1271,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: CROSS_ENTROPY_QUICK,
         full: CROSS_ENTROPY_FULL,
+        variants: &[],
         imp: &kernels::Backward::CrossEntropy,
     },
     Kernel {
@@ -1141,6 +1285,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: CROSS_ENTROPY_QUICK,
         full: CROSS_ENTROPY_FULL,
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Backward::CrossEntropy, output_f16: true },
     },
     Kernel {
@@ -1154,6 +1299,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::BALANCED,
         quick: ADAMW_QUICK,
         full: ADAMW_FULL,
+        variants: &[],
         imp: &kernels::Backward::AdamW,
     },
     Kernel {
@@ -1168,6 +1314,7 @@ pub static KERNELS: &[Kernel] = &[
         quick: ADAMW_QUICK,
         full: ADAMW_FULL,
         // The updated weights come back in f32 beside the f32 moments.
+        variants: &[],
         imp: &kernels::Half { kernel: kernels::Backward::AdamW, output_f16: false },
     },
 ];

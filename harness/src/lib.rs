@@ -7,6 +7,7 @@
 
 #![warn(clippy::disallowed_methods, reason = "harness runs on wasm32, where Instant::now panics")]
 
+pub mod autotune;
 pub mod cases;
 pub mod catalogue;
 pub mod changepoint;

@@ -272,6 +272,16 @@ impl<T: Timed> Measurement<T> {
         self.sampler.samples().len()
     }
 
+    /// The latest sample, ns per execution.
+    pub fn last_sample_ns(&self) -> Option<f64> {
+        self.sampler.samples().last().copied()
+    }
+
+    /// The median of the samples so far, ns per execution.
+    pub fn median_ns(&self) -> Option<f64> {
+        Sample::new(self.sampler.samples()).ok().map(|s| s.median())
+    }
+
     pub fn finish(self) -> Record {
         self.finish_parts().0
     }

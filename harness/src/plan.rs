@@ -437,6 +437,27 @@ pub fn grid_stride(n: usize) -> [u32; 3] {
     [(n as u32).div_ceil(256).clamp(1, 4096), 1, 1]
 }
 
+/// How a row-wise kernel maps its rows onto the grid, which is what its variants differ in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowLayout {
+    /// One workgroup per row: its invocations share the row and reduce in workgroup memory.
+    Workgroup,
+    /// One invocation per row, [`ROWS_PER_INVOCATION_WG`] rows a workgroup: no barriers.
+    Invocation,
+}
+
+/// Workgroup size (and rows per workgroup) of the one-invocation-per-row shaders.
+pub const ROWS_PER_INVOCATION_WG: u32 = 64;
+
+impl RowLayout {
+    pub fn grid(self, rows: u32) -> [u32; 3] {
+        match self {
+            RowLayout::Workgroup => rows_grid(rows),
+            RowLayout::Invocation => rows_grid(rows.div_ceil(ROWS_PER_INVOCATION_WG)),
+        }
+    }
+}
+
 /// Workgroup counts for `n` items of `per` each, spread over y when x would exceed the 65535
 /// per-dimension limit (shaders recombine as `wg.x + wg.y * 65535`).
 pub fn rows_grid(n: u32) -> [u32; 3] {

@@ -2,6 +2,7 @@
 //! the store, public so that integration tests drive the same code as users (the page through
 //! WebDriver, the server in-process).
 
+pub mod autotune;
 pub mod backends;
 pub mod browser;
 pub mod doctor;

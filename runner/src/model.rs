@@ -234,6 +234,7 @@ impl ModelPlan {
                     use_timestamps: true,
                     host_resolution_ns,
                     facts: facts.clone(),
+                    autotune: harness::autotune::AutotuneOptions::off(),
                 };
                 emit(pollster::block_on(gpu::run_model(dev, &job, &opts)))?;
             }
@@ -277,6 +278,7 @@ impl ModelPlan {
                     use_timestamps: false,
                     host_resolution_ns,
                     facts: facts.clone(),
+                    autotune: harness::autotune::AutotuneOptions::off(),
                 };
                 emit(pollster::block_on(gpu::run_training(dev, t, &prepared, &opts)))?;
             }

@@ -94,6 +94,8 @@ pub struct NativeArgs {
     /// Threshold for --baseline, e.g. `5%`
     #[arg(long, default_value = "5%", value_parser = crate::results::parse_threshold)]
     threshold: f64,
+    #[command(flatten)]
+    autotune: crate::autotune::AutotuneArgs,
 }
 
 /// What to measure, as the user wrote it: kernels or families, `--case`s and `--sweep`s.
@@ -173,6 +175,8 @@ pub struct NativePlan {
     pub rounds: u32,
     /// This invocation's id, stamped on every record with its round.
     pub run_id: String,
+    /// Which variants the GPU adapters run; an in-memory cache unless the caller loads one.
+    pub autotune: harness::autotune::AutotuneOptions,
 }
 
 impl NativePlan {
@@ -203,6 +207,7 @@ impl NativePlan {
             use_timestamps: true,
             rounds: 1,
             run_id: facts::run_id(),
+            autotune: harness::autotune::AutotuneOptions::default(),
         })
     }
 
@@ -282,6 +287,7 @@ impl NativePlan {
                     use_timestamps: self.use_timestamps,
                     host_resolution_ns,
                     facts: facts.clone(),
+                    autotune: self.autotune.clone(),
                 };
                 let f32 = f32_result.as_deref();
                 emit(pollster::block_on(gpu::run_kernel(dev, kernel, params, &inputs, &expected, f32, &opts)))?;
@@ -348,6 +354,7 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
     .with_context(|| args.suite.as_ref().map_or_else(String::new, |p| format!("in the suite {}", p.display())))?;
     plan.use_timestamps = !args.no_timestamps;
     plan.set_rounds(check_rounds(args.rounds)?);
+    plan.autotune = crate::autotune::load(&args.autotune);
     let mut stream = crate::results::RecordStream::new(args.json, args.out.as_deref())?;
     let db =
         (!args.no_store || args.baseline.is_some()).then(|| args.db.clone().unwrap_or_else(crate::server::default_db));
@@ -363,6 +370,9 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         stream.emit(r, &brief)
     })?;
     let records = stream.records;
+    if let Err(e) = crate::autotune::save(&args.autotune, &plan.autotune) {
+        eprintln!("warning: {e:#}");
+    }
     let baseline = match (args.baseline.as_deref(), &db) {
         (Some("latest"), Some(db)) => Some(crate::results::latest_baseline(db, &records, &plan.run_id)?),
         _ => baseline,

@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use harness::catalogue::{KERNELS, ParamSet, Params};
 use harness::format::fmt_ns;
-use harness::schema::{CaseInfo, KernelInfo, ParamInfo, Record, Status};
+use harness::schema::{CaseInfo, KernelInfo, ParamInfo, Record, Status, VariantInfo};
 
 pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
     // Written with `writeln!`, not `println!`: a closed stdout (`| head`) must end us quietly,
@@ -36,6 +36,16 @@ pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
                     .map(|s| ParamInfo { name: s.name.into(), min: s.min, max: s.max, doc: s.doc.into() })
                     .collect(),
                 summary: k.summary.into(),
+                variants: k
+                    .implementations()
+                    .iter()
+                    .map(|v| VariantInfo {
+                        name: v.variant.into(),
+                        shader: v.shader.file.into(),
+                        shader_hash: v.shader.hash.into(),
+                        requires: strings(v.requires),
+                    })
+                    .collect(),
             };
             let v = serde_json::to_string(&info)?;
             writeln!(out, "{v}")?;
@@ -53,7 +63,7 @@ pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
         "parameters (--case KERNEL:key=value)",
         "quick",
         "full",
-        "shader",
+        "shaders (variants)",
         "what",
     ]);
     for k in KERNELS {
@@ -68,7 +78,7 @@ pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
             keys.join("\n"),
             cases(k.quick),
             cases(k.full),
-            k.shader.to_owned(),
+            std::iter::once(k.shader).chain(k.variants.iter().map(|v| v.shader)).collect::<Vec<_>>().join("\n"),
             k.summary.to_owned(),
         ]);
     }

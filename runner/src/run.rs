@@ -144,6 +144,8 @@ pub struct RunArgs {
     /// Fault injection for tests (`hang:<kernel>`, `panic:<kernel>`), first browser session only
     #[arg(long, hide = true)]
     inject_fault: Option<String>,
+    #[command(flatten)]
+    autotune: crate::autotune::AutotuneArgs,
 }
 
 /// Consecutive failed page sessions after which a browser's remaining cases are marked failed.
@@ -261,6 +263,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         args.seed,
         args.budget,
     )?;
+    plan.autotune = crate::autotune::load(&args.autotune);
     let size = plan.size;
     let chosen = harness::model::select(&models, size)
         .context("name presets listed by `accelbench models`, `all` or `none` in --models")?;
@@ -378,6 +381,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 sink.bar.inc_length(((plan.cases.len() + model_items) * backends) as u64);
                 plan.collect_round(round, |r| sink.emit(r))?;
                 model_plan.collect(|r| sink.emit(r))?;
+                if let Err(e) = crate::autotune::save(&args.autotune, &plan.autotune) {
+                    eprintln!("warning: {e:#}");
+                }
                 let prov = facts::host_facts().provenance(args.seed);
                 for b in plan.backends.iter().filter(|b| !model_backends.contains(b) && *b != "reference") {
                     for m in &model_plan.models {

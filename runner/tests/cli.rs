@@ -10,6 +10,7 @@ fn accelbench(args: &[&str]) -> Output {
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         // `accelbench native` stores its runs in the user database: here, a scratch one.
         .env("XDG_DATA_HOME", std::env::temp_dir().join(format!("accelbench-cli-data-{}", std::process::id())))
+        .env("XDG_CACHE_HOME", std::env::temp_dir().join(format!("accelbench-cli-cache-{}", std::process::id())))
         .output()
         .expect("accelbench runs")
 }
@@ -842,4 +843,66 @@ fn predict_estimates_between_measured_shapes_and_abstains_beyond_them() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("colz") && err.contains("cols"), "{err}");
+}
+
+/// `--autotune`: the first run tunes the row kernels' variants on every adapter and saves the
+/// choices; the second takes them from the cache, and says so in every record; a cache that
+/// does not parse is set aside, never deleted, and tuning starts afresh; `off` runs the
+/// kernel's own implementation.
+#[test]
+fn a_second_native_run_takes_its_variants_from_the_autotune_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("autotune.json");
+    let run = |mode: &str| {
+        let out = accelbench(&[
+            "native",
+            "--quick",
+            "--kernels",
+            "softmax,layernorm",
+            "--backends",
+            "wgpu",
+            "--no-store",
+            "--json",
+            "--autotune",
+            mode,
+            "--autotune-cache",
+            cache.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (records(&out), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let hows = |rs: &[serde_json::Value]| -> Vec<String> {
+        rs.iter().map(|r| r["autotune"]["how"].as_str().unwrap_or("none").to_owned()).collect()
+    };
+    let (first, _) = run("cached");
+    if first.is_empty() && !accelbench_gpu_required() {
+        return;
+    }
+    assert!(!first.is_empty() && hows(&first).iter().all(|h| h == "tuned"), "{:?}", hows(&first));
+    for r in &first {
+        let timed = r["autotune"]["candidates"].as_array().unwrap();
+        assert_eq!(timed.len(), 2, "default and row-per-invocation: {r}");
+        assert!(r["variant"].as_str().is_some_and(|v| timed.iter().any(|c| c["variant"] == v)));
+    }
+    let saved: harness::schema::AutotuneTable =
+        serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert_eq!(saved.entries.len(), first.len(), "one choice per adapter, kernel and shape bucket");
+
+    let (second, _) = run("cached");
+    assert!(hows(&second).iter().all(|h| h == "cache-hit"), "{:?}", hows(&second));
+    let variants = |rs: &[serde_json::Value]| rs.iter().map(|r| r["variant"].clone()).collect::<Vec<_>>();
+    assert_eq!(variants(&first), variants(&second));
+
+    let (off, _) = run("off");
+    assert!(off.iter().all(|r| r["variant"] == "default" && r["autotune"]["how"] == "off"));
+
+    std::fs::write(&cache, "{ not json").unwrap();
+    let (fresh, err) = run("cached");
+    assert!(err.contains("does not parse") && err.contains("tuning afresh"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("autotune.json.corrupt")).unwrap(), "{ not json");
+    assert!(hows(&fresh).iter().all(|h| h == "tuned"));
+
+    let bad = accelbench(&["native", "--quick", "--autotune", "sometimes"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("choose from off, cached, full"));
 }

@@ -377,6 +377,38 @@ fn golden_cli_outputs() {
             full: vec![],
             parameters: vec![ParamInfo { name: "rows".into(), min: 1, max: 1 << 20, doc: "rows".into() }],
             summary: "row softmax".into(),
+            variants: vec![
+                harness::schema::VariantInfo {
+                    name: "default".into(),
+                    shader: "softmax.wgsl".into(),
+                    shader_hash: "0123456789abcdef".into(),
+                    requires: vec![],
+                },
+                harness::schema::VariantInfo {
+                    name: "row-per-invocation".into(),
+                    shader: "softmax_row.wgsl".into(),
+                    shader_hash: "fedcba9876543210".into(),
+                    requires: vec![],
+                },
+            ],
+        },
+    );
+    let timings = vec![
+        harness::schema::CandidateTiming { variant: "default".into(), median_ns: Some(1.62e6), note: None },
+        harness::schema::CandidateTiming {
+            variant: "row-per-invocation".into(),
+            median_ns: Some(2.86e5),
+            note: Some("dropped after one sample: over 1.5x the leader".into()),
+        },
+    ];
+    golden(
+        "autotune-table",
+        &harness::schema::AutotuneTable {
+            schema_version: 1,
+            entries: BTreeMap::from([(
+                "llvmpipe|0x10005:0x0|llvmpipe|Mesa 22.3.6|softmax|default@0123+row-per-invocation@fedc|rows~64,cols~1024".into(),
+                harness::schema::TunedEntry { variant: "default".into(), candidates: timings },
+            )]),
         },
     );
 }

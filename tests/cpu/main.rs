@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use harness::catalogue::{KERNELS, Size, select};
+use harness::catalogue::{KERNELS, Params, Size, select};
 use harness::shaders::{INCLUDES, SHADERS};
 
 fn repo_root() -> &'static Path {
@@ -25,7 +25,7 @@ fn every_wgsl_file_is_precompiled_and_used_by_the_catalogue() {
         SHADERS.iter().map(|s| s.file.to_owned()).chain(INCLUDES.iter().map(|s| (*s).to_owned())).collect();
     assert_eq!(on_disk, compiled, "build.rs must see exactly the files in shaders/");
     // The training step's in-place update is its own shader; everything else is a catalogue
-    // entry's.
+    // entry's or one of its variants'.
     let cfg = harness::model::quick(&(harness::model::preset("gpt2-small").unwrap().config)());
     let g = harness::train::TrainGraph::build(&cfg, 8).unwrap();
     let (w, ids) = g.initial(1);
@@ -34,8 +34,9 @@ fn every_wgsl_file_is_precompiled_and_used_by_the_catalogue() {
     let step_shaders: Vec<&str> = step.shaders().iter().map(|s| s.file).collect();
     for s in SHADERS {
         assert!(
-            KERNELS.iter().any(|k| k.shader == s.file) || step_shaders.contains(&s.file),
-            "shaders/{} is not used by any catalogue entry or the training step",
+            KERNELS.iter().any(|k| k.implementations().iter().any(|i| i.shader.file == s.file))
+                || step_shaders.contains(&s.file),
+            "shaders/{} is not used by any catalogue entry, variant or the training step",
             s.file
         );
         assert_eq!(s.hash.len(), 16);
@@ -47,12 +48,22 @@ fn every_catalogue_entry_has_its_shader_entry_points_and_requirements() {
     let mut ids = BTreeSet::new();
     for k in KERNELS {
         assert!(ids.insert(k.id), "duplicate kernel id {}", k.id);
-        let shader = k.shader();
-        for ep in k.entry_points {
-            assert!(shader.entry_point(ep).is_some(), "{}: {} has no entry point {ep}", k.id, k.shader);
-        }
-        for r in shader.requires {
-            assert!(k.requires.contains(r), "{}: shader requires {r} but the entry does not declare it", k.id);
+        let mut names = BTreeSet::new();
+        // A variant is the same operation in another shader: the same entry points, the
+        // shader's requirements declared, the same parameters and typed operation.
+        for imp in k.implementations() {
+            assert!(names.insert(imp.variant), "{}: duplicate variant {}", k.id, imp.variant);
+            let shader = imp.shader;
+            for ep in k.entry_points {
+                assert!(shader.entry_point(ep).is_some(), "{}: {} has no entry point {ep}", k.id, shader.file);
+            }
+            for r in shader.requires {
+                assert!(imp.requires.contains(r), "{} ({}): shader requires {r}, undeclared", k.id, imp.variant);
+            }
+            assert_eq!(imp.imp.spec(), k.imp.spec(), "{} ({})", k.id, imp.variant);
+            let p = Params::from(&k.quick[0]);
+            assert_eq!(imp.imp.op(&p), k.imp.op(&p), "{} ({}): another operation", k.id, imp.variant);
+            assert_eq!(imp.imp.work(&p), k.imp.work(&p), "{} ({})", k.id, imp.variant);
         }
         assert!(!k.quick.is_empty() && !k.full.is_empty(), "{}: needs quick and full parameter sets", k.id);
     }
@@ -74,6 +85,13 @@ fn every_parameter_set_builds_a_consistent_plan() {
                 assert!(!plan.timed.is_empty());
                 if let Err(e) = plan.verify() {
                     panic!("{} {}: {e}", k.id, p.case);
+                }
+                for imp in &k.implementations()[1..] {
+                    let vp = imp.imp.plan(imp.shader, p, &inputs);
+                    if let Err(e) = vp.verify() {
+                        panic!("{} {} ({}): {e}", k.id, p.case, imp.variant);
+                    }
+                    assert_eq!(vp.output_len, plan.output_len, "{} {} ({})", k.id, p.case, imp.variant);
                 }
                 for d in plan.setup.iter().chain(&plan.timed).flat_map(|p| &p.dispatches) {
                     assert!(

@@ -39,6 +39,7 @@ fn opts(seed: u64) -> RunOptions {
         use_timestamps: true,
         host_resolution_ns: 1000.0,
         facts: test_facts(),
+        autotune: harness::autotune::AutotuneOptions::default(),
     }
 }
 
@@ -50,20 +51,31 @@ fn run_all(dev: &GpuDevice, seeds: &[u64], kernels: &[&str]) {
                 let inputs = k.imp.inputs(p, seed).unwrap();
                 let expected = k.imp.reference(p, &inputs);
                 let f32 = k.imp.f32_result(p, &inputs, seed);
-                let r = pollster::block_on(gpu::run_kernel(dev, k, p, &inputs, &expected, f32.as_deref(), &opts(seed)));
-                match &r.status {
-                    Status::Measured => {
-                        let t = r.timing.as_ref().expect("measured records carry timing");
-                        assert!(t.summary.median_ns > 0.0 && t.samples_ns.len() >= 2);
-                        assert!(r.check.as_ref().is_some_and(|c| c.passed));
-                        // Reduced-precision kernels also say how far they are from f32.
-                        let vs = r.check.as_ref().and_then(|c| c.vs_f32.as_ref());
-                        assert_eq!(vs.is_some(), k.dtype != harness::catalogue::DType::F32, "{} vs_f32", k.id);
+                // Every variant, each named: the autotuner may pick any of them.
+                for imp in k.implementations() {
+                    let job = gpu::Job {
+                        kernel: k,
+                        params: p,
+                        inputs: &inputs,
+                        expected: &expected,
+                        f32_result: f32.as_deref(),
+                        variant: Some(imp.variant),
+                    };
+                    let r = pollster::block_on(gpu::run_interleaved(dev, &[job], &opts(seed))).pop().unwrap();
+                    match &r.status {
+                        Status::Measured => {
+                            let t = r.timing.as_ref().expect("measured records carry timing");
+                            assert!(t.summary.median_ns > 0.0 && t.samples_ns.len() >= 2);
+                            assert!(r.check.as_ref().is_some_and(|c| c.passed));
+                            // Reduced-precision kernels also say how far they are from f32.
+                            let vs = r.check.as_ref().and_then(|c| c.vs_f32.as_ref());
+                            assert_eq!(vs.is_some(), k.dtype != harness::catalogue::DType::F32, "{} vs_f32", k.id);
+                        }
+                        Status::Skipped { reason } if !k.requires.is_empty() => {
+                            eprintln!("{} skipped on {}: {reason}", k.id, dev.report.name)
+                        }
+                        other => failures.push(format!("{} {} ({}) seed {seed}: {other:?}", k.id, p.case, imp.variant)),
                     }
-                    Status::Skipped { reason } if !k.requires.is_empty() => {
-                        eprintln!("{} skipped on {}: {reason}", k.id, dev.report.name)
-                    }
-                    other => failures.push(format!("{} {} seed {seed}: {other:?}", k.id, p.case)),
                 }
             }
         }
@@ -149,6 +161,59 @@ fn timestamps_and_host_fences_both_time_the_same_kernel() {
     assert!(t.phases.is_empty());
 }
 
+/// The autotuner on lavapipe: it times every variant of the row kernels, picks the fastest, and
+/// that choice is never slower than the kernel's own implementation measured beside it; the
+/// second run of the same case takes the choice from the cache without tuning.
+#[test]
+fn the_tuned_variant_is_never_slower_than_the_default_and_is_cached() {
+    use harness::autotune::{AutotuneMode, AutotuneOptions};
+    use harness::schema::AutotuneHow;
+    let _gpu = exclusive();
+    let Some(dev) = device("vulkan") else { return };
+    let tuning = AutotuneOptions { mode: AutotuneMode::Cached, ..AutotuneOptions::default() };
+    for id in ["softmax", "layernorm", "rmsnorm"] {
+        let k = KERNELS.iter().find(|k| k.id == id).unwrap();
+        let p = &Params::from(&k.quick[0]);
+        let inputs = k.imp.inputs(p, 1).unwrap();
+        let expected = k.imp.reference(p, &inputs);
+        let o = RunOptions { autotune: tuning.clone(), ..opts(1) };
+        let tuned = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, None, &o));
+        assert_eq!(tuned.status, Status::Measured);
+        let how = tuned.autotune.as_ref().unwrap();
+        assert_eq!(how.how, AutotuneHow::Tuned, "{id}: {how:?}");
+        assert_eq!(how.candidates.len(), k.implementations().len(), "{id}: every variant timed");
+        let chosen = tuned.variant.clone().unwrap();
+        let fastest = harness::autotune::winner(&how.candidates).map(|i| how.candidates[i].variant.clone());
+        assert_eq!(Some(&chosen), fastest.as_ref(), "{id}: the fastest candidate runs: {how:?}");
+
+        let again = pollster::block_on(gpu::run_kernel(&dev, k, p, &inputs, &expected, None, &o));
+        let hit = again.autotune.as_ref().unwrap();
+        assert_eq!((hit.how, again.variant.as_ref()), (AutotuneHow::CacheHit, Some(&chosen)), "{id}");
+
+        // The choice and the default measured side by side, samples interleaved.
+        let job = |variant| gpu::Job {
+            kernel: k,
+            params: p,
+            inputs: &inputs,
+            expected: &expected,
+            f32_result: None,
+            variant: Some(variant),
+        };
+        let side_by_side = RunOptions { sampling: harness::measure::SamplingConfig::quick(), ..opts(1) };
+        let jobs = [job(harness::catalogue::DEFAULT_VARIANT), job(chosen.as_str())];
+        let r = pollster::block_on(gpu::run_interleaved(&dev, &jobs, &side_by_side));
+        let median = |r: &harness::schema::Record| r.timing.as_ref().unwrap().summary.median_ns;
+        let (default, tuned) = (median(&r[0]), median(&r[1]));
+        eprintln!("{id} on {}: default {default:.0} ns, {chosen} {tuned:.0} ns", dev.report.name);
+        // 10% for the noise of a few interleaved samples on a shared 2-core VM.
+        assert!(
+            tuned <= 1.1 * default,
+            "{id}: the tuned {chosen} ({tuned:.0} ns) is slower than the default ({default:.0} ns)"
+        );
+        assert_eq!(r[1].autotune.as_ref().unwrap().how, AutotuneHow::Fixed);
+    }
+}
+
 mod verdicts {
     //! The regression verdict on real measurements, each side made of rounds (fresh buffers and
     //! pipelines each round, the two sides interleaved within a round, so compared round by
@@ -179,8 +244,8 @@ mod verdicts {
         let (mut base, mut cand) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             let jobs = [
-                gpu::Job { kernel: k, params: a, inputs: &ia, expected: &ea, f32_result: None },
-                gpu::Job { kernel: k, params: b, inputs: &ib, expected: &eb, f32_result: None },
+                gpu::Job { kernel: k, params: a, inputs: &ia, expected: &ea, f32_result: None, variant: None },
+                gpu::Job { kernel: k, params: b, inputs: &ib, expected: &eb, f32_result: None, variant: None },
             ];
             let opts = RunOptions { sampling: sampling.clone(), ..opts(9) };
             let mut r = pollster::block_on(gpu::run_interleaved(dev, &jobs, &opts));

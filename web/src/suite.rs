@@ -220,6 +220,8 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         device = open_device(adapter.as_ref(), &env).await;
     }
 
+    // One cache for the run, so cases in the same shape bucket share a tuning pass.
+    let autotune = harness::autotune::AutotuneOptions::default();
     // The peak cases come first; each later record is stamped with its share of them.
     let mut peaks = harness::peak::Peaks::default();
     for Case { kernel, params } in &plan.cases {
@@ -259,6 +261,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                         use_timestamps: true,
                         host_resolution_ns: env.host_clock_resolution_ns,
                         facts: facts.clone(),
+                        autotune: autotune.clone(),
                     };
                     match &device {
                         Ok(dev) => {
@@ -270,6 +273,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                                 inputs: &inputs,
                                 expected: &expected,
                                 f32_result: f32_result.as_deref(),
+                                variant: None,
                             };
                             let mut on_sample = |_: usize, n: usize| {
                                 set_progress(kernel.id, &params.case, &webgpu_label, n, case_start);
@@ -416,6 +420,7 @@ async fn run_model(
                     use_timestamps: true,
                     host_resolution_ns: env.host_clock_resolution_ns,
                     facts: facts.clone(),
+                    autotune: harness::autotune::AutotuneOptions::default(),
                 };
                 gpu::run_model(dev, &job, &opts).await
             }
@@ -517,6 +522,7 @@ async fn run_training(
                     use_timestamps: false,
                     host_resolution_ns: env.host_clock_resolution_ns,
                     facts: facts.clone(),
+                    autotune: harness::autotune::AutotuneOptions::default(),
                 };
                 gpu::run_training(dev, t, prep, &opts).await
             }

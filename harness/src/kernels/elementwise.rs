@@ -3,7 +3,7 @@
 use super::{Inputs, KernelImpl, NormInputs, ParamSpec, UnaryInputs};
 use crate::catalogue::{DType, Params};
 use crate::op::{Op, RowsDims};
-use crate::plan::{BufferId, Call, Dispatch, OutputType, Pass, Plan, grid_stride, rows_grid};
+use crate::plan::{BufferId, Call, Dispatch, OutputType, Pass, Plan, RowLayout, grid_stride};
 use crate::reference;
 use crate::rng::InputRng;
 use crate::schema::Work;
@@ -34,9 +34,11 @@ fn single_pass(
     Pass { label: label.into(), dispatches: vec![Dispatch { shader: None, entry_point, bindings, workgroups }] }
 }
 
-/// Row softmax (its fp16 variant is [`super::Half`] of it).
+/// Row softmax (its fp16 variant is [`super::Half`] of it), laid out as its shader expects.
 #[derive(Debug)]
-pub struct Softmax;
+pub struct Softmax {
+    pub layout: RowLayout,
+}
 
 impl KernelImpl for Softmax {
     fn spec(&self) -> &'static [ParamSpec] {
@@ -71,7 +73,7 @@ impl KernelImpl for Softmax {
         let u = plan.uniform("dims", &[("rows", rows.into()), ("cols", cols.into())]);
         let x = plan.storage_f32("x", &inputs.unary().x);
         let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
-        plan.timed.push(single_pass("softmax", "main", vec![("dims", u), ("x", x), ("y", y)], rows_grid(rows)));
+        plan.timed.push(single_pass("softmax", "main", vec![("dims", u), ("x", x), ("y", y)], self.layout.grid(rows)));
         plan
     }
 }
@@ -126,6 +128,7 @@ impl KernelImpl for Gelu {
 #[derive(Debug)]
 pub struct Norm {
     pub rms: bool,
+    pub layout: RowLayout,
 }
 
 /// The norms' epsilon, in the catalogue kernels and in every model (GPT-2, LLaMA, Qwen and
@@ -178,7 +181,10 @@ impl KernelImpl for Norm {
         let b = plan.storage_f32("beta", &i.beta);
         let y = plan.output("y", (rows * cols) as usize, OutputType::F32);
         let entry = if self.rms { "rmsnorm" } else { "layernorm" };
-        let pass = plan.pass(entry, vec![norm_call(shader, self.rms, rows as usize, cols as usize, x, g, Some(b), y)]);
+        let mut call = norm_call(shader, self.rms, rows as usize, cols as usize, x, g, Some(b), y);
+        // norm_call lays rows out as norm.wgsl (what models run) expects; a variant may not.
+        call.workgroups = self.layout.grid(rows);
+        let pass = plan.pass(entry, vec![call]);
         plan.timed.push(pass);
         plan
     }
@@ -215,7 +221,7 @@ pub(crate) fn norm_call(
         entry_point: if rms { "rmsnorm" } else { "layernorm" },
         dims: vec![("rows", (rows as u32).into()), ("cols", (cols as u32).into()), ("eps", NORM_EPS.into())],
         bindings,
-        workgroups: rows_grid(rows as u32),
+        workgroups: RowLayout::Workgroup.grid(rows as u32),
     }
 }
 

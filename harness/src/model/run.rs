@@ -427,5 +427,7 @@ fn record_for(preset: &str, backend: &str, size: &str, provenance: Provenance) -
         model: None,
         training: None,
         peak: None,
+        variant: None,
+        autotune: None,
     }
 }

@@ -323,6 +323,18 @@ pub struct KernelInfo {
     /// What `--case`/`--sweep` accept for this kernel.
     pub parameters: Vec<ParamInfo>,
     pub summary: String,
+    /// The implementations GPU backends choose among, the kernel's own (`default`) first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantInfo>,
+}
+
+/// One implementation of a kernel, as `accelbench kernels --json` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantInfo {
+    pub name: String,
+    pub shader: String,
+    pub shader_hash: String,
+    pub requires: Vec<String>,
 }
 
 /// A named parameter set of the catalogue.

@@ -7,15 +7,17 @@
 //! measured separately.
 //!
 //! `record` is the result record, `page` the page bridge's protocol, `api` the HTTP API's
-//! bodies, `suite` the suite file; this module reads records produced elsewhere.
+//! bodies, `suite` the suite file, `autotune` the variant choices; this module reads records produced elsewhere.
 
 mod api;
+mod autotune;
 mod model;
 mod page;
 mod record;
 mod suite;
 
 pub use api::*;
+pub use autotune::*;
 pub use model::*;
 pub use page::*;
 pub use record::*;

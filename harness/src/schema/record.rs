@@ -42,6 +42,13 @@ pub struct Record {
     /// the same run; absent where no peak was measured there (added within v1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak: Option<PeakShare>,
+    /// The implementation a GPU backend ran ([`crate::catalogue::Variant`]; `default` is the
+    /// kernel's own); absent on CPU backends (added within v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// How `variant` was chosen (added within v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autotune: Option<super::Autotune>,
 }
 
 /// A record's achieved rates over the practical peaks ([`crate::peak`]): the memory share

@@ -104,6 +104,8 @@ impl TrainCase {
             model: None,
             training: None,
             peak: None,
+            variant: None,
+            autotune: None,
         }
     }
 }

@@ -1,0 +1,6 @@
+// Row softmax, one invocation per row, fp16 storage and f32 arithmetic; the body is
+// softmax_row.inc.wgsl.
+// requires: shader-f16
+enable f16;
+alias Elem = f16;
+//!include softmax_row.inc.wgsl
