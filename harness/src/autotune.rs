@@ -48,12 +48,13 @@ impl AutotuneMode {
 /// A candidate slower than this times the leader after the first tuning sample stops there.
 pub const DROP_RATIO: f64 = 1.5;
 
-/// The tuning pass's sampling: enough for a median that tells 1.5x apart, little time.
+/// The tuning pass's sampling: enough for a median that tells 1.5x apart, little time. Fewer
+/// than five samples after two warm-ups chose wrongly on lavapipe (first samples run cold).
 pub fn tuning_sampling() -> SamplingConfig {
     SamplingConfig {
-        warmup: 1,
-        min_samples: 3,
-        max_samples: 3,
+        warmup: 2,
+        min_samples: 5,
+        max_samples: 5,
         target_rel_ci: 1.0,
         time_budget_ns: 0.3e9,
         min_resolutions_per_sample: 20.0,

@@ -450,6 +450,21 @@ const RMSNORM_F16_VARIANTS: &[Variant] = &[Variant {
     imp: &kernels::Half { kernel: kernels::Norm { rms: true, layout: RowLayout::Invocation }, output_f16: true },
 }];
 
+const MATMUL_VARIANTS: &[Variant] = &[Variant {
+    name: "direct",
+    summary: "the same 64x64 tiles and 4x4 register blocks, read straight from storage: no workgroup memory, no barriers",
+    shader: "matmul_direct.wgsl",
+    requires: &[],
+    imp: &kernels::Matmul,
+}];
+const MATMUL_F16_VARIANTS: &[Variant] = &[Variant {
+    name: "direct",
+    summary: "4x4 register blocks read straight from storage, fp16 storage: no workgroup memory, no barriers",
+    shader: "matmul_direct_f16.wgsl",
+    requires: &["shader-f16"],
+    imp: &kernels::Half { kernel: kernels::Matmul, output_f16: true },
+}];
+
 pub static KERNELS: &[Kernel] = &[
     // The peaks first: every later record of a backend is a fraction of them, and a streamed
     // run knows them before the first such record.
@@ -512,7 +527,7 @@ pub static KERNELS: &[Kernel] = &[
             "512-b4": { m = 512, n = 512, k = 512, batch = 4 },
             "512-b16": { m = 512, n = 512, k = 512, batch = 16 },
         },
-        variants: &[],
+        variants: MATMUL_VARIANTS,
         imp: &kernels::Matmul,
     },
     Kernel {
@@ -529,7 +544,7 @@ pub static KERNELS: &[Kernel] = &[
             "1024": { m = 1024, n = 1024, k = 1024, batch = 1 },
             "2048": { m = 2048, n = 2048, k = 2048, batch = 1 },
         },
-        variants: &[],
+        variants: MATMUL_F16_VARIANTS,
         imp: &kernels::Half { kernel: kernels::Matmul, output_f16: true },
     },
     Kernel {
