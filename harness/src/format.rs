@@ -82,9 +82,24 @@ pub fn fmt_peak(r: &Record) -> String {
     })
 }
 
+/// The implementation a GPU record ran and how it was chosen, e.g. `row-per-invocation
+/// (tuned)`; empty on CPU backends and where nothing ran.
+pub fn fmt_variant(r: &Record) -> String {
+    use crate::schema::AutotuneHow;
+    let Some(v) = &r.variant else { return String::new() };
+    match r.autotune.as_ref().map(|a| a.how) {
+        Some(AutotuneHow::Off) => format!("{v} (autotune off)"),
+        Some(AutotuneHow::Only) => format!("{v} (only one)"),
+        Some(AutotuneHow::Tuned) => format!("{v} (tuned)"),
+        Some(AutotuneHow::CacheHit) => format!("{v} (cached choice)"),
+        Some(AutotuneHow::Fixed) => format!("{v} (fixed)"),
+        None => v.clone(),
+    }
+}
+
 pub fn markdown(records: &[Record]) -> String {
     let mut out = String::from(
-        "| kernel | case | backend | adapter | status | median | 95% CI | GFLOP/s | GB/s | of peak | timer | error vs f32 (rel. RMS) |\n|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|\n",
+        "| kernel | case | backend | adapter | status | median | 95% CI | GFLOP/s | GB/s | of peak | timer | error vs f32 (rel. RMS) | variant |\n|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|---|\n",
     );
     for r in records {
         let adapter = r
@@ -106,14 +121,15 @@ pub fn markdown(records: &[Record]) -> String {
             .throughput
             .map_or((String::new(), String::new()), |t| (format!("{:.2}", t.gflops), format!("{:.2}", t.gbps)));
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {median} | {ci} | {gf} | {gb} | {} | {timer} | {} |\n",
+            "| {} | {} | {} | {} | {} | {median} | {ci} | {gf} | {gb} | {} | {timer} | {} | {} |\n",
             r.kernel,
             r.case,
             r.backend,
             md_escape(&adapter),
             status,
             fmt_peak(r),
-            fmt_vs_f32(r)
+            fmt_vs_f32(r),
+            fmt_variant(r)
         ));
     }
     out.push_str(&scaling_markdown(records));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::charts::{self, ChartError, Figure, Palette};
-use crate::format::{self, fmt_ns, fmt_peak, fmt_ratio, fmt_vs_f32};
+use crate::format::{self, fmt_ns, fmt_peak, fmt_ratio, fmt_variant, fmt_vs_f32};
 use crate::schema::{Record, Status};
 
 /// `&`, `<`, `>`, `"` and `'` escaped, for text and attribute values alike.
@@ -133,7 +133,7 @@ fn environment_rows(records: &[Record]) -> Vec<[String; 7]> {
 }
 
 /// Every kernel record: the table a reader searches for one number.
-fn record_rows(records: &[Record]) -> Vec<[String; 10]> {
+fn record_rows(records: &[Record]) -> Vec<[String; 11]> {
     records
         .iter()
         .map(|r| {
@@ -159,6 +159,7 @@ fn record_rows(records: &[Record]) -> Vec<[String; 10]> {
                 thr,
                 fmt_peak(r),
                 fmt_vs_f32(r),
+                fmt_variant(r),
                 status,
             ]
         })
@@ -323,10 +324,21 @@ pub fn report(records: &[Record], title: &str) -> Result<String, ChartError> {
     section(&mut body, "precision", "Precision trade-offs", precision);
 
     let all = record_rows(records);
-    let problems: Vec<&[String; 10]> =
+    let problems: Vec<&[String; 11]> =
         all.iter().zip(records).filter(|(_, r)| r.status != Status::Measured).map(|(row, _)| row).collect();
-    let header =
-        ["kernel", "case", "dtype", "backend", "median", "95% CI", "throughput", "of peak", "vs f32", "status"];
+    let header = [
+        "kernel",
+        "case",
+        "dtype",
+        "backend",
+        "median",
+        "95% CI",
+        "throughput",
+        "of peak",
+        "vs f32",
+        "variant",
+        "status",
+    ];
     if !problems.is_empty() {
         section(
             &mut body,

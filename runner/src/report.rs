@@ -118,7 +118,13 @@ pub fn print_table(records: &[Record]) {
             ),
             _ => Default::default(),
         };
-        let note = r.status.reason().unwrap_or("").chars().take(80).collect::<String>();
+        // A measured record's note is the variant that ran, where there was a choice.
+        let variant = harness::format::fmt_variant(r);
+        let note = match r.status.reason() {
+            Some(why) => why.chars().take(80).collect::<String>(),
+            None if variant.contains("(only one)") => String::new(),
+            None => variant,
+        };
         t.add_row(vec![
             Cell::new(&r.kernel),
             Cell::new(&r.case),

@@ -636,6 +636,7 @@ impl BrowserRun<'_> {
                 backends: self.args.page_backends.clone(),
                 fault: self.args.inject_fault.clone().filter(|_| attempt == 1),
                 shuffle: self.shuffle,
+                autotune: Some(self.args.autotune.autotune.name().to_owned()),
                 ..PageRunConfig::default()
             };
             session.start(&config).await?;

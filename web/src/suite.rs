@@ -44,6 +44,7 @@ pub struct SuitePlan {
     /// Record labels: `<browser>-webgpu`, `<browser>-wasm`.
     pub webgpu_label: String,
     pub wasm_label: String,
+    pub autotune: harness::autotune::AutotuneMode,
 }
 
 impl SuitePlan {
@@ -105,6 +106,15 @@ impl SuitePlan {
             sampling.min_samples = n;
             sampling.max_samples = sampling.max_samples.max(n);
         }
+        let autotune = match config.autotune.as_deref() {
+            None => harness::autotune::AutotuneMode::default(),
+            Some(m) => harness::autotune::AutotuneMode::parse(m).ok_or_else(|| {
+                format!(
+                    "autotune {m:?} is not a mode; choose from {}",
+                    harness::autotune::AutotuneMode::NAMES.join(", ")
+                )
+            })?,
+        };
         let run_id = match &config.run_id {
             Some(id) if valid_run_id(id) => id.clone(),
             Some(id) => return Err(format!("run_id {id:?} must be 1-128 letters, digits or - _ . :")),
@@ -124,6 +134,7 @@ impl SuitePlan {
             config: config.clone(),
             webgpu_label: format!("{}-webgpu", env.browser.name),
             wasm_label: format!("{}-wasm", env.browser.name),
+            autotune,
         })
     }
 
@@ -220,8 +231,12 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         device = open_device(adapter.as_ref(), &env).await;
     }
 
-    // One cache for the run, so cases in the same shape bucket share a tuning pass.
-    let autotune = harness::autotune::AutotuneOptions::default();
+    // The choices this browser made before (local storage outlives the page), shared by every
+    // case of the run.
+    let autotune = harness::autotune::AutotuneOptions {
+        mode: plan.autotune,
+        cache: harness::autotune::AutotuneCache::new(load_autotune()),
+    };
     // The peak cases come first; each later record is stamped with its share of them.
     let mut peaks = harness::peak::Peaks::default();
     for Case { kernel, params } in &plan.cases {
@@ -332,6 +347,9 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
                 device = open_device(adapter.as_ref(), &env).await;
             }
         }
+    }
+    if autotune.cache.changed() {
+        save_autotune(&autotune.cache.table());
     }
     for m in &plan.models {
         if cancelled() {
@@ -538,6 +556,29 @@ async fn run_training(
 }
 
 /// The runner's tests check that a hung or crashed page costs one `failed` case, not the run.
+/// Where the page keeps its autotune choices: per origin, across sessions of one profile.
+const AUTOTUNE_KEY: &str = "accelbench-autotune";
+
+/// The stored choices; none where storage is off (private modes) or the entry does not parse
+/// (a newer or corrupted one: tuning again is always safe).
+fn load_autotune() -> harness::schema::AutotuneTable {
+    js::window()
+        .local_storage()
+        .ok()
+        .flatten()
+        .and_then(|s| s.get_item(AUTOTUNE_KEY).ok().flatten())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+fn save_autotune(table: &harness::schema::AutotuneTable) {
+    let stored = js::window().local_storage().ok().flatten().zip(serde_json::to_string(table).ok());
+    if let Some((storage, text)) = stored {
+        // Full storage only costs the next run a tuning pass.
+        let _ = storage.set_item(AUTOTUNE_KEY, &text);
+    }
+}
+
 fn inject_fault(fault: Option<&str>, kernel: &str) {
     match fault.and_then(|f| f.split_once(':')) {
         Some(("hang", k)) if k == kernel => {

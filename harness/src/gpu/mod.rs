@@ -219,12 +219,11 @@ async fn choose(
         _ => {}
     }
     let key = autotune::key(&dev.report, job.kernel, candidates, job.params);
-    if opts.autotune.mode == AutotuneMode::Cached {
-        if let Some(hit) = opts.autotune.cache.get(&key) {
-            if let Some(c) = candidates.iter().find(|c| c.variant == hit.variant) {
-                return Ok((*c, Autotune { how: AutotuneHow::CacheHit, key, candidates: hit.candidates }));
-            }
-        }
+    let hit = (opts.autotune.mode == AutotuneMode::Cached).then(|| opts.autotune.cache.get(&key)).flatten();
+    if let Some(hit) = hit
+        && let Some(c) = candidates.iter().find(|c| c.variant == hit.variant)
+    {
+        return Ok((*c, Autotune { how: AutotuneHow::CacheHit, key, candidates: hit.candidates }));
     }
     let (timings, mismatch) = tune(dev, job, opts, candidates).await;
     if let Some(mut r) = mismatch {

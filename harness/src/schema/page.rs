@@ -74,6 +74,10 @@ pub struct PageRunConfig {
     /// when that kernel starts, `panic:<kernel>` panics there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// Which kernel variants WebGPU runs: `off`, `cached` (the default: an earlier choice kept
+    /// in this browser's local storage, else tune and keep) or `full` (tune again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autotune: Option<String>,
 }
 
 /// The key a driver uses in [`PageRunConfig::skip`].
@@ -189,6 +193,7 @@ impl Default for PageRunConfig {
             skip: vec![],
             shuffle: None,
             fault: None,
+            autotune: None,
         }
     }
 }
