@@ -165,6 +165,14 @@ pub trait Timed {
     fn pipeline_ns(&self) -> Option<f64> {
         None
     }
+    /// The same compilation again at once (driver and caches warm).
+    fn warm_pipeline_ns(&self) -> Option<f64> {
+        None
+    }
+    /// Whether a persistent pipeline cache held the pipelines.
+    fn pipeline_cache(&self) -> Option<crate::schema::PipelineCacheState> {
+        None
+    }
 }
 
 /// A kernel on one backend, checked and being sampled.
@@ -322,7 +330,12 @@ impl<T: Timed> Measurement<T> {
             summary,
             stopped_by: self.stopped_by.unwrap_or(StopReason::MaxSamples),
             sampling_wall_ns: Some(self.sampler.spent_ns()),
-            cold: ColdTiming { pipeline_ns: self.timed.pipeline_ns(), first_run_ns: Some(self.first_run_ns) },
+            cold: ColdTiming {
+                pipeline_ns: self.timed.pipeline_ns(),
+                first_run_ns: Some(self.first_run_ns),
+                warm_pipeline_ns: self.timed.warm_pipeline_ns(),
+                pipeline_cache: self.timed.pipeline_cache(),
+            },
             phases,
         });
         (record, self.phase_samples, self.timed)

@@ -32,7 +32,7 @@ pub fn timed(kernel: &str, values: &[(&'static str, u32)], backend: &str, sample
         summary: s,
         stopped_by: StopReason::MaxSamples,
         sampling_wall_ns: None,
-        cold: ColdTiming { pipeline_ns: None, first_run_ns: None },
+        cold: ColdTiming::default(),
         phases: vec![],
     });
     r

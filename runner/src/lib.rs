@@ -2,9 +2,9 @@
 //! the store, public so that integration tests drive the same code as users (the page through
 //! WebDriver, the server in-process).
 
-pub mod autotune;
 pub mod backends;
 pub mod browser;
+pub mod cache;
 pub mod doctor;
 pub mod facts;
 pub mod history;

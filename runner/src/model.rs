@@ -142,6 +142,8 @@ pub struct ModelPlan {
     pub memory_budget: Option<u64>,
     pub seed: u64,
     pub sampling: SamplingConfig,
+    /// Where the Vulkan pipeline caches are kept between runs; none: in memory.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl ModelPlan {
@@ -173,7 +175,17 @@ impl ModelPlan {
             .flat_map(|c| formats.iter().map(move |&w| ModelCase::new(c, size, prompt, generate, w)))
             .collect();
         let trainings = chosen.iter().filter(|_| wants("training")).map(|c| TrainCase::new(c, size)).collect();
-        Ok(ModelPlan { models, trainings, size, backends: backends.to_vec(), adapter, memory_budget, seed, sampling })
+        Ok(ModelPlan {
+            models,
+            trainings,
+            size,
+            backends: backends.to_vec(),
+            adapter,
+            memory_budget,
+            seed,
+            sampling,
+            cache_dir: None,
+        })
     }
 
     fn wants(&self, b: &str) -> bool {
@@ -184,7 +196,9 @@ impl ModelPlan {
     pub fn collect(&self, mut emit: impl FnMut(Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
         let facts = facts::host_facts();
         let host_resolution_ns = harness::clock::resolution_ns();
-        let devices = if self.wants("wgpu") { crate::native::open_devices(self.adapter.as_deref())? } else { vec![] };
+        let mut devices =
+            if self.wants("wgpu") { crate::native::open_devices(self.adapter.as_deref())? } else { vec![] };
+        crate::cache::attach_pipeline_caches(&mut devices, self.cache_dir.as_deref());
         let prov = || facts.provenance(self.seed);
         let host: Vec<&str> = ["cpu", "reference"].into_iter().filter(|b| self.wants(b)).collect();
         let mut labels: Vec<String> = devices.iter().map(|(l, _)| l.clone()).collect();
@@ -300,6 +314,7 @@ impl ModelPlan {
                 })?;
             }
         }
+        crate::cache::save_pipeline_caches(&devices, self.cache_dir.as_deref());
         Ok(())
     }
 }

@@ -95,7 +95,7 @@ pub struct NativeArgs {
     #[arg(long, default_value = "5%", value_parser = crate::results::parse_threshold)]
     threshold: f64,
     #[command(flatten)]
-    autotune: crate::autotune::AutotuneArgs,
+    autotune: crate::cache::AutotuneArgs,
 }
 
 /// What to measure, as the user wrote it: kernels or families, `--case`s and `--sweep`s.
@@ -177,6 +177,8 @@ pub struct NativePlan {
     pub run_id: String,
     /// Which variants the GPU adapters run; an in-memory cache unless the caller loads one.
     pub autotune: harness::autotune::AutotuneOptions,
+    /// Where the Vulkan pipeline caches are kept between runs (`--cache-dir`); none: in memory.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl NativePlan {
@@ -208,6 +210,7 @@ impl NativePlan {
             rounds: 1,
             run_id: facts::run_id(),
             autotune: harness::autotune::AutotuneOptions::default(),
+            cache_dir: None,
         })
     }
 
@@ -264,8 +267,9 @@ impl NativePlan {
                 eprintln!("warning: {}: {}", b.name(), backends::probe_reason(&probe));
             }
         }
-        let devices =
+        let mut devices =
             if self.backends.iter().any(|b| b == "wgpu") { open_devices(self.adapter.as_deref())? } else { vec![] };
+        crate::cache::attach_pipeline_caches(&mut devices, self.cache_dir.as_deref());
         for Case { kernel, params } in order {
             let kernel = *kernel;
 
@@ -329,6 +333,7 @@ impl NativePlan {
                 emit(record)?;
             }
         }
+        crate::cache::save_pipeline_caches(&devices, self.cache_dir.as_deref());
         Ok(())
     }
 }
@@ -354,7 +359,8 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
     .with_context(|| args.suite.as_ref().map_or_else(String::new, |p| format!("in the suite {}", p.display())))?;
     plan.use_timestamps = !args.no_timestamps;
     plan.set_rounds(check_rounds(args.rounds)?);
-    plan.autotune = crate::autotune::load(&args.autotune);
+    plan.autotune = crate::cache::load(&args.autotune);
+    plan.cache_dir = args.autotune.dir();
     let mut stream = crate::results::RecordStream::new(args.json, args.out.as_deref())?;
     let db =
         (!args.no_store || args.baseline.is_some()).then(|| args.db.clone().unwrap_or_else(crate::server::default_db));
@@ -370,7 +376,7 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
         stream.emit(r, &brief)
     })?;
     let records = stream.records;
-    if let Err(e) = crate::autotune::save(&args.autotune, &plan.autotune) {
+    if let Err(e) = crate::cache::save(&args.autotune, &plan.autotune) {
         eprintln!("warning: {e:#}");
     }
     let baseline = match (args.baseline.as_deref(), &db) {

@@ -145,7 +145,7 @@ pub struct RunArgs {
     #[arg(long, hide = true)]
     inject_fault: Option<String>,
     #[command(flatten)]
-    autotune: crate::autotune::AutotuneArgs,
+    autotune: crate::cache::AutotuneArgs,
 }
 
 /// Consecutive failed page sessions after which a browser's remaining cases are marked failed.
@@ -263,7 +263,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         args.seed,
         args.budget,
     )?;
-    plan.autotune = crate::autotune::load(&args.autotune);
+    plan.autotune = crate::cache::load(&args.autotune);
+    plan.cache_dir = args.autotune.dir();
     let size = plan.size;
     let chosen = harness::model::select(&models, size)
         .context("name presets listed by `accelbench models`, `all` or `none` in --models")?;
@@ -285,6 +286,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         args.seed,
         plan.sampling.clone(),
     )?;
+    let model_plan = crate::model::ModelPlan { cache_dir: plan.cache_dir.clone(), ..model_plan };
     if args.server.is_none() && !browsers.is_empty() && !args.dist.join("index.html").exists() {
         bail!(
             "the page is not built ({} is missing): run `trunk build --release` first (./x setup installs Trunk), \
@@ -381,7 +383,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 sink.bar.inc_length(((plan.cases.len() + model_items) * backends) as u64);
                 plan.collect_round(round, |r| sink.emit(r))?;
                 model_plan.collect(|r| sink.emit(r))?;
-                if let Err(e) = crate::autotune::save(&args.autotune, &plan.autotune) {
+                if let Err(e) = crate::cache::save(&args.autotune, &plan.autotune) {
                     eprintln!("warning: {e:#}");
                 }
                 let prov = facts::host_facts().provenance(args.seed);

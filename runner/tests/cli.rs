@@ -865,8 +865,8 @@ fn a_second_native_run_takes_its_variants_from_the_autotune_cache() {
             "--json",
             "--autotune",
             mode,
-            "--autotune-cache",
-            cache.to_str().unwrap(),
+            "--cache-dir",
+            dir.path().to_str().unwrap(),
         ]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         (records(&out), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -890,6 +890,43 @@ fn a_second_native_run_takes_its_variants_from_the_autotune_cache() {
 
     let (second, _) = run("cached");
     assert!(hows(&second).iter().all(|h| h == "cache-hit"), "{:?}", hows(&second));
+    // Vulkan devices keep a pipeline cache beside the choices: a miss first, a hit after;
+    // every GPU record times its pipelines cold and warm.
+    let cache_state = |rs: &[serde_json::Value]| -> Vec<String> {
+        rs.iter()
+            .filter(|r| r["adapter"]["backend"] == "vulkan")
+            .map(|r| r["timing"]["cold"]["pipeline_cache"].as_str().unwrap_or("none").to_owned())
+            .collect()
+    };
+    assert!(
+        !cache_state(&first).is_empty() && cache_state(&first).iter().all(|s| s == "miss"),
+        "{:?}",
+        cache_state(&first)
+    );
+    assert!(cache_state(&second).iter().all(|s| s == "hit"), "{:?}", cache_state(&second));
+    for r in first.iter().chain(&second) {
+        let cold = &r["timing"]["cold"];
+        assert!(
+            cold["pipeline_ns"].as_f64().is_some_and(|v| v > 0.0)
+                && cold["warm_pipeline_ns"].as_f64().is_some_and(|v| v > 0.0),
+            "{cold}"
+        );
+        if r["adapter"]["backend"] == "gl" {
+            assert_eq!(cold["pipeline_cache"], "unsupported");
+        }
+    }
+    let pipelines = dir.path().join("pipelines");
+    let bin = std::fs::read_dir(&pipelines)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "bin"))
+        .unwrap();
+    let mut bytes = std::fs::read(&bin).unwrap();
+    *bytes.last_mut().unwrap() ^= 0xff;
+    std::fs::write(&bin, &bytes).unwrap();
+    let (_, err) = run("cached");
+    assert!(err.contains("fails its checksum"), "{err}");
+    assert!(bin.with_extension("bin.corrupt").exists(), "the altered cache is set aside, not deleted");
     let variants = |rs: &[serde_json::Value]| rs.iter().map(|r| r["variant"].clone()).collect::<Vec<_>>();
     assert_eq!(variants(&first), variants(&second));
 

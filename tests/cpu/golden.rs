@@ -98,6 +98,7 @@ fn golden_record_and_page_protocol() {
             skip: vec![case_key("softmax", "64x1000", "chrome-webgpu")],
             shuffle: Some(42),
             fault: None,
+            autotune: Some("full".into()),
         },
     );
     golden("page-run-config-default", &PageRunConfig::default());

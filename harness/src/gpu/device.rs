@@ -1,7 +1,7 @@
 //! Adapters and devices: what an adapter is and offers (for every record), opening a device with
 //! the features the catalogue wants, its error handling, and whether it can run a plan.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use crate::catalogue::Kernel;
@@ -23,7 +23,7 @@ fn feature_by_name(name: &str) -> Option<wgpu::Features> {
 /// Features we ask for when the adapter has them: requirements of catalogue kernels, plus
 /// timestamps for timing.
 fn wanted_features() -> wgpu::Features {
-    wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY
+    wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::PIPELINE_CACHE
 }
 
 fn backend_name(b: wgpu::Backend) -> &'static str {
@@ -88,6 +88,28 @@ pub struct GpuDevice {
     pub limits: wgpu::Limits,
     /// Why the device stopped working, if it did (device lost or an uncaptured error).
     fault: Arc<Mutex<Option<String>>>,
+    /// The persistent pipeline cache, where the caller attached one
+    /// ([`GpuDevice::attach_pipeline_cache`]).
+    cache: Option<PipelineCache>,
+}
+
+/// A driver pipeline cache and which pipelines it has seen: those its loaded data was built
+/// with, and those created since.
+struct PipelineCache {
+    cache: wgpu::PipelineCache,
+    known: BTreeSet<String>,
+    compiled: Mutex<BTreeSet<String>>,
+}
+
+/// What a pipeline cache file holds besides the driver's bytes: the pipelines those bytes were
+/// built with (`<shader hash>:<entry point>`).
+fn pipeline_keys(plan: &Plan) -> BTreeSet<String> {
+    plan.setup
+        .iter()
+        .chain(&plan.timed)
+        .flat_map(|p| &p.dispatches)
+        .map(|d| format!("{}:{}", plan.shader_of(d).hash, d.entry_point))
+        .collect()
 }
 
 impl std::fmt::Debug for GpuDevice {
@@ -133,7 +155,80 @@ impl GpuDevice {
                 *g = Some(format!("uncaptured wgpu error: {e}"));
             }
         }));
-        Ok(GpuDevice { device, queue, report, features, limits, fault })
+        let mut dev = GpuDevice { device, queue, report, features, limits, fault, cache: None };
+        // An empty cache until the caller attaches a stored one: pipelines created twice in a
+        // run (variants, rounds) are found, and a record says `miss` rather than nothing.
+        dev.attach_pipeline_cache(None, BTreeSet::new());
+        Ok(dev)
+    }
+
+    /// The key a persistent pipeline cache of this adapter and driver is stored under, where
+    /// the device can have one (wgpu's key, which names the Vulkan vendor and device, plus the
+    /// driver version: another driver's bytes would only be thrown away).
+    pub fn pipeline_cache_key(&self) -> Option<String> {
+        if !self.features.contains(wgpu::Features::PIPELINE_CACHE) {
+            return None;
+        }
+        let safe = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
+        Some(format!(
+            "wgpu_pipeline_cache_{}_{}_{}_{}",
+            self.report.backend,
+            self.report.vendor,
+            self.report.device,
+            safe(&self.report.driver_info)
+        ))
+    }
+
+    /// Attaches a persistent pipeline cache, primed with `data` from an earlier run's
+    /// [`GpuDevice::pipeline_cache_data`] (and the pipelines it was built with); a no-op where
+    /// the device has no pipeline caches.
+    pub fn attach_pipeline_cache(&mut self, data: Option<&[u8]>, known: BTreeSet<String>) {
+        if !self.features.contains(wgpu::Features::PIPELINE_CACHE) {
+            return;
+        }
+        // SAFETY: `data` is what `PipelineCache::get_data` returned on an earlier run for the
+        // same key (the caller stores it under `pipeline_cache_key` with a checksum and drops
+        // it when that does not match); wgpu checks its own header (adapter, version, size)
+        // and the driver its own, and `fallback` makes an unusable blob an empty cache.
+        #[allow(unsafe_code)]
+        let cache = unsafe {
+            self.device.create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
+                label: Some("accelbench"),
+                data,
+                fallback: true,
+            })
+        };
+        let known = if data.is_some() { known } else { BTreeSet::new() };
+        self.cache = Some(PipelineCache { cache, known, compiled: Mutex::new(BTreeSet::new()) });
+    }
+
+    /// The cache's bytes and every pipeline they now cover, to store for the next run.
+    pub fn pipeline_cache_data(&self) -> Option<(Vec<u8>, BTreeSet<String>)> {
+        let c = self.cache.as_ref()?;
+        let data = c.cache.get_data()?;
+        let mut known = c.known.clone();
+        known.extend(c.compiled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned());
+        Some((data, known))
+    }
+
+    pub(super) fn pipeline_cache(&self) -> Option<&wgpu::PipelineCache> {
+        self.cache.as_ref().map(|c| &c.cache)
+    }
+
+    /// Whether the attached cache was loaded with every pipeline of `plan`.
+    pub(super) fn pipeline_cache_state(&self, plan: &Plan) -> crate::schema::PipelineCacheState {
+        use crate::schema::PipelineCacheState;
+        match &self.cache {
+            None => PipelineCacheState::Unsupported,
+            Some(c) if pipeline_keys(plan).is_subset(&c.known) => PipelineCacheState::Hit,
+            Some(_) => PipelineCacheState::Miss,
+        }
+    }
+
+    pub(super) fn note_compiled(&self, plan: &Plan) {
+        if let Some(c) = &self.cache {
+            c.compiled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(pipeline_keys(plan));
+        }
     }
 
     pub fn has_timestamps(&self) -> bool {

@@ -167,14 +167,14 @@ async fn start<'a>(
     let mut record = base_record(dev, job, opts, &imp);
     record.autotune = Some(tune);
     let plan = imp.imp.plan(imp.shader, job.params, job.inputs);
-    let (res, pipeline_ns) = match prepare(dev, &plan).await {
+    let (res, compiled) = match prepare(dev, &plan).await {
         Ok(p) => p,
         Err(e) => {
             record.status = Status::Failed { reason: e.to_string() };
             return Err(Box::new(record));
         }
     };
-    let timed = GpuTimed::new(dev, plan, res, pipeline_ns, opts);
+    let timed = GpuTimed::new(dev, plan, res, compiled, opts);
     Measurement::start(timed, record, Some(job.expected), job.f32_result, job.kernel.tolerance, &opts.sampling).await
 }
 
@@ -265,14 +265,14 @@ async fn tune(
     for (i, imp) in candidates.iter().enumerate() {
         let record = base_record(dev, job, opts, imp);
         let plan = imp.imp.plan(imp.shader, job.params, job.inputs);
-        let (res, pipeline_ns) = match prepare(dev, &plan).await {
+        let (res, compiled) = match prepare(dev, &plan).await {
             Ok(p) => p,
             Err(e) => {
                 timings[i].note = Some(e.to_string());
                 continue;
             }
         };
-        let timed = GpuTimed::new(dev, plan, res, pipeline_ns, opts);
+        let timed = GpuTimed::new(dev, plan, res, compiled, opts);
         match Measurement::start(timed, record, Some(job.expected), None, job.kernel.tolerance, &cfg).await {
             Ok(m) => running.push((i, m)),
             Err(r) => {

@@ -30,14 +30,14 @@ pub async fn run_model(dev: &GpuDevice, job: &ModelJob<'_>, opts: &RunOptions) -
         record.status = Status::Skipped { reason };
         return record;
     }
-    let (res, pipeline_ns) = match prepare(dev, &plan).await {
+    let (res, compiled) = match prepare(dev, &plan).await {
         Ok(p) => p,
         Err(e) => {
             record.status = Status::Failed { reason: e.to_string() };
             return record;
         }
     };
-    let mut timed = GpuTimed::new(dev, plan, res, pipeline_ns, opts);
+    let mut timed = GpuTimed::new(dev, plan, res, compiled, opts);
     timed.after_check = Some((forced_flag, 0u32.to_le_bytes().to_vec()));
     let expected = &job.reference.output;
     let mut m =

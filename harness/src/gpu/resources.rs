@@ -18,7 +18,16 @@ pub(super) struct Resources {
     pub(super) timed: Vec<Vec<(wgpu::ComputePipeline, wgpu::BindGroup, [u32; 3])>>,
 }
 
-pub(super) async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Resources, f64), GpuError> {
+/// How a plan's pipelines were compiled: first (cold) and again at once (warm), host clock,
+/// and the persistent cache's part.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Compiled {
+    pub cold_ns: f64,
+    pub warm_ns: f64,
+    pub cache: crate::schema::PipelineCacheState,
+}
+
+pub(super) async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Resources, Compiled), GpuError> {
     plan.verify()?;
     let scope = dev.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let oom = dev.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -65,23 +74,46 @@ pub(super) async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Resources, 
         });
         modules.insert(shader.file, module);
     }
-    let mut pipelines: BTreeMap<(&str, &str), wgpu::ComputePipeline> = BTreeMap::new();
-    for pass in plan.setup.iter().chain(&plan.timed) {
-        for d in &pass.dispatches {
-            let file = plan.shader_of(d).file;
-            pipelines.entry((file, d.entry_point)).or_insert_with(|| {
-                dev.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(d.entry_point),
-                    layout: None,
-                    module: &modules[file],
-                    entry_point: Some(d.entry_point),
-                    compilation_options: wgpu::PipelineCompilationOptions::default(),
-                    cache: None,
-                })
-            });
+    // Asked before creating: whether the cache held these pipelines when they were first made.
+    let cache = dev.pipeline_cache_state(plan);
+    let create = |modules: &BTreeMap<&str, wgpu::ShaderModule>| {
+        let mut pipelines: BTreeMap<(&str, &str), wgpu::ComputePipeline> = BTreeMap::new();
+        for pass in plan.setup.iter().chain(&plan.timed) {
+            for d in &pass.dispatches {
+                let file = plan.shader_of(d).file;
+                pipelines.entry((file, d.entry_point)).or_insert_with(|| {
+                    dev.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(d.entry_point),
+                        layout: None,
+                        module: &modules[file],
+                        entry_point: Some(d.entry_point),
+                        compilation_options: wgpu::PipelineCompilationOptions::default(),
+                        cache: dev.pipeline_cache(),
+                    })
+                });
+            }
         }
-    }
-    let pipeline_ns = t0.elapsed().as_secs_f64() * 1e9;
+        pipelines
+    };
+    let pipelines = create(&modules);
+    let cold_ns = t0.elapsed().as_secs_f64() * 1e9;
+    dev.note_compiled(plan);
+    // Warm: the same modules and pipelines again, now that the driver (and the cache) has them.
+    let t1 = clock::now();
+    let again: BTreeMap<&str, wgpu::ShaderModule> = plan
+        .shaders()
+        .iter()
+        .map(|shader| {
+            let module = dev.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(shader.file),
+                source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+            });
+            (shader.file, module)
+        })
+        .collect();
+    drop(create(&again));
+    let warm_ns = t1.elapsed().as_secs_f64() * 1e9;
+    let compiled = Compiled { cold_ns, warm_ns, cache };
 
     let build = |passes: &[Pass]| {
         passes
@@ -122,7 +154,7 @@ pub(super) async fn prepare(dev: &GpuDevice, plan: &Plan) -> Result<(Resources, 
         return Err(GpuError::Wgpu { during: "creating buffers and pipelines", message: e.to_string() });
     }
     dev.check_fault("creating pipelines")?;
-    Ok((Resources { buffers, setup, timed }, pipeline_ns))
+    Ok((Resources { buffers, setup, timed }, compiled))
 }
 
 pub(super) type Encoded<'a> = &'a [Vec<(wgpu::ComputePipeline, wgpu::BindGroup, [u32; 3])>];

@@ -6,7 +6,7 @@ use crate::measure::{FirstRun, Reading, SamplingConfig, Timed};
 use crate::plan::{OutputType, Plan};
 use crate::schema::{TimerInfo, TimerKind};
 
-use super::resources::{Resources, encode};
+use super::resources::{Compiled, Resources, encode};
 use super::{GpuDevice, GpuError};
 
 /// WebGPU caps a query set at 4096 queries; two per pass per repetition.
@@ -83,7 +83,7 @@ pub(super) struct GpuTimed<'a> {
     /// Timestamp granularity over every execution so far, in ticks (see [`sample`]).
     pub(super) tick_gcd: u64,
     pub(super) host_resolution_ns: f64,
-    pub(super) pipeline_ns: f64,
+    pub(super) compiled: Compiled,
     /// Bytes written into a buffer once the checked run is read back (a model switches from
     /// replaying the reference's tokens to its own).
     pub(super) after_check: Option<(usize, Vec<u8>)>,
@@ -94,7 +94,7 @@ impl<'a> GpuTimed<'a> {
         dev: &'a GpuDevice,
         plan: Plan,
         res: Resources,
-        pipeline_ns: f64,
+        compiled: Compiled,
         opts: &super::RunOptions,
     ) -> Self {
         GpuTimed {
@@ -105,7 +105,7 @@ impl<'a> GpuTimed<'a> {
             ts: None,
             tick_gcd: 0,
             host_resolution_ns: opts.host_resolution_ns,
-            pipeline_ns,
+            compiled,
             after_check: None,
         }
     }
@@ -208,7 +208,15 @@ impl Timed for GpuTimed<'_> {
     }
 
     fn pipeline_ns(&self) -> Option<f64> {
-        Some(self.pipeline_ns)
+        Some(self.compiled.cold_ns)
+    }
+
+    fn warm_pipeline_ns(&self) -> Option<f64> {
+        Some(self.compiled.warm_ns)
+    }
+
+    fn pipeline_cache(&self) -> Option<crate::schema::PipelineCacheState> {
+        Some(self.compiled.cache)
     }
 }
 

@@ -27,7 +27,7 @@ pub async fn run_training(dev: &GpuDevice, case: &TrainCase, prep: &PreparedTrai
         return record;
     }
     let device_bytes = plan.buffers.iter().map(|b| b.size()).sum();
-    let (res, pipeline_ns) = match prepare(dev, &plan).await {
+    let (res, compiled) = match prepare(dev, &plan).await {
         Ok(p) => p,
         Err(e) => {
             record.status = Status::Failed { reason: e.to_string() };
@@ -66,7 +66,9 @@ pub async fn run_training(dev: &GpuDevice, case: &TrainCase, prep: &PreparedTrai
     };
     finish(&mut record, g, prep, losses, (&step_ns, timer), device_bytes);
     if let Some(t) = record.timing.as_mut() {
-        t.cold.pipeline_ns = Some(pipeline_ns);
+        t.cold.pipeline_ns = Some(compiled.cold_ns);
+        t.cold.warm_pipeline_ns = Some(compiled.warm_ns);
+        t.cold.pipeline_cache = Some(compiled.cache);
     }
     record
 }

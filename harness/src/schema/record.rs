@@ -226,12 +226,33 @@ pub struct TimerInfo {
     pub quantized: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ColdTiming {
-    /// Shader module and pipeline creation, host clock.
+    /// Shader module and pipeline creation, host clock: the first time in this process.
     pub pipeline_ns: Option<f64>,
     /// The first execution (setup excluded), host clock around submit and completion.
     pub first_run_ns: Option<f64>,
+    /// The same pipelines created again at once, with the driver and the cache warm (added
+    /// within v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_pipeline_ns: Option<f64>,
+    /// Whether a persistent pipeline cache held these pipelines when they were first created
+    /// (added within v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_cache: Option<PipelineCacheState>,
+}
+
+/// A persistent pipeline cache's part in a pipeline's first creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PipelineCacheState {
+    /// The cache was loaded with data from a run that created these same pipelines (the same
+    /// shaders, by hash) on this adapter and driver.
+    Hit,
+    /// A cache was in use but had not seen these pipelines.
+    Miss,
+    /// No persistent cache here (not Vulkan, or a browser, whose caches are its own).
+    Unsupported,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -157,7 +157,7 @@ pub fn finish(
             summary: s.summary(),
             stopped_by: crate::schema::StopReason::MaxSamples,
             sampling_wall_ns: Some(step_ns.iter().sum()),
-            cold: crate::schema::ColdTiming { pipeline_ns: None, first_run_ns: Some(first) },
+            cold: crate::schema::ColdTiming { first_run_ns: Some(first), ..Default::default() },
             phases: vec![],
         });
         record.throughput = Some(crate::schema::Throughput { gflops: g.flops() / median, gbps: 0.0 });
