@@ -465,6 +465,21 @@ const MATMUL_F16_VARIANTS: &[Variant] = &[Variant {
     imp: &kernels::Half { kernel: kernels::Matmul, output_f16: true },
 }];
 
+const GELU_TANH_VARIANTS: &[Variant] = &[Variant {
+    name: "sigmoid-form",
+    summary: "the same function as x / (1 + exp(-2u)): one exp and a division instead of tanh",
+    shader: "gelu_sigmoid.wgsl",
+    requires: &[],
+    imp: &kernels::Gelu { erf: false },
+}];
+const GELU_TANH_F16_VARIANTS: &[Variant] = &[Variant {
+    name: "sigmoid-form",
+    summary: "x / (1 + exp(-2u)) instead of tanh; fp16 storage",
+    shader: "gelu_sigmoid_f16.wgsl",
+    requires: &["shader-f16"],
+    imp: &kernels::Half { kernel: kernels::Gelu { erf: false }, output_f16: true },
+}];
+
 pub static KERNELS: &[Kernel] = &[
     // The peaks first: every later record of a backend is a fraction of them, and a streamed
     // run knows them before the first such record.
@@ -666,7 +681,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::STRICT,
         quick: GELU_TANH_QUICK,
         full: GELU_TANH_FULL,
-        variants: &[],
+        variants: GELU_TANH_VARIANTS,
         imp: &kernels::Gelu { erf: false },
     },
     Kernel {
@@ -680,7 +695,7 @@ pub static KERNELS: &[Kernel] = &[
         tolerance: Tolerance::HALF,
         quick: GELU_TANH_QUICK,
         full: GELU_TANH_FULL,
-        variants: &[],
+        variants: GELU_TANH_F16_VARIANTS,
         imp: &kernels::Half { kernel: kernels::Gelu { erf: false }, output_f16: true },
     },
     Kernel {

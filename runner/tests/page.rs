@@ -244,7 +244,13 @@ async fn a_run_as_a_person_sees_it(browser: Browser) -> anyhow::Result<()> {
             ensure!(cells[7] == harness::format::fmt_peak(r), "row {cells:?}: of peak");
             // f32 kernels leave the `vs f32` column empty.
             ensure!(cells[9].is_empty(), "row {cells:?}: vs f32");
-            ensure!(cells[10].starts_with(r.status.label()), "row {cells:?}: status {}", r.status.label());
+            ensure!(cells[10] == harness::format::fmt_variant(r), "row {cells:?}: variant");
+            ensure!(cells[11].starts_with(r.status.label()), "row {cells:?}: status {}", r.status.label());
+            // WebGPU records name their variant; softmax and matmul have a choice, so theirs was tuned.
+            if r.backend.ends_with("-webgpu") && r.status == Status::Measured {
+                let tuned = ["softmax", "matmul-f32"].contains(&r.kernel.as_str());
+                ensure!(cells[10].ends_with(if tuned { "(tuned)" } else { "(only one)" }), "row {cells:?}: variant");
+            }
         }
         // The peak ran first, so the measured records of its backend show their share of it.
         if records.iter().any(|r| r.kernel == "peak-bandwidth" && r.status == Status::Measured) {

@@ -386,7 +386,8 @@ fn results() -> Html {
                     { header("backend", SortKey::Backend) }{ header("median", SortKey::Median) }
                     { header("95% CI width", SortKey::Spread) }{ header("throughput", SortKey::Throughput) }
                     <th title="share of this backend's practical peak in this run: memory or compute, whichever is larger">{ "of peak" }</th>
-                    <th>{ "timer" }</th><th title="reduced-precision kernels: relative RMS error against the same operation in f32">{ "vs f32" }</th>{ header("status", SortKey::Status) }
+                    <th>{ "timer" }</th><th title="reduced-precision kernels: relative RMS error against the same operation in f32">{ "vs f32" }</th>
+                    <th title="WebGPU: the implementation that ran and how it was chosen">{ "variant" }</th>{ header("status", SortKey::Status) }
                 </tr></thead>
                 <tbody>
                 { for rows.iter().map(|(i, r)| {
@@ -403,6 +404,7 @@ fn results() -> Html {
                             <td class="num">{ harness::format::fmt_peak(r) }</td>
                             <td>{ t.map_or(String::new(), |t| format!("{} ×{}", t.timer.kind, t.batch)) }</td>
                             <td class="num">{ harness::format::fmt_vs_f32(r) }</td>
+                            <td>{ harness::format::fmt_variant(r) }</td>
                             <td title={r.status.reason().unwrap_or_default().to_owned()}>
                                 { r.status.label() }
                                 if let Some(reason) = r.status.reason() { <div class="reason">{ reason.to_owned() }</div> }
