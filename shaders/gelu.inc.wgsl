@@ -5,14 +5,7 @@
 // of the final product for |x| of interest. vec4 loads and a grid-stride loop cover any length. Storage is
 // `Elem` (f32 or f16, aliased by the including file); arithmetic is f32 either way.
 
-struct Dims {
-    // Number of vec4 elements; the host pads the buffers to a multiple of 4.
-    len4: u32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> x: array<vec4<Elem>>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4<Elem>>;
+//!include gelu_io.inc.wgsl
 
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 const INV_SQRT_2: f32 = 0.7071067811865476;

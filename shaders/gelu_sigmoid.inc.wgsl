@@ -5,14 +5,7 @@
 // x / inf is 0, or underflows to 0 and the result is x. Same bindings and grid-stride loop as
 // gelu.inc.wgsl; storage is `Elem`, arithmetic f32.
 
-struct Dims {
-    // Number of vec4 elements; the host pads the buffers to a multiple of 4.
-    len4: u32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> x: array<vec4<Elem>>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4<Elem>>;
+//!include gelu_io.inc.wgsl
 
 const TWO_SQRT_2_OVER_PI: f32 = 1.5957691216057308;
 

@@ -6,17 +6,7 @@
 // Each 16x16 workgroup computes a 64x64 tile of C; each invocation a 4x4 register block, so each
 // workgroup-memory read feeds 4 FMAs and each barrier pair covers 16 * 16 FMAs per invocation.
 
-struct Dims {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> a: array<Elem>;
-@group(0) @binding(2) var<storage, read> b: array<Elem>;
-@group(0) @binding(3) var<storage, read_write> c: array<Elem>;
+//!include matmul_io.inc.wgsl
 
 const TILE: u32 = 64u;
 const TILE_K: u32 = 16u;
@@ -100,16 +90,4 @@ fn main(
     store_row(c_base, r + 1u, col, acc1);
     store_row(c_base, r + 2u, col, acc2);
     store_row(c_base, r + 3u, col, acc3);
-}
-
-fn store_row(base: u32, row: u32, col: u32, v: vec4<f32>) {
-    if (row >= dims.m) {
-        return;
-    }
-    let at = base + row * dims.n + col;
-    for (var i = 0u; i < 4u; i++) {
-        if (col + i < dims.n) {
-            c[at + i] = Elem(v[i]);
-        }
-    }
 }

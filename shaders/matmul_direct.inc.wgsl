@@ -8,17 +8,7 @@
 // barrier is a thread switch and the CPU's caches do the sharing, this can be faster. The
 // autotuner decides per device.
 
-struct Dims {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> a: array<Elem>;
-@group(0) @binding(2) var<storage, read> b: array<Elem>;
-@group(0) @binding(3) var<storage, read_write> c: array<Elem>;
+//!include matmul_io.inc.wgsl
 
 fn load_a(base: u32, row: u32, col: u32) -> f32 {
     if (row < dims.m) {
@@ -68,16 +58,4 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     store_row(c_base, r + 1u, col, acc1);
     store_row(c_base, r + 2u, col, acc2);
     store_row(c_base, r + 3u, col, acc3);
-}
-
-fn store_row(base: u32, row: u32, col: u32, v: vec4<f32>) {
-    if (row >= dims.m) {
-        return;
-    }
-    let at = base + row * dims.n + col;
-    for (var i = 0u; i < 4u; i++) {
-        if (col + i < dims.n) {
-            c[at + i] = Elem(v[i]);
-        }
-    }
 }

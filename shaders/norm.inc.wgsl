@@ -4,17 +4,7 @@
 // which cancels catastrophically for rows with a large mean. Storage is `Elem` (f32 or f16,
 // aliased by the including file); arithmetic is f32 either way.
 
-struct Dims {
-    rows: u32,
-    cols: u32,
-    eps: f32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> x: array<Elem>;
-@group(0) @binding(2) var<storage, read> gamma: array<Elem>;
-@group(0) @binding(3) var<storage, read> beta: array<Elem>;
-@group(0) @binding(4) var<storage, read_write> y: array<Elem>;
+//!include norm_io.inc.wgsl
 
 const WG: u32 = 256u;
 //!include reduce.inc.wgsl

@@ -3,14 +3,7 @@
 // memory, so any row length works and each element is read twice and written once. Storage is
 // `Elem` (f32 or f16, aliased by the including file); arithmetic is f32 either way.
 
-struct Dims {
-    rows: u32,
-    cols: u32,
-}
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> x: array<Elem>;
-@group(0) @binding(2) var<storage, read_write> y: array<Elem>;
+//!include softmax_io.inc.wgsl
 
 const WG: u32 = 256u;
 //!include reduce.inc.wgsl
