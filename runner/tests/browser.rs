@@ -72,6 +72,17 @@ fn assert_whole_catalogue(records: &[Record], backend: &str) {
                 // The peaks ran first in the browser too: every WebGPU record is a share of them.
                 if backend.ends_with("-webgpu") {
                     assert!(r.peak.as_ref().is_some_and(|p| p.fraction > 0.0), "{kernel} {case}: no share of peak");
+                    // Every WebGPU record names the variant that ran and how it was chosen; a
+                    // kernel with variants had them all timed in the browser.
+                    let k = harness::catalogue::KERNELS.iter().find(|k| kernel == k.id).unwrap();
+                    let how = r.autotune.as_ref().map(|a| a.how);
+                    assert!(r.variant.is_some(), "{kernel} {case}: no variant");
+                    if k.variants.is_empty() {
+                        assert_eq!(how, Some(harness::schema::AutotuneHow::Only), "{kernel} {case}");
+                    } else if how == Some(harness::schema::AutotuneHow::Tuned) {
+                        let n = r.autotune.as_ref().unwrap().candidates.len();
+                        assert!(n >= 2, "{kernel} {case}: {n} candidates timed");
+                    }
                 }
             }
             Status::Skipped { reason } => assert!(!reason.is_empty()),
