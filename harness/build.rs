@@ -60,9 +60,13 @@ fn capabilities(file: &Path, reqs: &[String]) -> Result<Capabilities, String> {
         caps |= match r.as_str() {
             "shader-f16" => Capabilities::SHADER_FLOAT16,
             "subgroups" => Capabilities::SUBGROUP | Capabilities::SUBGROUP_BARRIER,
+            // A WGSL language extension, not a device feature: naga implements it without a
+            // capability; whether the executing implementation has it is checked at run time.
+            "packed_4x8_integer_dot_product" => Capabilities::empty(),
             other => {
                 return Err(format!(
-                    "{}: unknown requirement `{other}` in `// requires:` (known: shader-f16, subgroups)",
+                    "{}: unknown requirement `{other}` in `// requires:` (known: shader-f16, subgroups, \
+                     packed_4x8_integer_dot_product)",
                     file.display()
                 ));
             }

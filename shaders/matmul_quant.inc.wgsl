@@ -1,9 +1,8 @@
 // Block-quantised matmul, y (m, n) = x (m, k) W^T, with W (n, k) held as blocks of 32 weights
 // along k (the q8_0 / q4_0 block shape), each block with one f16 scale; weights are dequantised
-// in registers and every sum is f32. Scales are f16 pairs packed in u32s and decoded from their
-// bits here (not with unpack2x16float, which some downlevel targets lack), so these kernels need
-// no `shader-f16` and run on every adapter. The including
-// file defines WPB (u32 words of packed levels per block) and block_dot(xb, wb): the dot of the
+// in registers and every sum is f32. The scales are decoded from their bits
+// (quant_scales.inc.wgsl), so these kernels need no `shader-f16` and run on every adapter. The
+// including file defines WPB (u32 words of packed levels per block) and block_dot(xb, wb): the dot of the
 // 32 x values from xb with the levels of the block starting at word wb.
 
 struct Dims {
@@ -18,19 +17,7 @@ struct Dims {
 @group(0) @binding(3) var<storage, read> scales: array<u32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-// IEEE binary16 bits to f32 (scales are finite: no inf or NaN case).
-fn f16_to_f32(h: u32) -> f32 {
-    let e = (h >> 10u) & 0x1fu;
-    let m = f32(h & 0x3ffu);
-    // Subnormals: m * 2^-24; normals: (1 + m / 1024) * 2^(e - 15).
-    let v = select(ldexp(1.0 + m / 1024.0, i32(e) - 15), m * 5.9604645e-8, e == 0u);
-    return select(v, -v, (h & 0x8000u) != 0u);
-}
-
-fn scale_of(s: u32) -> f32 {
-    let word = scales[s / 2u];
-    return f16_to_f32(select(word & 0xffffu, word >> 16u, (s & 1u) == 1u));
-}
+//!include quant_scales.inc.wgsl
 
 // Prefill-shaped products: one invocation per output, 64 neighbouring columns per workgroup
 // share their row of x. Dispatch (ceil(n / 64), m, 1).

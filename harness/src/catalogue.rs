@@ -465,6 +465,21 @@ const MATMUL_F16_VARIANTS: &[Variant] = &[Variant {
     imp: &kernels::Half { kernel: kernels::Matmul, output_f16: true },
 }];
 
+const MATMUL_Q8_I8_VARIANTS: &[Variant] = &[Variant {
+    name: "dot4i8packed",
+    summary: "each word's four byte products with WGSL's dot4I8Packed (one integer dot-product instruction where the driver has one)",
+    shader: "matmul_q8_i8_dot4.wgsl",
+    requires: &["packed_4x8_integer_dot_product"],
+    imp: &kernels::Int8Matmul { gemv: false },
+}];
+const GEMV_Q8_I8_VARIANTS: &[Variant] = &[Variant {
+    name: "dot4i8packed",
+    summary: "each word's four byte products with WGSL's dot4I8Packed (one integer dot-product instruction where the driver has one)",
+    shader: "matmul_q8_i8_dot4.wgsl",
+    requires: &["packed_4x8_integer_dot_product"],
+    imp: &kernels::Int8Matmul { gemv: true },
+}];
+
 const GELU_TANH_VARIANTS: &[Variant] = &[Variant {
     name: "sigmoid-form",
     summary: "the same function as x / (1 + exp(-2u)): one exp and a division instead of tanh",
@@ -601,6 +616,48 @@ pub static KERNELS: &[Kernel] = &[
         },
         variants: &[],
         imp: &kernels::QuantMatmul { format: QuantFormat::Q8, gemv: true },
+    },
+    Kernel {
+        id: "matmul-q8-i8",
+        family: Family::Matmul,
+        dtype: DType::Q8,
+        summary: "y = x W^T as int8 x int8: W q8, x quantised per block of 32 on the device, i32 block dots; prefill-shaped",
+        shader: "matmul_q8_i8.wgsl",
+        entry_points: &["quantize_x", "gemm"],
+        requires: &[],
+        // A level of x may land across a half step where the device's f32 division rounds
+        // differently from the host's: one level moves an output by ~|w| / 127.
+        tolerance: Tolerance::PERMISSIVE,
+        quick: params! {
+            "m64n256k256": { m = 64, n = 256, k = 256 },
+            "m7n96k160": { m = 7, n = 96, k = 160 },
+        },
+        full: params! {
+            "llama-qkv-t512": { m = 512, n = 2048, k = 2048 },
+            "llama-up-t128": { m = 128, n = 8192, k = 2048 },
+        },
+        variants: MATMUL_Q8_I8_VARIANTS,
+        imp: &kernels::Int8Matmul { gemv: false },
+    },
+    Kernel {
+        id: "gemv-q8-i8",
+        family: Family::Matmul,
+        dtype: DType::Q8,
+        summary: "decode-step y = x W^T as int8 x int8: W q8, x quantised per block of 32 on the device, one workgroup per output",
+        shader: "matmul_q8_i8.wgsl",
+        entry_points: &["quantize_x", "gemv"],
+        requires: &[],
+        tolerance: Tolerance::PERMISSIVE,
+        quick: params! {
+            "n2048k512": { n = 2048, k = 512 },
+            "n77k96": { n = 77, k = 96 },
+        },
+        full: params! {
+            "llama-up": { n = 8192, k = 2048 },
+            "llama-down": { n = 2048, k = 8192 },
+        },
+        variants: GEMV_Q8_I8_VARIANTS,
+        imp: &kernels::Int8Matmul { gemv: true },
     },
     Kernel {
         id: "matmul-q4",

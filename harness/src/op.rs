@@ -272,6 +272,12 @@ pub enum Op {
         dims: MatmulDims,
         format: crate::quant::QuantFormat,
     },
+    /// `y = x W^T` as int8 x int8 products: W q8 as in [`Op::QuantMatmul`], x quantised at run
+    /// time per block of 32 ([`crate::quant::quantize_activations`]); inputs x and the f32
+    /// weights.
+    Int8Matmul {
+        dims: MatmulDims,
+    },
     /// A training kernel: a backward pass, the loss, or the optimiser step (f32 only).
     Grad(GradOp),
     /// Logits of one hidden state against a (vocab, hidden) table, argmax on the device.
@@ -289,7 +295,7 @@ impl Op {
     /// everything else.
     pub fn dtype(&self) -> DType {
         match *self {
-            Op::QuantMatmul { format: crate::quant::QuantFormat::Q8, .. } => DType::Q8,
+            Op::QuantMatmul { format: crate::quant::QuantFormat::Q8, .. } | Op::Int8Matmul { .. } => DType::Q8,
             Op::QuantMatmul { format: crate::quant::QuantFormat::Q4, .. } => DType::Q4,
             mut op => op.dtype_field().map_or(DType::F32, |d| *d),
         }
@@ -328,7 +334,9 @@ impl Op {
             // The arithmetic's type; the copy moves bytes of no particular precision.
             Op::Peak(PeakOp::Fma { dtype, .. }) => Some(dtype),
             Op::Peak(PeakOp::Copy { .. }) => None,
-            Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } | Op::Grad(_) => None,
+            Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } | Op::Int8Matmul { .. } | Op::Grad(_) => {
+                None
+            }
         }
     }
 }

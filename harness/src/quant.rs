@@ -142,9 +142,74 @@ impl Quantized {
     }
 }
 
+/// Activations quantised for int8 x int8 products as the kernels quantise them on the device:
+/// blocks of 32 along `k`, each with an f32 scale `d = max|x| / 127` and levels
+/// `round_ties_even(x / d)` (WGSL's `round`), packed four to a word like q8 weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Int8Rows {
+    pub rows: usize,
+    pub k: usize,
+    pub words: Vec<u32>,
+    pub scales: Vec<f32>,
+}
+
+pub fn quantize_activations(x: &[f32], rows: usize, k: usize) -> Int8Rows {
+    assert!(k.is_multiple_of(BLOCK) && x.len() == rows * k, "quantize_activations: {rows} x {k} with k % 32 == 0");
+    let blocks = rows * k / BLOCK;
+    let mut words = vec![0u32; blocks * BLOCK / 4];
+    let mut scales = vec![0f32; blocks];
+    let mut levels = [0i8; BLOCK];
+    for (b, vals) in x.chunks_exact(BLOCK).enumerate() {
+        scales[b] = quantize_block(vals, &mut levels);
+        for (e, &q) in levels.iter().enumerate() {
+            words[b * BLOCK / 4 + e / 4] |= u32::from(q as u8) << (8 * (e % 4));
+        }
+    }
+    Int8Rows { rows, k, words, scales }
+}
+
+/// One block of activations to int8 levels; returns its scale. Native backends call this so
+/// their levels are the device's, bit for bit.
+pub fn quantize_block(vals: &[f32], levels: &mut [i8]) -> f32 {
+    let d = vals.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+    for (l, &v) in levels.iter_mut().zip(vals) {
+        *l = if d > 0.0 { (v / d).round_ties_even().clamp(-127.0, 127.0) as i8 } else { 0 };
+    }
+    d
+}
+
+impl Int8Rows {
+    /// Every activation as the products see it: `scale * level`, (rows, k) row-major.
+    pub fn dequantize(&self) -> Vec<f32> {
+        (0..self.rows * self.k)
+            .map(|e| {
+                let level = (self.words[e / 4] >> (8 * (e % 4))) as u8 as i8;
+                self.scales[e / BLOCK] * f32::from(level)
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activations_round_trip_within_half_a_step_of_their_block() {
+        let x: Vec<f32> = (0..3 * 64).map(|i| ((i * 53 % 97) as f32 - 48.0) / 11.0).collect();
+        let q = quantize_activations(&x, 3, 64);
+        let back = q.dequantize();
+        for (b, block) in x.chunks(BLOCK).enumerate() {
+            let d = q.scales[b];
+            assert_eq!(d, block.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0);
+            for (e, &v) in block.iter().enumerate() {
+                assert!((back[b * BLOCK + e] - v).abs() <= d * 0.5 + 1e-6, "block {b} element {e}");
+            }
+        }
+        // The block's largest magnitude is exactly +-127 levels.
+        assert!(back.iter().zip(&x).any(|(a, b)| a == b));
+        assert_eq!(quantize_activations(&[0.0; 32], 1, 32).dequantize(), vec![0.0; 32]);
+    }
 
     #[test]
     fn levels_round_trip_within_half_a_step() {

@@ -20,6 +20,32 @@ fn feature_by_name(name: &str) -> Option<wgpu::Features> {
     }
 }
 
+/// WGSL language extensions by their WGSL names (snake_case, where device features are
+/// kebab-case, so one `// requires:` line can hold both).
+const LANGUAGE_EXTENSIONS: &[(&str, wgpu::WgslLanguageFeatures)] = &[
+    ("packed_4x8_integer_dot_product", wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct),
+    ("pointer_composite_access", wgpu::WgslLanguageFeatures::PointerCompositeAccess),
+    ("readonly_and_readwrite_storage_textures", wgpu::WgslLanguageFeatures::ReadOnlyAndReadWriteStorageTextures),
+    ("unrestricted_pointer_parameters", wgpu::WgslLanguageFeatures::UnrestrictedPointerParameters),
+];
+
+fn language_extension_by_name(name: &str) -> Option<wgpu::WgslLanguageFeatures> {
+    LANGUAGE_EXTENSIONS.iter().find(|(n, _)| *n == name).map(|(_, f)| f.clone())
+}
+
+/// The WGSL language extensions the executing implementation offers: natively naga's (wgpu
+/// lowers them for every backend), in a browser `navigator.gpu.wgslLanguageFeatures`.
+fn language_features(backend: wgpu::Backend) -> wgpu::WgslLanguageFeatures {
+    let backends =
+        if backend == wgpu::Backend::BrowserWebGpu { wgpu::Backends::BROWSER_WEBGPU } else { wgpu::Backends::empty() };
+    let desc = wgpu::InstanceDescriptor { backends, ..wgpu::InstanceDescriptor::new_without_display_handle() };
+    wgpu::Instance::new(desc).wgsl_language_features()
+}
+
+fn language_feature_names(f: wgpu::WgslLanguageFeatures) -> Vec<String> {
+    LANGUAGE_EXTENSIONS.iter().filter(|(_, e)| f.contains(e.clone())).map(|(n, _)| (*n).to_owned()).collect()
+}
+
 /// Features we ask for when the adapter has them: requirements of catalogue kernels, plus
 /// timestamps for timing.
 fn wanted_features() -> wgpu::Features {
@@ -66,6 +92,7 @@ pub fn adapter_report(adapter: &wgpu::Adapter) -> AdapterReport {
             .then_some(info.device_type == wgpu::DeviceType::Cpu),
         features,
         browser_features: vec![],
+        wgsl_language_features: language_feature_names(language_features(info.backend)),
         limits,
     }
 }
@@ -85,6 +112,8 @@ pub struct GpuDevice {
     pub queue: wgpu::Queue,
     pub report: AdapterReport,
     pub features: wgpu::Features,
+    /// WGSL language extensions shaders may use (`packed_4x8_integer_dot_product`).
+    pub language: wgpu::WgslLanguageFeatures,
     pub limits: wgpu::Limits,
     /// Why the device stopped working, if it did (device lost or an uncaptured error).
     fault: Arc<Mutex<Option<String>>>,
@@ -155,7 +184,8 @@ impl GpuDevice {
                 *g = Some(format!("uncaptured wgpu error: {e}"));
             }
         }));
-        let mut dev = GpuDevice { device, queue, report, features, limits, fault, cache: None };
+        let language = language_features(adapter.get_info().backend);
+        let mut dev = GpuDevice { device, queue, report, features, language, limits, fault, cache: None };
         // An empty cache until the caller attaches a stored one: pipelines created twice in a
         // run (variants, rounds) are found, and a record says `miss` rather than nothing.
         dev.attach_pipeline_cache(None, BTreeSet::new());
@@ -284,6 +314,12 @@ pub fn unmet_requirement(dev: &GpuDevice, kernel: &Kernel, plan: &Plan) -> Optio
 pub fn unmet_plan_requirement(dev: &GpuDevice, requires: &[&str], plan: &Plan) -> Option<String> {
     let shaders = plan.shaders();
     for &name in requires.iter().chain(shaders.iter().flat_map(|s| s.requires)) {
+        if let Some(ext) = language_extension_by_name(name) {
+            if !dev.language.contains(ext) {
+                return Some(format!("the WGSL implementation lacks the `{name}` language extension"));
+            }
+            continue;
+        }
         match feature_by_name(name) {
             Some(f) if dev.features.contains(f) => {}
             Some(_) => {

@@ -36,7 +36,7 @@ pub use logmel::{LogMel, MEL_HOP, MelSetup, MelTables, mel_config, speech_clip};
 pub use matmul::Matmul;
 pub use model_ops::{Add, CachedAttention, LmHead};
 pub use peak::{FMA_LANES, FMA_M, PeakCopy, PeakFma};
-pub use quant::QuantMatmul;
+pub use quant::{Int8Matmul, QuantMatmul};
 pub use rope::Rope;
 
 /// Each family's dispatches as [`crate::plan::Call`]s: what its own plan is built from and what

@@ -370,6 +370,10 @@ pub struct AdapterReport {
     /// only partly (e.g. `subgroups` is offered by Chrome but cannot be requested through wgpu).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub browser_features: Vec<String>,
+    /// WGSL language extensions the executing implementation offers (`requires` names, e.g.
+    /// `packed_4x8_integer_dot_product`): natively naga's, in a browser the browser's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wgsl_language_features: Vec<String>,
     pub limits: BTreeMap<String, u64>,
 }
 

@@ -85,6 +85,7 @@ fn prepare_op(op: Op, inputs: &Inputs) -> Option<Box<dyn Prepared>> {
         }
         Op::LogMel(d) => Box::new(LogMel::new(d, inputs)),
         Op::QuantMatmul { dims, format } => Box::new(QuantMatmul::new(dims, format, inputs)),
+        Op::Int8Matmul { dims } => Box::new(Int8Matmul::new(dims, inputs)),
         Op::KvCache { dims, stream, .. } => Box::new(KvDecode::new(dims, inputs, stream)),
         Op::Grad(g) => Box::new(super::cpu_grad::GradKernel::new(g, inputs)),
         Op::Peak(harness::op::PeakOp::Copy { .. }) => {
@@ -400,6 +401,77 @@ impl QuantMatmul {
 impl Prepared for QuantMatmul {
     fn run(&mut self) -> Result<(), RunError> {
         CpuOps.quant_matmul(&self.x, &self.q, self.m, &mut self.y);
+        Ok(())
+    }
+    fn output(&self) -> Result<Vec<f32>, RunError> {
+        Ok(self.y.clone())
+    }
+}
+
+/// int8 x int8 on native-cpu: the activations quantised per 32-block inside the timed run (as
+/// the shaders do), i8 dot products accumulated in i32 (LLVM widens and vectorises the 32-lane
+/// loop), one f32 multiply by both scales per block.
+struct Int8Matmul {
+    x: Vec<f32>,
+    /// q8 words are little-endian levels, so the packed weights read as i8 are the levels in order.
+    w: Vec<i8>,
+    w_scales: Vec<f32>,
+    xq: Vec<i8>,
+    xs: Vec<f32>,
+    d: MatmulDims,
+    y: Vec<f32>,
+}
+
+impl Int8Matmul {
+    fn new(d: MatmulDims, i: &Inputs) -> Self {
+        let i = i.quant();
+        let q = harness::quant::quantize(&i.w, d.n, d.k, harness::quant::QuantFormat::Q8);
+        let w = q.words.iter().flat_map(|w| w.to_le_bytes()).map(|b| b as i8).collect();
+        let w_scales = q.scales.iter().map(|&s| gemm::f16::from_bits(s).to_f32()).collect();
+        let blocks = d.m * d.k / harness::quant::BLOCK;
+        Int8Matmul {
+            x: i.x.clone(),
+            w,
+            w_scales,
+            xq: vec![0; d.m * d.k],
+            xs: vec![0.0; blocks],
+            d,
+            y: vec![0.0; d.m * d.n],
+        }
+    }
+}
+
+impl Prepared for Int8Matmul {
+    fn run(&mut self) -> Result<(), RunError> {
+        use harness::quant::{BLOCK, quantize_block};
+        let MatmulDims { m, n, k, .. } = self.d;
+        let blocks = k / BLOCK;
+        self.xq
+            .par_chunks_mut(BLOCK)
+            .zip(self.xs.par_iter_mut())
+            .zip(self.x.par_chunks(BLOCK))
+            .with_min_len(256)
+            .for_each(|((l, s), x)| *s = quantize_block(x, l));
+        let (xq, xs, w, ws) = (&self.xq, &self.xs, &self.w, &self.w_scales);
+        let cell = |i: usize, j: usize| -> f32 {
+            (0..blocks)
+                .map(|b| {
+                    let a = &xq[(i * blocks + b) * BLOCK..][..BLOCK];
+                    let c = &w[(j * blocks + b) * BLOCK..][..BLOCK];
+                    let dot: i32 = a.iter().zip(c).map(|(&a, &c)| i32::from(a) * i32::from(c)).sum();
+                    xs[i * blocks + b] * ws[j * blocks + b] * dot as f32
+                })
+                .sum()
+        };
+        if m == 1 {
+            self.y.par_iter_mut().enumerate().with_min_len(16).for_each(|(j, y)| *y = cell(0, j));
+        } else {
+            self.y.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+                for (j, y) in row.iter_mut().enumerate() {
+                    *y = cell(i, j);
+                }
+            });
+        }
         Ok(())
     }
     fn output(&self) -> Result<Vec<f32>, RunError> {

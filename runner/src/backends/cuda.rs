@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use cudarc::cublas::{CudaBlas, Gemm as _, GemmConfig};
+use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg as _};
 use harness::catalogue::{DType, Kernel, Params};
 use harness::kernels::{Inputs, MelSetup};
@@ -107,6 +107,7 @@ impl Backend for Cuda {
             is_fallback_adapter: None,
             features: vec![],
             browser_features: vec![],
+            wgsl_language_features: vec![],
             limits: Default::default(),
         })
     }
@@ -116,9 +117,7 @@ impl Backend for Cuda {
         let op = kernel.imp.op(p);
         // Said before anything is uploaded: what this backend does not run yet.
         match op {
-            Op::Matmul { dtype: DType::F16, .. } => {
-                return Err("native-cuda has no fp16 GEMM yet (cuBLAS Hgemm is the next step)".into());
-            }
+            Op::Matmul { dtype: DType::F16, .. } => {}
             op if op.dtype() == DType::F16 => {
                 return Err(format!("native-cuda has no fp16 {} kernel yet (its f32 kernel is measured)", kernel.id));
             }
@@ -130,9 +129,10 @@ impl Backend for Cuda {
                     kernel.id
                 ));
             }
-            Op::QuantMatmul { .. } => {
+            Op::QuantMatmul { .. } | Op::Int8Matmul { .. } => {
                 return Err(format!(
-                    "native-cuda has no q8/q4 {} kernel yet (a dequantising NVRTC GEMV is the next step)",
+                    "native-cuda has no quantised {} kernel yet (a dequantising NVRTC GEMV, and __dp4a for \
+                     int8 x int8, are the next step)",
                     kernel.id
                 ));
             }
@@ -169,6 +169,18 @@ impl Backend for Cuda {
                 let (a, b) = (up(&inputs.matmul().a)?, up(&inputs.matmul().b)?);
                 let c = s.alloc_zeros::<f32>(d[0] * d[1] * d[3]).map_err(|e| e.to_string())?;
                 Job::Matmul { a, b, c, d }
+            }
+            // fp16 storage, f32 accumulation (cublasGemmEx with CUBLAS_COMPUTE_32F), the shaders'
+            // contract; the inputs already hold fp16-representable values.
+            Op::Matmul { dims, dtype: DType::F16 } => {
+                let d = [dims.m, dims.n, dims.k, dims.batch];
+                let up16 = |v: &[f32]| {
+                    let h: Vec<half::f16> = v.iter().map(|&x| half::f16::from_f32(x)).collect();
+                    s.clone_htod(&h).map_err(|e| e.to_string())
+                };
+                let (a, b) = (up16(&inputs.matmul().a)?, up16(&inputs.matmul().b)?);
+                let c = s.alloc_zeros::<half::f16>(d[0] * d[1] * d[3]).map_err(|e| e.to_string())?;
+                Job::MatmulF16 { a, b, c, d }
             }
             Op::Softmax { dims: d, .. } => rows(d, RowKind::Softmax)?,
             Op::LayerNorm { dims: d, .. } => rows(d, RowKind::LayerNorm)?,
@@ -223,7 +235,8 @@ impl Backend for Cuda {
                 let dims = [d.tokens as u32, d.heads as u32, (d.head_dim / 2) as u32];
                 Job::Rope { x: up(&i.x)?, cos: up(&i.cos)?, sin: up(&i.sin)?, y, dims }
             }
-            Op::Matmul { dtype: DType::F16 | DType::Q8 | DType::Q4, .. }
+            Op::Matmul { dtype: DType::Q8 | DType::Q4, .. }
+            | Op::Int8Matmul { .. }
             | Op::KvCache { .. }
             | Op::Add { .. }
             | Op::CachedAttention(_)
@@ -249,6 +262,12 @@ enum Job {
         a: CudaSlice<f32>,
         b: CudaSlice<f32>,
         c: CudaSlice<f32>,
+        d: [usize; 4],
+    },
+    MatmulF16 {
+        a: CudaSlice<half::f16>,
+        b: CudaSlice<half::f16>,
+        c: CudaSlice<half::f16>,
         d: [usize; 4],
     },
     Rows {
@@ -312,6 +331,43 @@ struct CudaRun {
     job: Job,
 }
 
+/// Row-major C = A B per batch through cuBLAS, for f32 (sgemm) and fp16 (GemmEx, f32 compute).
+fn gemm_batches<T>(
+    blas: &CudaBlas,
+    a: &CudaSlice<T>,
+    b: &CudaSlice<T>,
+    c: &mut CudaSlice<T>,
+    [m, n, k, batch]: [usize; 4],
+    one: T,
+    zero: T,
+) -> Result<(), cudarc::cublas::result::CublasError>
+where
+    T: cudarc::driver::DeviceRepr + Copy,
+    CudaBlas: Gemm<T>,
+{
+    for bi in 0..batch {
+        // Row-major C = A B is column-major C^T = B^T A^T: call cuBLAS with B first.
+        let cfg = GemmConfig {
+            transa: cudarc::cublas::sys::cublasOperation_t::CUBLAS_OP_N,
+            transb: cudarc::cublas::sys::cublasOperation_t::CUBLAS_OP_N,
+            m: n as i32,
+            n: m as i32,
+            k: k as i32,
+            alpha: one,
+            lda: n as i32,
+            ldb: k as i32,
+            beta: zero,
+            ldc: n as i32,
+        };
+        let (bs, as_, mut cs) = (b.slice(bi * k * n..), a.slice(bi * m * k..), c.slice_mut(bi * m * n..));
+        // SAFETY: the slices hold k*n, m*k and m*n elements from the offsets above, which is
+        // exactly what this configuration reads and writes.
+        #[allow(unsafe_code)]
+        unsafe { blas.gemm(cfg, &bs, &as_, &mut cs) }?;
+    }
+    Ok(())
+}
+
 /// A 1-D grid of 256-thread blocks for `n` elements, capped: the kernels grid-stride the rest.
 fn grid_stride(n: u32) -> LaunchConfig {
     LaunchConfig { grid_dim: (n.div_ceil(256).clamp(1, 65535), 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 }
@@ -324,29 +380,10 @@ impl Prepared for CudaRun {
             |rows: usize| LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 };
         #[allow(unsafe_code)]
         match &mut self.job {
-            Job::Matmul { a, b, c, d } => {
-                let [m, n, k, batch] = *d;
-                for bi in 0..batch {
-                    // Row-major C = A B is column-major C^T = B^T A^T: call cuBLAS with B first.
-                    let cfg = GemmConfig {
-                        transa: cudarc::cublas::sys::cublasOperation_t::CUBLAS_OP_N,
-                        transb: cudarc::cublas::sys::cublasOperation_t::CUBLAS_OP_N,
-                        m: n as i32,
-                        n: m as i32,
-                        k: k as i32,
-                        alpha: 1.0f32,
-                        lda: n as i32,
-                        ldb: k as i32,
-                        beta: 0.0f32,
-                        ldc: n as i32,
-                    };
-                    let (bs, as_, mut cs) = (b.slice(bi * k * n..), a.slice(bi * m * k..), c.slice_mut(bi * m * n..));
-                    // SAFETY: the slices hold k*n, m*k and m*n elements from the offsets above, which
-                    // is exactly what this configuration reads and writes.
-                    unsafe { self.blas.gemm(cfg, &bs, &as_, &mut cs) }
-                        .map_err(|e| RunError(format!("cuBLAS sgemm: {e}")))?;
-                }
-            }
+            Job::Matmul { a, b, c, d } => gemm_batches(&self.blas, a, b, c, *d, 1.0f32, 0.0f32)
+                .map_err(|e| RunError(format!("cuBLAS sgemm: {e}")))?,
+            Job::MatmulF16 { a, b, c, d } => gemm_batches(&self.blas, a, b, c, *d, half::f16::ONE, half::f16::ZERO)
+                .map_err(|e| RunError(format!("cuBLAS GemmEx (fp16, f32 accumulate): {e}")))?,
             Job::Rows { x, g, b, y, rows, cols, kind } => {
                 let cols32 = *cols as u32;
                 if *kind == RowKind::Softmax {
@@ -499,6 +536,10 @@ impl Prepared for CudaRun {
 
     fn output(&self) -> Result<Vec<f32>, RunError> {
         let out = match &self.job {
+            Job::MatmulF16 { c, .. } => {
+                let h = self.stream.clone_dtoh(c).map_err(|e| RunError(format!("CUDA readback: {e}")))?;
+                return Ok(h.into_iter().map(half::f16::to_f32).collect());
+            }
             Job::Matmul { c, .. } => c,
             Job::Rows { y, .. }
             | Job::Gelu { y, .. }

@@ -115,6 +115,7 @@ impl Backend for OpenVino {
             is_fallback_adapter: None,
             features: vec![],
             browser_features: vec![],
+            wgsl_language_features: vec![],
             limits: Default::default(),
         })
     }
@@ -397,6 +398,13 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
                 kernel.id
             ));
         }
+        Op::Int8Matmul { .. } => {
+            return Err(format!(
+                "native-openvino has no model for {}: OpenVINO quantises activations itself (FakeQuantize \
+                 and its low-precision transformations), so a graph would not run this kernel's int8 scheme",
+                kernel.id
+            ));
+        }
         Op::QuantMatmul { .. } => {
             return Err(format!(
                 "native-openvino has no model for {} yet (OpenVINO's compressed weights, u8 or u4 constants \
@@ -489,6 +497,8 @@ mod tests {
                                 "gemv-q8",
                                 "matmul-q4",
                                 "gemv-q4",
+                                "matmul-q8-i8",
+                                "gemv-q8-i8",
                             ];
                             if k.imp.mode() == harness::schema::Mode::Training {
                                 assert!(reason.contains("training kernel"), "{}: {reason}", k.id);
