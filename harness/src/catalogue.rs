@@ -465,6 +465,16 @@ const MATMUL_F16_VARIANTS: &[Variant] = &[Variant {
     imp: &kernels::Half { kernel: kernels::Matmul, output_f16: true },
 }];
 
+// What an autograd framework's attention backward does: P and dS kept in memory (O(seq_len^2)
+// per head) and read back, against the default's recomputation from log-sum-exps.
+const ATTENTION_BACKWARD_VARIANTS: &[Variant] = &[Variant {
+    name: "unfused",
+    summary: "probabilities and score gradients materialised (heads x seq_len x seq_len each) and read back by the gradient passes",
+    shader: "attention_grad_unfused.wgsl",
+    requires: &[],
+    imp: &kernels::Backward::Attention { unfused: true },
+}];
+
 const MATMUL_Q8_I8_VARIANTS: &[Variant] = &[Variant {
     name: "dot4i8packed",
     summary: "each word's four byte products with WGSL's dot4I8Packed (one integer dot-product instruction where the driver has one)",
@@ -1344,8 +1354,8 @@ pub static KERNELS: &[Kernel] = &[
             "h8s1024d64": { batch = 1, heads = 8, seq_len = 1024, head_dim = 64 },
             "h16s2048d64": { batch = 1, heads = 16, seq_len = 2048, head_dim = 64 },
         },
-        variants: &[],
-        imp: &kernels::Backward::Attention,
+        variants: ATTENTION_BACKWARD_VARIANTS,
+        imp: &kernels::Backward::Attention { unfused: false },
     },
     Kernel {
         id: "cross-entropy",

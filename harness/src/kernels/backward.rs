@@ -39,9 +39,11 @@ pub enum Backward {
     CrossEntropy,
     /// The table's gradient: dy rows summed into their ids' rows.
     Embedding,
-    /// Causal attention, flash-style (probabilities recomputed from saved log-sum-exps): dq,
-    /// dk, dv.
-    Attention,
+    /// Causal attention: dq, dk, dv. Flash-style (probabilities recomputed from saved
+    /// log-sum-exps) or `unfused` (probabilities and score gradients materialised).
+    Attention {
+        unfused: bool,
+    },
     /// One AdamW step: p', m', v'.
     AdamW,
 }
@@ -126,7 +128,7 @@ impl KernelImpl for Backward {
                 vocab: p.usize("vocab"),
                 hidden: p.usize("hidden"),
             }),
-            Backward::Attention => GradOp::Attention(attention_dims(p)),
+            Backward::Attention { .. } => GradOp::Attention(attention_dims(p)),
             Backward::AdamW => {
                 GradOp::AdamW { len: p.usize("len"), step: p.get("step"), dtype: crate::catalogue::DType::F32 }
             }
@@ -144,13 +146,13 @@ impl KernelImpl for Backward {
             Backward::Gelu { .. } | Backward::Silu | Backward::SwiGlu => LEN_SPEC,
             Backward::CrossEntropy => CE_SPEC,
             Backward::Embedding => EMBEDDING_SPEC,
-            Backward::Attention => ATTENTION_SPEC,
+            Backward::Attention { .. } => ATTENTION_SPEC,
             Backward::AdamW => ADAMW_SPEC,
         }
     }
 
     fn validate(&self, p: &Params) -> Result<(), ParamError> {
-        if *self == Backward::Attention {
+        if matches!(self, Backward::Attention { .. }) {
             let hd = p.get("head_dim");
             check("head_dim", hd, hd.is_multiple_of(4), "must be a multiple of 4 (vec4 loads)")?;
         }
@@ -206,7 +208,7 @@ impl KernelImpl for Backward {
                 let ids = (0..t).map(|_| rng.below((v as u32).min(t.div_ceil(2) as u32).max(1))).collect();
                 with_dy(Inputs::Embedding(EmbeddingInputs { table: vec![], ids }), &mut rng, t * h)
             }
-            Backward::Attention => {
+            Backward::Attention { .. } => {
                 let d = attention_dims(p);
                 let n = d.batch * d.heads * d.seq_len * d.head_dim;
                 let f = Inputs::Attention(AttentionInputs {
@@ -294,7 +296,7 @@ impl KernelImpl for Backward {
                 let ids = &b.forward.embedding().ids;
                 f32s(&[&grad::embedding_backward(ids, &f64s(&b.dy), p.usize("vocab"), p.usize("hidden"))])
             }
-            Backward::Attention => {
+            Backward::Attention { .. } => {
                 let b = backward(i);
                 let (f, d) = (b.forward.attention(), attention_dims(p));
                 let shape = (d.batch * d.heads, d.seq_len, d.head_dim, d.window);
@@ -384,14 +386,13 @@ impl KernelImpl for Backward {
                 let g = plan.output("grad", out_len, OutputType::F32);
                 vec![embedding_call(d, ids, dy, g)]
             }
-            (Backward::Attention, GradOp::Attention(d)) => {
+            (Backward::Attention { unfused }, GradOp::Attention(d)) => {
                 let (b, f) = (backward(i), backward(i).forward.attention());
                 let q = plan.storage_f32("q", &f.q);
                 let k = plan.storage_f32("k", &f.k);
                 let v = plan.storage_f32("v", &f.v);
                 let dout = plan.storage_f32("dout", &b.dy);
                 let rows = d.batch * d.heads * d.seq_len;
-                let stats = plan.scratch("stats", (rows * 8) as u64);
                 let g = plan.output("grad", out_len, OutputType::F32);
                 let layout = AttnLayout {
                     heads: d.batch * d.heads,
@@ -402,7 +403,16 @@ impl KernelImpl for Backward {
                     token_major: false,
                 };
                 let n = rows * d.head_dim;
-                attention_calls(layout, [q, k, v, dout], stats, [(g, 0), (g, n), (g, 2 * n)]).to_vec()
+                let outs = [(g, 0), (g, n), (g, 2 * n)];
+                if *unfused {
+                    let scores = (rows * d.seq_len * 4) as u64;
+                    let probs = plan.scratch("probs", scores);
+                    let dscores = plan.scratch("dscores", scores);
+                    attention_unfused_calls(shader, layout, [q, k, v, dout], [probs, dscores], outs).to_vec()
+                } else {
+                    let stats = plan.scratch("stats", (rows * 8) as u64);
+                    attention_calls(layout, [q, k, v, dout], stats, outs).to_vec()
+                }
             }
             (Backward::AdamW, GradOp::AdamW { len, step, .. }) => {
                 let a = i.adamw();
@@ -705,6 +715,39 @@ pub(crate) fn attention_calls(
         entry_point,
         dims: l.dims(out),
         bindings: vec![("q", q), ("k", k), ("v", v), ("dout", dout), ("stats", stats), ("out", out.0)],
+        workgroups: AttnLayout::grid(rows),
+    };
+    let (qr, kr) = (l.heads * l.seq_len, l.kv_heads * l.seq_len);
+    [
+        call("row_stats", outs[0], qr),
+        call("grad_q", outs[0], qr),
+        call("grad_k", outs[1], kr),
+        call("grad_v", outs[2], kr),
+    ]
+}
+
+/// The unfused backward (attention_grad_unfused.wgsl): P and dS into `scores` (probs,
+/// dscores), then dq, dk and dv from them into `outs`.
+fn attention_unfused_calls(
+    s: &'static Shader,
+    l: AttnLayout,
+    [q, k, v, dout]: [BufferId; 4],
+    [probs, dscores]: [BufferId; 2],
+    outs: [At; 3],
+) -> [Call; 4] {
+    let call = |entry_point, out: At, rows| Call {
+        shader: s,
+        entry_point,
+        dims: l.dims(out),
+        bindings: vec![
+            ("q", q),
+            ("k", k),
+            ("v", v),
+            ("dout", dout),
+            ("probs", probs),
+            ("dscores", dscores),
+            ("out", out.0),
+        ],
         workgroups: AttnLayout::grid(rows),
     };
     let (qr, kr) = (l.heads * l.seq_len, l.kv_heads * l.seq_len);
