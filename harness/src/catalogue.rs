@@ -399,6 +399,18 @@ const CONV1D_FULL: &[ParamSet] = params! {
 const KVCACHE_DECODE_QUICK: &[ParamSet] = params! {
     "l2h4d64c300": { layers = 2, heads = 4, head_dim = 64, page_size = 16, context = 300, steps = 1 },
 };
+const ATTENTION_CACHE_QUICK: &[ParamSet] = params! {
+    "gqa-decode-c100": { tokens = 1, first = 100, heads = 8, kv_heads = 2, head_dim = 32, page_size = 16, causal = 1 },
+    "gqa-prefill-t48": { tokens = 48, first = 0, heads = 4, kv_heads = 1, head_dim = 32, page_size = 16, causal = 1 },
+    "bidir-t40": { tokens = 40, first = 0, heads = 4, kv_heads = 4, head_dim = 24, page_size = 8, causal = 0 },
+    "chunk-t7c21": { tokens = 7, first = 21, heads = 6, kv_heads = 3, head_dim = 16, page_size = 5, causal = 1 },
+};
+const ATTENTION_CACHE_FULL: &[ParamSet] = params! {
+    "llama-decode-c1024": { tokens = 1, first = 1024, heads = 32, kv_heads = 8, head_dim = 64, page_size = 16, causal = 1 },
+    "llama-prefill-t512": { tokens = 512, first = 0, heads = 32, kv_heads = 8, head_dim = 64, page_size = 16, causal = 1 },
+    "bert-t512": { tokens = 512, first = 0, heads = 12, kv_heads = 12, head_dim = 64, page_size = 16, causal = 0 },
+};
+
 const KVCACHE_DECODE_FULL: &[ParamSet] = params! {
     "l4h8d128c4096": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 4095, steps = 1 },
     "l4h8d128c1024": { layers = 4, heads = 8, head_dim = 128, page_size = 16, context = 1023, steps = 1 },
@@ -1098,19 +1110,24 @@ pub static KERNELS: &[Kernel] = &[
         entry_points: &["append", "scores", "softmax", "context"],
         requires: &[],
         tolerance: Tolerance::PERMISSIVE,
-        quick: params! {
-            "gqa-decode-c100": { tokens = 1, first = 100, heads = 8, kv_heads = 2, head_dim = 32, page_size = 16, causal = 1 },
-            "gqa-prefill-t48": { tokens = 48, first = 0, heads = 4, kv_heads = 1, head_dim = 32, page_size = 16, causal = 1 },
-            "bidir-t40": { tokens = 40, first = 0, heads = 4, kv_heads = 4, head_dim = 24, page_size = 8, causal = 0 },
-            "chunk-t7c21": { tokens = 7, first = 21, heads = 6, kv_heads = 3, head_dim = 16, page_size = 5, causal = 1 },
-        },
-        full: params! {
-            "llama-decode-c1024": { tokens = 1, first = 1024, heads = 32, kv_heads = 8, head_dim = 64, page_size = 16, causal = 1 },
-            "llama-prefill-t512": { tokens = 512, first = 0, heads = 32, kv_heads = 8, head_dim = 64, page_size = 16, causal = 1 },
-            "bert-t512": { tokens = 512, first = 0, heads = 12, kv_heads = 12, head_dim = 64, page_size = 16, causal = 0 },
-        },
+        quick: ATTENTION_CACHE_QUICK,
+        full: ATTENTION_CACHE_FULL,
         variants: &[],
         imp: &kernels::CachedAttention,
+    },
+    Kernel {
+        id: "attention-cache-f16",
+        family: Family::Attention,
+        dtype: DType::F16,
+        summary: "attention over a paged KV cache: append, scores, softmax, context; grouped-query, causal or bidirectional; fp16 q, K/V cache and output, f32 scores and arithmetic",
+        shader: "attention_cache_f16.wgsl",
+        entry_points: &["append", "scores", "softmax", "context"],
+        requires: &["shader-f16"],
+        tolerance: Tolerance::HALF,
+        quick: ATTENTION_CACHE_QUICK,
+        full: ATTENTION_CACHE_FULL,
+        variants: &[],
+        imp: &kernels::Half { kernel: kernels::CachedAttention, output_f16: true },
     },
     Kernel {
         id: "logmel",

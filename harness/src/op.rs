@@ -265,7 +265,10 @@ pub enum Op {
         dtype: DType,
     },
     /// Append K/V to a paged cache and attend: the attention of every model.
-    CachedAttention(CacheDims),
+    CachedAttention {
+        dims: CacheDims,
+        dtype: DType,
+    },
     /// `y = x W^T` with W (n, k) block-quantised along k (q8/q4), dequantised in the kernel;
     /// inputs x and the f32 weights, which the backend quantises as [`crate::quant`] does.
     QuantMatmul {
@@ -325,18 +328,17 @@ impl Op {
             | Op::Rope { dtype, .. }
             | Op::Embedding { dtype, .. }
             | Op::Add { dtype, .. }
+            | Op::CachedAttention { dtype, .. }
             | Op::LmHead { dtype, .. } => Some(dtype),
-            // Audio features stay f32 (as Whisper computes them); the paged cache attention is
-            // the models' own, f32 like the models; a quantised product's format is its own.
+            // Audio features stay f32 (as Whisper computes them); a quantised product's format
+            // is its own.
             // The loss reads fp16 logits and AdamW fp16 weights and gradients in their fp16
             // variants; the backward kernels are f32.
             Op::Grad(GradOp::CrossEntropy { dtype, .. } | GradOp::AdamW { dtype, .. }) => Some(dtype),
             // The arithmetic's type; the copy moves bytes of no particular precision.
             Op::Peak(PeakOp::Fma { dtype, .. }) => Some(dtype),
             Op::Peak(PeakOp::Copy { .. }) => None,
-            Op::LogMel(_) | Op::CachedAttention(_) | Op::QuantMatmul { .. } | Op::Int8Matmul { .. } | Op::Grad(_) => {
-                None
-            }
+            Op::LogMel(_) | Op::QuantMatmul { .. } | Op::Int8Matmul { .. } | Op::Grad(_) => None,
         }
     }
 }

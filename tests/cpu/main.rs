@@ -183,6 +183,7 @@ fn kernels_are_selected_by_id_or_family_in_catalogue_order() {
             "attention-flash",
             "attention-flash-f16",
             "attention-cache",
+            "attention-cache-f16",
             "attention-backward"
         ]
     );

@@ -159,7 +159,7 @@ impl KernelImpl for CachedAttention {
         CACHE_SPEC
     }
     fn op(&self, p: &Params) -> Op {
-        Op::CachedAttention(cache_dims(p))
+        Op::CachedAttention { dims: cache_dims(p), dtype: DType::F32 }
     }
     fn validate(&self, p: &Params) -> Result<(), ParamError> {
         let kv = p.get("kv_heads");

@@ -95,7 +95,7 @@ fn prepare_op(op: Op, inputs: &Inputs) -> Option<Box<dyn Prepared>> {
             let x = inputs.unary().x.clone();
             Box::new(PeakFma { y: vec![0.0; x.len()], x, iters })
         }
-        op @ (Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d { .. }) => {
+        op @ (Op::Add { .. } | Op::CachedAttention { .. } | Op::LmHead { .. } | Op::Conv1d { .. }) => {
             Box::new(super::cpu_model::ModelOp::new(op, inputs))
         }
     })

@@ -330,7 +330,7 @@ impl Prepared for ModelOp {
                 self.out.resize(vocab, 0.0);
                 ops.logits(&i.x, &i.w, &mut self.out);
             }
-            Op::CachedAttention(d) => {
+            Op::CachedAttention { dims: d, .. } => {
                 let i = self.inputs.cached_attention();
                 let keys = d.keys();
                 let row = d.kv_heads * d.head_dim;

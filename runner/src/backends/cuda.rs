@@ -143,7 +143,7 @@ impl Backend for Cuda {
                     kernel.id
                 ));
             }
-            Op::Add { .. } | Op::CachedAttention(_) | Op::LmHead { .. } | Op::Conv1d { .. } => {
+            Op::Add { .. } | Op::CachedAttention { .. } | Op::LmHead { .. } | Op::Conv1d { .. } => {
                 return Err(format!(
                     "native-cuda has no {} kernel yet (model operations run on wgpu and native-cpu)",
                     kernel.id
@@ -239,7 +239,7 @@ impl Backend for Cuda {
             | Op::Int8Matmul { .. }
             | Op::KvCache { .. }
             | Op::Add { .. }
-            | Op::CachedAttention(_)
+            | Op::CachedAttention { .. }
             | Op::LmHead { .. }
             | Op::QuantMatmul { .. }
             | Op::Conv1d { .. }

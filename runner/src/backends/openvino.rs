@@ -378,7 +378,7 @@ fn build(kernel: &Kernel, p: &Params, i: &Inputs) -> Result<(Ir, Vec<Tensor>), S
                 tensor(&[1, d.c_out, 1], &i.b)?,
             ]
         }
-        Op::CachedAttention(_) | Op::LmHead { .. } => {
+        Op::CachedAttention { .. } | Op::LmHead { .. } => {
             return Err(format!(
                 "native-openvino has no model for {} yet (model operations run on wgpu and native-cpu)",
                 kernel.id
