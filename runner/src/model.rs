@@ -39,7 +39,8 @@ pub struct ModelArgs {
     /// Tokens generated one at a time after the prompt (default 16 quick, 128 full)
     #[arg(long = "gen")]
     generate: Option<usize>,
-    /// Weight precisions of the linear layers, comma-separated: f32, q8, q4 (block-quantised,
+    /// Precisions, comma-separated: f32; f16 (fp16 weights, activations and KV cache, f32
+    /// arithmetic; needs `shader-f16`); q8, q4 (the linear layers' weights block-quantised,
     /// dequantised in the kernels; embeddings, norms and the LM head stay f32)
     #[arg(long, value_delimiter = ',', default_values_t = vec!["f32".to_owned()])]
     weights: Vec<String>,
@@ -167,7 +168,7 @@ impl ModelPlan {
                 bail!("unknown backend `{b}`; choose from: {}", BACKENDS.join(", "));
             }
         }
-        let formats = model::weight_formats(weights)?;
+        let formats = model::precisions(weights)?;
         let wants = |m: &str| modes.is_empty() || modes.iter().any(|x| x == m);
         let models = chosen
             .iter()

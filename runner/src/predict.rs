@@ -61,7 +61,7 @@ fn target(args: &PredictArgs) -> anyhow::Result<Target> {
             let chosen = harness::model::select(std::slice::from_ref(id), scale)
                 .with_context(|| "see `accelbench models` for the presets")?;
             let chosen = chosen.first().context("no such preset; see `accelbench models`")?;
-            let m = harness::model::run::ModelCase::new(chosen, scale, None, None, None);
+            let m = harness::model::run::ModelCase::new(chosen, scale, None, None, harness::model::ModelPrecision::F32);
             let g = m.graph.as_ref().map_err(|e| anyhow::anyhow!("{id} cannot be built at this scale: {e}"))?;
             Ok(Target {
                 subject: id.clone(),

@@ -71,8 +71,8 @@ pub struct RunArgs {
     /// Tokens every decoder generates one at a time (default 16 quick, 128 full)
     #[arg(long = "gen")]
     generate: Option<usize>,
-    /// Weight precisions every model runs at, comma-separated: f32, q8, q4 (default: all three
-    /// in a --quick run, f32 otherwise)
+    /// Precisions every model runs at, comma-separated: f32, f16, q8, q4 (default: all four in
+    /// a --quick run, f32 otherwise)
     #[arg(long, value_delimiter = ',')]
     model_weights: Option<Vec<String>>,
     /// Small parameter sets (seconds on CPU adapters); the default is `full`
@@ -270,10 +270,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         .context("name presets listed by `accelbench models`, `all` or `none` in --models")?;
     // Models run natively on wgpu and native-cpu; other native backends get `skipped` records.
     let model_backends: Vec<String> = plan.backends.iter().filter(|b| *b == "wgpu" || *b == "cpu").cloned().collect();
-    let model_weights = args
-        .model_weights
-        .clone()
-        .unwrap_or_else(|| if args.quick { vec!["f32".into(), "q8".into(), "q4".into()] } else { vec!["f32".into()] });
+    let model_weights = args.model_weights.clone().unwrap_or_else(|| {
+        if args.quick { vec!["f32".into(), "f16".into(), "q8".into(), "q4".into()] } else { vec!["f32".into()] }
+    });
     let model_plan = crate::model::ModelPlan::new(
         &chosen,
         &crate::native::modes(&args.modes, args.train),

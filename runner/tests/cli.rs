@@ -607,7 +607,7 @@ fn model_runs_checked_with_token_metrics_and_refuses_what_it_cannot_hold() {
     assert!(rs[0]["check"]["vs_f32"]["rel_rms_err"].as_f64().unwrap() > 0.0);
     let out = accelbench(&["model", "gpt2-small", "--quick", "--weights", "q3"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("f32, q8 or q4"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("f32, f16, q8 or q4"));
     let out = accelbench(&["model", "gpt2-small", "--memory-budget", "lots"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("2GiB"));

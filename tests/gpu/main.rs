@@ -353,24 +353,40 @@ fn models_run_checked_with_per_token_metrics_on_lavapipe() {
         }
     }
     // Quantised weights: the q8/q4 GEMM (prompt) and GEMV (decode steps) inside the model,
-    // checked against the f64 reference of the same quantised model, with the distance from
-    // the f32 weights' output in the record.
-    for format in [harness::quant::QuantFormat::Q8, harness::quant::QuantFormat::Q4] {
-        let chosen = harness::model::Chosen {
-            id: "llama-3.2-1b".into(),
-            config: quick(&(preset("llama-3.2-1b").unwrap().config)()),
-        };
-        let mc =
-            harness::model::run::ModelCase::new(&chosen, harness::schema::Size::Quick, Some(12), Some(4), Some(format));
+    // checked against the f64 reference of the same quantised model; fp16: every node's f16
+    // kernel, checked against the reference that rounds each output to f16 as the device
+    // stores it. Each with the distance from the f32 weights' output in the record.
+    use harness::model::ModelPrecision;
+    let (q8, q4) = (harness::quant::QuantFormat::Q8, harness::quant::QuantFormat::Q4);
+    let runs = [
+        ("llama-3.2-1b", ModelPrecision::Quant(q8)),
+        ("llama-3.2-1b", ModelPrecision::Quant(q4)),
+        ("llama-3.2-1b", ModelPrecision::F16),
+        ("gpt2-small", ModelPrecision::F16),
+        ("bert-base", ModelPrecision::F16),
+    ];
+    for (id, precision) in runs {
+        let chosen = harness::model::Chosen { id: id.into(), config: quick(&(preset(id).unwrap().config)()) };
+        let size = harness::schema::Size::Quick;
+        let mc = harness::model::run::ModelCase::new(&chosen, size, Some(12), Some(4), precision);
         let m = mc.prepare(&Reference, 5).unwrap();
-        let job = m.job("llama-3.2-1b", "quick", "f64 reference");
+        let job = m.job(id, "quick", "f64 reference");
         let r = pollster::block_on(gpu::run_model(&dev, &job, &opts(5)));
-        assert_eq!(r.status, Status::Measured, "{format:?}: {:?}", r.status);
-        assert_eq!(r.dtype, format.name());
-        assert_eq!(r.case, format!("p12-g4-{}", format.name()));
+        assert_eq!(r.status, Status::Measured, "{id} {precision:?}: {:?}", r.status);
+        assert_eq!(r.dtype, precision.name());
+        let lengths = if id == "bert-base" { "t12" } else { "p12-g4" };
+        assert_eq!(r.case, format!("{lengths}-{}", precision.name()));
         let vs = r.check.as_ref().and_then(|c| c.vs_f32.clone()).expect("error against the f32 weights");
-        assert!(vs.rel_rms_err > 0.0 && vs.rel_rms_err < 1.0, "{vs:?}");
-        assert!(r.model.as_ref().unwrap().decode_tokens_per_s.is_some());
+        assert!(vs.rel_rms_err > 0.0 && vs.rel_rms_err < 1.0, "{id} {precision:?}: {vs:?}");
+        let mm = r.model.as_ref().unwrap();
+        assert!(id == "bert-base" || mm.decode_tokens_per_s.is_some());
+        if precision == ModelPrecision::F16 {
+            // Half the f32 model's bytes for every weight (the LM head's logits stay f32).
+            let f32_case = harness::model::run::ModelCase::new(&chosen, size, Some(12), Some(4), ModelPrecision::F32);
+            let f32_weights = f32_case.graph.unwrap().bytes(harness::model::graph::TensorKind::Weight);
+            assert_eq!(2 * mm.device_bytes.weights, f32_weights, "{id}");
+            assert!(vs.rel_rms_err < 1e-2, "{id}: fp16 storage is within 1% RMS of f32: {vs:?}");
+        }
     }
 }
 

@@ -58,7 +58,7 @@ impl SuitePlan {
             cases::keep_dtypes(&mut cases, &config.dtypes).map_err(|e| e.to_string())?;
             cases::keep_modes(&mut cases, &config.modes).map_err(|e| e.to_string())?;
         }
-        let weights = harness::model::weight_formats(&config.model_weights).map_err(|e| e.to_string())?;
+        let weights = harness::model::precisions(&config.model_weights).map_err(|e| e.to_string())?;
         let chosen = harness::model::select(&config.models, size).map_err(|e| e.to_string())?;
         let wants = |m: &str| config.modes.is_empty() || config.modes.iter().any(|x| x == m);
         let models: Vec<ModelCase> = chosen

@@ -180,6 +180,8 @@ fn controls() -> Html {
                     other => vec![other.parse().unwrap_or(PageBackendChoice::Auto)],
                 },
                 dtypes: if *dtype == "all" { vec![] } else { vec![(*dtype).clone()] },
+                // The chosen precision is the models' too; `all` runs them at f32.
+                model_weights: if *dtype == "all" { vec![] } else { vec![(*dtype).clone()] },
                 modes: if *mode == "all" { vec![] } else { vec![(*mode).clone()] },
                 min_samples: min_samples.parse().ok(),
                 budget_s: budget.parse().ok(),
@@ -268,7 +270,7 @@ fn controls() -> Html {
             <fieldset disabled={running}>
                 <label>{ "Sizes " }<Choice id="size" value={(*size).clone()} onchange={set(&size)}
                     options={vec![("quick", "quick"), ("full", "full")]} /></label>
-                <label>{ "dtype " }<Choice id="dtype" value={(*dtype).clone()} onchange={set(&dtype)}
+                <label title="kernels of this precision; ticked models run at it (all: models at f32)">{ "dtype " }<Choice id="dtype" value={(*dtype).clone()} onchange={set(&dtype)}
                     options={vec![("all", "all"), ("f32", "f32"), ("f16", "f16"), ("q8", "q8"), ("q4", "q4")]} /></label>
                 <label title="inference: forward kernels and model runs; training: backward kernels, the loss, AdamW and each ticked decoder's training steps">{ "Mode " }<Choice id="mode" value={(*mode).clone()} onchange={set(&mode)}
                     options={vec![("all", "both"), ("inference", "inference"), ("training", "training")]} /></label>

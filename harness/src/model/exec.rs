@@ -16,6 +16,8 @@ pub trait HostOps {
     type T: Copy + Default + Send + Sync;
     fn from_f32(v: f32) -> Self::T;
     fn to_f32(v: Self::T) -> f32;
+    /// `v` rounded to the nearest f16, as an fp16 graph's device stores each output.
+    fn round_half(v: Self::T) -> Self::T;
     fn matmul(&self, x: &[Self::T], w: &[Self::T], m: usize, k: usize, n: usize, out: &mut [Self::T]);
     #[allow(clippy::too_many_arguments)]
     fn norm(
@@ -69,6 +71,8 @@ pub trait HostOps {
 pub struct Store<T> {
     pub f: Vec<Vec<T>>,
     pub ids: Vec<Vec<u32>>,
+    /// The graph is fp16: [`run`] rounds every node's f16 output.
+    pub half: bool,
 }
 
 impl<T: Copy + Default> Store<T> {
@@ -95,7 +99,7 @@ impl<T: Copy + Default> Store<T> {
                 }
             }
         }
-        Store { f, ids }
+        Store { f, ids, half: g.half }
     }
 
     /// Runs `f` with the output tensor taken out of the store, so inputs can be borrowed beside it.
@@ -110,67 +114,92 @@ impl<T: Copy + Default> Store<T> {
 /// store are used (a check replays the reference's tokens).
 pub fn run<O: HostOps>(ops: &O, store: &mut Store<O::T>, nodes: &[Node], forced: bool) {
     for node in nodes {
-        match *node {
-            Node::Embed { table, ids, first, tokens, hidden, out } => {
-                let rows: Vec<usize> = store.ids[ids][first..first + tokens].iter().map(|&i| i as usize).collect();
-                store.with_out(out, |s, o| {
-                    for (t, r) in rows.iter().enumerate() {
-                        o[t * hidden..][..hidden].copy_from_slice(&s.f[table][r * hidden..][..hidden]);
-                    }
-                });
-            }
-            Node::Norm { kind, x, gamma, beta, rows, cols, out } => store.with_out(out, |s, o| {
-                let beta = beta.map(|b| s.f[b].as_slice());
-                ops.norm(kind, &s.f[x][..rows * cols], &s.f[gamma], beta, rows, cols, &mut o[..rows * cols]);
-            }),
-            Node::Matmul { x, w, m, k, n, out } => {
-                store.with_out(out, |s, o| ops.matmul(&s.f[x][..m * k], &s.f[w], m, k, n, &mut o[..m * n]))
-            }
-            Node::Add { a, b, len, b_len, out } => {
-                store.with_out(out, |s, o| ops.add(&s.f[a][..len], &s.f[b][..b_len], b_len, &mut o[..len]))
-            }
-            Node::Gelu { x, len, erf, out } => store.with_out(out, |s, o| ops.gelu(&s.f[x][..len], erf, &mut o[..len])),
-            Node::SwiGlu { gate, up, len, out } => {
-                store.with_out(out, |s, o| ops.swiglu(&s.f[gate][..len], &s.f[up][..len], &mut o[..len]))
-            }
-            Node::Rope { x, cos, sin, tokens, heads, head_dim, first, out } => {
-                let len = tokens * heads * head_dim;
-                store.with_out(out, |s, o| {
-                    ops.rope(&s.f[x][..len], &s.f[cos], &s.f[sin], heads, head_dim, first, &mut o[..len])
-                })
-            }
-            Node::Attention { q, k, v, page_table, k_cache, v_cache, dims: d, out, .. } => {
-                let pt = &store.ids[page_table];
-                let slot = |t: usize| pt[t / d.page_size] as usize * d.page_size + t % d.page_size;
-                let slots: Vec<usize> = (0..d.keys()).map(slot).collect();
-                let row = d.kv_heads * d.head_dim;
-                for t in 0..d.tokens {
-                    let at = slots[d.first + t] * row;
-                    let (kn, vn) = (store.f[k][t * row..][..row].to_vec(), store.f[v][t * row..][..row].to_vec());
-                    store.f[k_cache][at..at + row].copy_from_slice(&kn);
-                    store.f[v_cache][at..at + row].copy_from_slice(&vn);
+        run_node(ops, store, node, forced);
+        if let Some(out) = half_output(node).filter(|_| store.half) {
+            store.f[out].iter_mut().for_each(|v| *v = O::round_half(*v));
+        }
+    }
+}
+
+/// The output an fp16 graph stores as f16: every node's but the LM head's f32 logits (the
+/// log-mel, f32 too, is never in an fp16 graph).
+fn half_output(node: &Node) -> Option<TensorId> {
+    match *node {
+        Node::Embed { out, .. }
+        | Node::Norm { out, .. }
+        | Node::Matmul { out, .. }
+        | Node::Add { out, .. }
+        | Node::Gelu { out, .. }
+        | Node::SwiGlu { out, .. }
+        | Node::Rope { out, .. }
+        | Node::Attention { out, .. }
+        | Node::QuantMatmul { out, .. }
+        | Node::Conv1d { out, .. } => Some(out),
+        Node::LogMel { .. } | Node::LmHead { .. } => None,
+    }
+}
+
+fn run_node<O: HostOps>(ops: &O, store: &mut Store<O::T>, node: &Node, forced: bool) {
+    match *node {
+        Node::Embed { table, ids, first, tokens, hidden, out } => {
+            let rows: Vec<usize> = store.ids[ids][first..first + tokens].iter().map(|&i| i as usize).collect();
+            store.with_out(out, |s, o| {
+                for (t, r) in rows.iter().enumerate() {
+                    o[t * hidden..][..hidden].copy_from_slice(&s.f[table][r * hidden..][..hidden]);
                 }
-                let len = d.tokens * d.heads * d.head_dim;
-                store.with_out(out, |s, o| {
-                    ops.attend(&s.f[q][..len], &s.f[k_cache], &s.f[v_cache], &slots, d, &mut o[..len])
-                });
+            });
+        }
+        Node::Norm { kind, x, gamma, beta, rows, cols, out } => store.with_out(out, |s, o| {
+            let beta = beta.map(|b| s.f[b].as_slice());
+            ops.norm(kind, &s.f[x][..rows * cols], &s.f[gamma], beta, rows, cols, &mut o[..rows * cols]);
+        }),
+        Node::Matmul { x, w, m, k, n, out } => {
+            store.with_out(out, |s, o| ops.matmul(&s.f[x][..m * k], &s.f[w], m, k, n, &mut o[..m * n]))
+        }
+        Node::Add { a, b, len, b_len, out } => {
+            store.with_out(out, |s, o| ops.add(&s.f[a][..len], &s.f[b][..b_len], b_len, &mut o[..len]))
+        }
+        Node::Gelu { x, len, erf, out } => store.with_out(out, |s, o| ops.gelu(&s.f[x][..len], erf, &mut o[..len])),
+        Node::SwiGlu { gate, up, len, out } => {
+            store.with_out(out, |s, o| ops.swiglu(&s.f[gate][..len], &s.f[up][..len], &mut o[..len]))
+        }
+        Node::Rope { x, cos, sin, tokens, heads, head_dim, first, out } => {
+            let len = tokens * heads * head_dim;
+            store.with_out(out, |s, o| {
+                ops.rope(&s.f[x][..len], &s.f[cos], &s.f[sin], heads, head_dim, first, &mut o[..len])
+            })
+        }
+        Node::Attention { q, k, v, page_table, k_cache, v_cache, dims: d, out, .. } => {
+            let pt = &store.ids[page_table];
+            let slot = |t: usize| pt[t / d.page_size] as usize * d.page_size + t % d.page_size;
+            let slots: Vec<usize> = (0..d.keys()).map(slot).collect();
+            let row = d.kv_heads * d.head_dim;
+            for t in 0..d.tokens {
+                let at = slots[d.first + t] * row;
+                let (kn, vn) = (store.f[k][t * row..][..row].to_vec(), store.f[v][t * row..][..row].to_vec());
+                store.f[k_cache][at..at + row].copy_from_slice(&kn);
+                store.f[v_cache][at..at + row].copy_from_slice(&vn);
             }
-            Node::QuantMatmul { x, w, scales, m, k, n, format, out } => {
-                let q = crate::quant::Quantized::from_packed(format, n, k, &store.ids[w], &store.ids[scales]);
-                store.with_out(out, |s, o| ops.quant_matmul(&s.f[x][..m * k], &q, m, &mut o[..m * n]))
-            }
-            Node::LogMel { pcm, out, n_mels, .. } => store.with_out(out, |s, o| ops.logmel(&s.f[pcm], n_mels, o)),
-            Node::Conv1d { x, w, b, dims, out } => {
-                store.with_out(out, |s, o| ops.conv1d(&s.f[x], &s.f[w], &s.f[b], dims, o))
-            }
-            Node::LmHead { x, w, row, hidden, vocab, step, slot, logits, ids } => {
-                store.with_out(logits, |s, o| {
-                    ops.logits(&s.f[x][row * hidden..][..hidden], &s.f[w], &mut o[step * vocab..][..vocab])
-                });
-                if !forced {
-                    let l = &store.f[logits][step * vocab..][..vocab];
-                    store.ids[ids][slot] = argmax(l.iter().map(|&v| O::to_f32(v)));
-                }
+            let len = d.tokens * d.heads * d.head_dim;
+            store.with_out(out, |s, o| {
+                ops.attend(&s.f[q][..len], &s.f[k_cache], &s.f[v_cache], &slots, d, &mut o[..len])
+            });
+        }
+        Node::QuantMatmul { x, w, scales, m, k, n, format, out } => {
+            let q = crate::quant::Quantized::from_packed(format, n, k, &store.ids[w], &store.ids[scales]);
+            store.with_out(out, |s, o| ops.quant_matmul(&s.f[x][..m * k], &q, m, &mut o[..m * n]))
+        }
+        Node::LogMel { pcm, out, n_mels, .. } => store.with_out(out, |s, o| ops.logmel(&s.f[pcm], n_mels, o)),
+        Node::Conv1d { x, w, b, dims, out } => {
+            store.with_out(out, |s, o| ops.conv1d(&s.f[x], &s.f[w], &s.f[b], dims, o))
+        }
+        Node::LmHead { x, w, row, hidden, vocab, step, slot, logits, ids } => {
+            store.with_out(logits, |s, o| {
+                ops.logits(&s.f[x][row * hidden..][..hidden], &s.f[w], &mut o[step * vocab..][..vocab])
+            });
+            if !forced {
+                let l = &store.f[logits][step * vocab..][..vocab];
+                store.ids[ids][slot] = argmax(l.iter().map(|&v| O::to_f32(v)));
             }
         }
     }

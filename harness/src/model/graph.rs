@@ -156,6 +156,10 @@ pub struct Graph {
     /// The linear layers' weights block-quantised (embeddings, norms, biases and the LM head
     /// stay f32); `None`: every weight f32.
     pub quant: Option<QuantFormat>,
+    /// fp16 storage ([`super::ModelPrecision::F16`]): every float tensor but those
+    /// [`Graph::stays_f32`] names is f16 on the device, and host executors round each node's
+    /// output to f16 as the device stores it.
+    pub half: bool,
 }
 
 /// Why a config cannot be built into a graph.
@@ -169,6 +173,27 @@ impl Graph {
     /// The graph of `cfg` for a `prompt`-token input and `generate` decode steps (decoders).
     pub fn build(cfg: &ModelConfig, prompt: usize, generate: usize) -> Result<Graph, GraphError> {
         Graph::build_quantized(cfg, prompt, generate, None)
+    }
+
+    /// [`Graph::build`] at `precision`. fp16 starts from tokens: an audio encoder's log-mel
+    /// features stay f32, as Whisper computes them, so it runs at f32 or quantised weights.
+    pub fn build_at(
+        cfg: &ModelConfig,
+        prompt: usize,
+        generate: usize,
+        precision: super::ModelPrecision,
+    ) -> Result<Graph, GraphError> {
+        if precision.half() && cfg.family == ModelFamily::AudioEncoder {
+            return Err(GraphError::Invalid {
+                model: cfg.name.clone(),
+                field: "n_mels",
+                value: cfg.n_mels,
+                why: "an audio encoder's log-mel features stay f32 (as Whisper computes them): run it at f32, q8 or q4",
+            });
+        }
+        let mut g = Graph::build_quantized(cfg, prompt, generate, precision.quant())?;
+        g.half = precision.half();
+        Ok(g)
     }
 
     /// [`Graph::build`] with the linear layers' weights in `quant` (q8, q4): each (in, out)
@@ -219,7 +244,18 @@ impl Graph {
         let prefill = b.forward(&w, &consts, &acts, input, output, prompt, 0, 0);
         let steps =
             (1..=generate).map(|s| b.forward(&w, &consts, &acts, input, output, 1, prompt + s - 1, s)).collect();
-        Ok(Graph { config: cfg.clone(), prompt, generate, tensors: b.tensors, prefill, steps, tokens, output, quant })
+        Ok(Graph {
+            config: cfg.clone(),
+            prompt,
+            generate,
+            tensors: b.tensors,
+            prefill,
+            steps,
+            tokens,
+            output,
+            quant,
+            half: false,
+        })
     }
 
     /// Elements of the checked output.
@@ -238,7 +274,23 @@ impl Graph {
 
     /// Bytes of every tensor of `kind` (f32 or u32 elements).
     pub fn bytes(&self, kind: TensorKind) -> u64 {
-        self.tensors.iter().filter(|t| t.kind == kind).map(|t| 4 * t.elements() as u64).sum()
+        self.tensors.iter().filter(|t| t.kind == kind).map(|t| self.tensor_bytes(t)).sum()
+    }
+
+    /// Whether float tensor `t` keeps f32 storage in an fp16 graph: what the `-f16` kernels
+    /// keep f32 (the LM head's logits, the attention scores, the RoPE tables).
+    pub fn stays_f32(&self, t: &TensorDesc) -> bool {
+        (t.kind == TensorKind::Output && self.config.family == ModelFamily::Decoder)
+            || matches!(t.name.as_str(), "scores" | "rope.cos" | "rope.sin")
+    }
+
+    /// Whether tensor `t` is f16 on the device.
+    pub fn is_half(&self, t: &TensorDesc) -> bool {
+        self.half && !t.ids && !self.stays_f32(t)
+    }
+
+    fn tensor_bytes(&self, t: &TensorDesc) -> u64 {
+        (if self.is_half(t) { 2 } else { 4 }) * t.elements() as u64
     }
 
     /// Every node in execution order: the prompt, then each decode step.
@@ -260,14 +312,14 @@ impl Graph {
 
     /// Bytes of every tensor (what a device must hold at once, unsplit).
     pub fn total_bytes(&self) -> u64 {
-        self.tensors.iter().map(|t| 4 * t.elements() as u64).sum()
+        self.tensors.iter().map(|t| self.tensor_bytes(t)).sum()
     }
 
     /// The largest tensor: (name, bytes).
     pub fn largest_tensor(&self) -> (&str, u64) {
         self.tensors
             .iter()
-            .map(|t| (t.name.as_str(), 4 * t.elements() as u64))
+            .map(|t| (t.name.as_str(), self.tensor_bytes(t)))
             .fold(("", 0), |a, b| if b.1 > a.1 { b } else { a })
     }
 

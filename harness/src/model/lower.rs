@@ -25,8 +25,18 @@ pub struct Lowered {
     pub buffers: Vec<BufferId>,
 }
 
+/// The shader of a node: `file`, or in an fp16 graph its `_f16` twin (every node's but the
+/// log-mel's and the quantised product's, which fp16 graphs never hold).
+fn shader_for(file: &'static str, half: bool) -> &'static crate::shaders::Shader {
+    match (half, file.strip_suffix(".wgsl")) {
+        (true, Some(stem)) => by_file(&format!("{}_f16.wgsl", stem.trim_end_matches("_f32"))),
+        _ => by_file(file),
+    }
+}
+
 /// The calls of one node, over the graph's buffers `b`.
-fn calls(n: &Node, b: &[BufferId], forced: BufferId) -> Vec<Call> {
+fn calls(n: &Node, b: &[BufferId], forced: BufferId, half: bool) -> Vec<Call> {
+    let by_file = |file| shader_for(file, half);
     match *n {
         Node::LogMel { pcm, window, twiddle, ranges, weights, samples, n_mels, out } => {
             let setup = crate::kernels::MelSetup::new(n_mels, samples);
@@ -108,9 +118,14 @@ pub fn lower(g: &Graph, init: &[Values], forced_tokens: &[u32]) -> Lowered {
     }
     let forced_flag = plan.storage_bytes("forced", 1u32.to_le_bytes().to_vec());
     for (label, nodes) in g.pass_labels().into_iter().zip(g.passes()) {
-        let pass_calls = nodes.iter().flat_map(|n| calls(n, &buffers, forced_flag)).collect();
+        let pass_calls = nodes.iter().flat_map(|n| calls(n, &buffers, forced_flag, g.half)).collect();
         let pass = plan.pass(&label, pass_calls);
         plan.timed.push(pass);
+    }
+    if g.half {
+        // The buffers the f16 shaders bind as f16 become f16 (values, scratch and the checked
+        // output alike); the logits, scores and RoPE tables stay f32 (`Graph::stays_f32`).
+        plan.to_half();
     }
     let tokens = buffers[g.tokens];
     Lowered { plan, forced_flag, tokens, buffers }

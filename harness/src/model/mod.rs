@@ -302,23 +302,60 @@ pub fn lengths(
     (prompt.unwrap_or(p), generate.unwrap_or(g))
 }
 
-/// A weight precision name no model runs at.
+/// A precision name no model runs at.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("weights `{0}` are not f32, q8 or q4 (models run their linear layers at these)")]
+#[error("precision `{0}` is not f32, f16, q8 or q4 (the precisions models run at)")]
 pub struct UnknownWeights(pub String);
 
-/// Weight precisions by name (`f32`, `q8`, `q4`), in the order given; none given is f32 alone.
-pub fn weight_formats(names: &[String]) -> Result<Vec<Option<crate::quant::QuantFormat>>, UnknownWeights> {
+/// The precision a model runs at: its record's `dtype`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelPrecision {
+    /// f32 storage and arithmetic.
+    F32,
+    /// fp16 storage of every weight, activation and the KV cache, f32 arithmetic: the
+    /// catalogue's `-f16` kernels. The logits, the attention scores and the RoPE tables stay
+    /// f32, as those kernels keep them.
+    F16,
+    /// f32 activations; the linear layers' weights block-quantised, dequantised in the kernels.
+    Quant(crate::quant::QuantFormat),
+}
+
+impl ModelPrecision {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelPrecision::F32 => "f32",
+            ModelPrecision::F16 => "f16",
+            ModelPrecision::Quant(q) => q.name(),
+        }
+    }
+
+    /// The linear layers' weight format, where quantised.
+    pub fn quant(self) -> Option<crate::quant::QuantFormat> {
+        match self {
+            ModelPrecision::Quant(q) => Some(q),
+            _ => None,
+        }
+    }
+
+    pub fn half(self) -> bool {
+        self == ModelPrecision::F16
+    }
+}
+
+/// Model precisions by name (`f32`, `f16`, `q8`, `q4`), in the order given; none given is f32
+/// alone.
+pub fn precisions(names: &[String]) -> Result<Vec<ModelPrecision>, UnknownWeights> {
     use crate::quant::QuantFormat;
     if names.is_empty() {
-        return Ok(vec![None]);
+        return Ok(vec![ModelPrecision::F32]);
     }
     names
         .iter()
         .map(|n| match n.as_str() {
-            "f32" => Ok(None),
-            "q8" => Ok(Some(QuantFormat::Q8)),
-            "q4" => Ok(Some(QuantFormat::Q4)),
+            "f32" => Ok(ModelPrecision::F32),
+            "f16" => Ok(ModelPrecision::F16),
+            "q8" => Ok(ModelPrecision::Quant(QuantFormat::Q8)),
+            "q4" => Ok(ModelPrecision::Quant(QuantFormat::Q4)),
             other => Err(UnknownWeights(other.to_owned())),
         })
         .collect()

@@ -20,6 +20,10 @@ impl HostOps for Reference {
         v as f32
     }
 
+    fn round_half(v: f64) -> f64 {
+        half::f16::from_f64(v).to_f64()
+    }
+
     fn matmul(&self, x: &[f64], w: &[f64], m: usize, k: usize, n: usize, out: &mut [f64]) {
         for r in 0..m {
             let o = &mut out[r * n..][..n];

@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use super::ModelPrecision;
 use super::exec::{self, GraphRun, HostOps, Store};
 use super::graph::{Graph, TensorKind};
 use super::values::Values;
 use crate::check::Tolerance;
 use crate::clock;
 use crate::measure::{FirstRun, Measurement, Reading, Timed};
-use crate::quant::QuantFormat;
 use crate::schema::{
     DeviceBytes, ModelFamily, ModelMetrics, Percentiles, Provenance, Record, SCHEMA_VERSION, ShaderRef, Status,
     TimerInfo, TimerKind, Work,
@@ -31,7 +31,7 @@ pub struct ModelJob<'a> {
     pub tolerance: Tolerance,
     /// What the reference is, for the record.
     pub checked_against: &'a str,
-    /// Quantised weights: the f32 twin's output, for the record's error against fp32.
+    /// fp16 or quantised weights: the f32 twin's output, for the record's error against fp32.
     pub f32_output: Option<&'a [f32]>,
 }
 
@@ -119,7 +119,7 @@ fn graph_record(
                 (c, _) => format!("{c}, forced decoding"),
             },
         }),
-        dtype: g.quant.map_or("f32", |q| q.name()).to_owned(),
+        dtype: precision(g).name().to_owned(),
         ..record_for(preset, backend, size, provenance)
     }
 }
@@ -133,20 +133,19 @@ pub struct ModelCase {
     pub config: crate::schema::ModelConfig,
     pub prompt: usize,
     pub generate: usize,
-    /// The linear layers' weight format; `None`: f32.
-    pub quant: Option<QuantFormat>,
+    pub precision: ModelPrecision,
     pub graph: Result<Graph, super::graph::GraphError>,
 }
 
 impl ModelCase {
-    /// `chosen` at `size` with `quant` weights, with these lengths or the defaults
+    /// `chosen` at `size` and `precision`, with these lengths or the defaults
     /// ([`super::lengths`]).
     pub fn new(
         chosen: &super::Chosen,
         size: crate::schema::Size,
         prompt: Option<usize>,
         generate: Option<usize>,
-        quant: Option<QuantFormat>,
+        precision: ModelPrecision,
     ) -> ModelCase {
         let (prompt, generate) = super::lengths(&chosen.config, size, prompt, generate);
         ModelCase {
@@ -155,18 +154,18 @@ impl ModelCase {
             config: chosen.config.clone(),
             prompt,
             generate,
-            quant,
-            graph: Graph::build_quantized(&chosen.config, prompt, generate, quant),
+            precision,
+            graph: Graph::build_at(&chosen.config, prompt, generate, precision),
         }
     }
 
-    /// The graph's values and the reference run by `ops`; for quantised weights also the f32
-    /// twin's output (the same weights before quantisation, fed the reference's tokens), which
+    /// The graph's values and the reference run by `ops`; below f32 also the f32 twin's output
+    /// (the same weights before quantisation or rounding, fed the reference's tokens), which
     /// the record's error against fp32 is measured from.
     pub fn prepare<O: HostOps>(&self, ops: &O, seed: u64) -> Result<PreparedModel, super::graph::GraphError> {
         let graph = self.graph.clone()?;
         let mut m = prepare_graph(ops, graph, seed);
-        if self.quant.is_some() {
+        if self.precision != ModelPrecision::F32 {
             let twin = Graph::build(&self.config, self.prompt, self.generate)?;
             let init = super::values::initial(&twin, seed);
             m.f32_output = Some(exec::run_graph(ops, &twin, &init, Some(&m.reference.tokens)).output);
@@ -176,7 +175,15 @@ impl ModelCase {
 
     /// `p32-g16`, `t32`, or the scale for a model with no graph.
     pub fn case(&self) -> String {
-        self.graph.as_ref().map_or_else(|_| self.scale.to_owned(), case_name)
+        self.graph.as_ref().map_or_else(|_| self.unbuilt_case(), case_name)
+    }
+
+    /// The scale, with the precision below f32: distinct for each precision of one model.
+    fn unbuilt_case(&self) -> String {
+        match self.precision {
+            ModelPrecision::F32 => self.scale.to_owned(),
+            p => format!("{}-{}", self.scale, p.name()),
+        }
     }
 
     /// A record of this model with `status` and nothing measured: a skip, a failure, or a
@@ -184,12 +191,16 @@ impl ModelCase {
     pub fn record(&self, backend: &str, status: Status, provenance: Provenance) -> Record {
         match &self.graph {
             Ok(g) => Record { status, ..graph_record(&self.id, self.scale, g, "", backend, self.scale, provenance) },
-            Err(e) => unbuilt_record(&self.id, self.scale, &self.config, backend, e.to_string(), provenance),
+            Err(e) => Record {
+                case: self.unbuilt_case(),
+                dtype: self.precision.name().to_owned(),
+                ..unbuilt_record(&self.id, self.scale, &self.config, backend, e.to_string(), provenance)
+            },
         }
     }
 }
 
-/// `p64-g16` (decoders) or `t128` (encoders), with `-q8`/`-q4` for quantised weights: the
+/// `p64-g16` (decoders) or `t128` (encoders), with `-f16`, `-q8` or `-q4` below f32: the
 /// record's case name.
 pub fn case_name(g: &Graph) -> String {
     let lengths = if g.config.family == ModelFamily::Decoder {
@@ -197,9 +208,18 @@ pub fn case_name(g: &Graph) -> String {
     } else {
         format!("t{}", g.prompt)
     };
-    match g.quant {
-        Some(q) => format!("{lengths}-{}", q.name()),
-        None => lengths,
+    match precision(g) {
+        ModelPrecision::F32 => lengths,
+        p => format!("{lengths}-{}", p.name()),
+    }
+}
+
+/// The precision `g` runs at.
+pub fn precision(g: &Graph) -> ModelPrecision {
+    match (g.half, g.quant) {
+        (true, _) => ModelPrecision::F16,
+        (false, Some(q)) => ModelPrecision::Quant(q),
+        (false, None) => ModelPrecision::F32,
     }
 }
 
@@ -340,7 +360,7 @@ pub struct PreparedModel {
     pub reference: GraphRun,
     /// Host time the reference run took, ns.
     pub reference_ns: f64,
-    /// Quantised weights: the f32 twin's output under the same tokens.
+    /// Below f32: the f32 twin's output under the same tokens.
     pub f32_output: Option<Vec<f32>>,
 }
 
@@ -372,7 +392,7 @@ impl PreparedModel {
             graph: &self.graph,
             init: &self.init,
             reference: &self.reference,
-            tolerance: MODEL_TOLERANCE,
+            tolerance: if self.graph.half { MODEL_TOLERANCE_F16 } else { MODEL_TOLERANCE },
             checked_against,
             f32_output: self.f32_output.as_deref(),
         }
@@ -382,6 +402,11 @@ impl PreparedModel {
 /// Logits after a few f32 layers against f64: the kernels' reductions compound over layers,
 /// so the model gets the attention tolerance.
 pub const MODEL_TOLERANCE: Tolerance = Tolerance::PERMISSIVE;
+
+/// An fp16 graph against its reference, which rounds every node's output to f16 as the device
+/// stores it: the two round apart where an f32 result sits near a half-way point, by an f16
+/// step (2^-11 relative) that later layers carry on.
+pub const MODEL_TOLERANCE_F16: Tolerance = Tolerance::HALF;
 
 /// The record of a model that could not be built or placed at all (no graph: a family the
 /// catalogue cannot run yet, a budget it does not fit), `skipped` with the reason.

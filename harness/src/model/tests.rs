@@ -291,3 +291,49 @@ fn quantised_weights_are_the_f32_twins_dequantised() {
         assert!(worst < 1e-5, "{format:?}: quantised reference differs from dequantised f32 by {worst}");
     }
 }
+
+/// An fp16 graph binds every tensor the same way in every kernel: a buffer the f16 shaders read
+/// as f16 is exactly a tensor [`Graph::is_half`] names (no f32 view of f16 bytes, which
+/// `Plan::to_half` would otherwise produce silently), its values are the f32 twin's rounded, and
+/// the reference's outputs are f16 values, as the device stores them.
+#[test]
+fn fp16_graphs_bind_each_tensor_at_one_precision_and_round_like_the_device() {
+    use super::ModelPrecision;
+    use crate::shaders::GlobalKind;
+    for id in ["gpt2-small", "llama-3.2-1b", "bert-base"] {
+        let cfg = quick(&(preset(id).unwrap().config)());
+        let g = Graph::build_at(&cfg, 6, 3, ModelPrecision::F16).unwrap();
+        let init = values::initial(&g, 3);
+        let low = super::lower::lower(&g, &init, &vec![0; g.tensors[g.tokens].elements()]);
+        let plan = &low.plan;
+        for d in plan.timed.iter().flat_map(|p| &p.dispatches) {
+            let shader = d.shader.unwrap_or(plan.shader);
+            for &(name, buf) in &d.bindings {
+                let Some(t) = low.buffers.iter().position(|&b| b == buf) else { continue };
+                let Some(global) = shader.globals.iter().find(|gl| gl.name == name) else { continue };
+                if let GlobalKind::Storage { half, .. } = global.kind {
+                    let tensor = &g.tensors[t];
+                    if !tensor.ids {
+                        assert_eq!(half, g.is_half(tensor), "{id}: {} as `{name}` of {}", tensor.name, shader.file);
+                    }
+                }
+            }
+        }
+        let f32_graph = Graph::build(&cfg, 6, 3).unwrap();
+        let f32_init = values::initial(&f32_graph, 3);
+        let table = g.id("embed.tokens").unwrap();
+        let (Values::F32(h), Values::F32(f)) = (&init[table], &f32_init[table]) else { panic!() };
+        assert!(h.iter().zip(f).all(|(a, b)| *a == half::f16::from_f32(*b).to_f32()));
+        assert!(h.iter().zip(f).any(|(a, b)| a != b), "{id}: rounded");
+        let mut store = exec::Store::new(&g, &init, f64::from);
+        exec::run(&Reference, &mut store, &g.prefill, true);
+        for (t, v) in g.tensors.iter().zip(&store.f).filter(|(t, _)| g.is_half(t)) {
+            assert!(v.iter().all(|&x| half::f16::from_f64(x).to_f64() == x), "{id}: {} holds f16 values", t.name);
+        }
+        assert!(store.f[g.id("x.1").unwrap()].iter().any(|&v| v != 0.0), "{id}: the prompt ran");
+    }
+    // Whisper's features stay f32: no fp16 graph.
+    let whisper = quick(&(preset("whisper-tiny").unwrap().config)());
+    let err = Graph::build_at(&whisper, 32, 0, ModelPrecision::F16).unwrap_err().to_string();
+    assert!(err.contains("log-mel") && err.contains("f32, q8 or q4"), "{err}");
+}

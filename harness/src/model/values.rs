@@ -93,6 +93,11 @@ pub fn initial(g: &Graph, seed: u64) -> Vec<Values> {
             }
             TensorKind::Activation | TensorKind::KvCache | TensorKind::Output => Values::Uninit,
         };
+        // An fp16 graph holds the f32 twin's values rounded: what its device buffers hold.
+        let v = match v {
+            Values::F32(v) if g.is_half(t) => Values::F32(v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect()),
+            v => v,
+        };
         out.push(v);
     }
     out

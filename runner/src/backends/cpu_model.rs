@@ -37,6 +37,10 @@ impl HostOps for CpuOps {
         v
     }
 
+    fn round_half(v: f32) -> f32 {
+        half::f16::from_f32(v).to_f32()
+    }
+
     fn matmul(&self, x: &[f32], w: &[f32], m: usize, k: usize, n: usize, out: &mut [f32]) {
         sgemm(m, n, k, x, k, w, n, out, n, false);
     }
