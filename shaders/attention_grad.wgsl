@@ -129,17 +129,3 @@ fn grad_kv_row(row: u32, want_v: bool) {
         out[dims.out_off + kj + c] = acc[c];
     }
 }
-
-@compute @workgroup_size(64, 1, 1)
-fn grad_k(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    for (var row = gid.x; row < dims.kv_heads * dims.seq_len; row += nwg.x * 64u) {
-        grad_kv_row(row, false);
-    }
-}
-
-@compute @workgroup_size(64, 1, 1)
-fn grad_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    for (var row = gid.x; row < dims.kv_heads * dims.seq_len; row += nwg.x * 64u) {
-        grad_kv_row(row, true);
-    }
-}

@@ -71,3 +71,19 @@ fn first_key(i: u32) -> u32 {
 fn query_row(row: u32) -> vec2<u32> {
     return vec2<u32>(row / dims.seq_len, row % dims.seq_len);
 }
+
+// The key-row passes of both shaders, over the including file's grad_kv_row(row, want_v): dk
+// (`want_v` false) or dv of each of the kv_heads * seq_len key rows, grid-stride.
+@compute @workgroup_size(64, 1, 1)
+fn grad_k(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    for (var row = gid.x; row < dims.kv_heads * dims.seq_len; row += nwg.x * 64u) {
+        grad_kv_row(row, false);
+    }
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn grad_v(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    for (var row = gid.x; row < dims.kv_heads * dims.seq_len; row += nwg.x * 64u) {
+        grad_kv_row(row, true);
+    }
+}

@@ -709,21 +709,8 @@ pub(crate) fn attention_calls(
     stats: BufferId,
     outs: [At; 3],
 ) -> [Call; 4] {
-    let s = shader("attention_grad.wgsl");
-    let call = |entry_point, out: At, rows| Call {
-        shader: s,
-        entry_point,
-        dims: l.dims(out),
-        bindings: vec![("q", q), ("k", k), ("v", v), ("dout", dout), ("stats", stats), ("out", out.0)],
-        workgroups: AttnLayout::grid(rows),
-    };
-    let (qr, kr) = (l.heads * l.seq_len, l.kv_heads * l.seq_len);
-    [
-        call("row_stats", outs[0], qr),
-        call("grad_q", outs[0], qr),
-        call("grad_k", outs[1], kr),
-        call("grad_v", outs[2], kr),
-    ]
+    let bound = [("q", q), ("k", k), ("v", v), ("dout", dout), ("stats", stats)];
+    backward_dispatches(shader("attention_grad.wgsl"), l, &bound, outs)
 }
 
 /// The unfused backward (attention_grad_unfused.wgsl): P and dS into `scores` (probs,
@@ -735,19 +722,23 @@ fn attention_unfused_calls(
     [probs, dscores]: [BufferId; 2],
     outs: [At; 3],
 ) -> [Call; 4] {
+    let bound = [("q", q), ("k", k), ("v", v), ("dout", dout), ("probs", probs), ("dscores", dscores)];
+    backward_dispatches(s, l, &bound, outs)
+}
+
+/// row_stats, grad_q, grad_k and grad_v of either backward shader over the `bound` buffers,
+/// each writing its gradient into its destination in `outs` (dq, dk, dv).
+fn backward_dispatches(
+    s: &'static Shader,
+    l: AttnLayout,
+    bound: &[(&'static str, BufferId)],
+    outs: [At; 3],
+) -> [Call; 4] {
     let call = |entry_point, out: At, rows| Call {
         shader: s,
         entry_point,
         dims: l.dims(out),
-        bindings: vec![
-            ("q", q),
-            ("k", k),
-            ("v", v),
-            ("dout", dout),
-            ("probs", probs),
-            ("dscores", dscores),
-            ("out", out.0),
-        ],
+        bindings: [bound, &[("out", out.0)]].concat(),
         workgroups: AttnLayout::grid(rows),
     };
     let (qr, kr) = (l.heads * l.seq_len, l.kv_heads * l.seq_len);
