@@ -491,6 +491,7 @@ mod tests {
                                 "kvcache-decode-f16",
                                 "kvcache-stream",
                                 "attention-cache",
+                                "attention-cache-f16",
                                 "lm-head",
                                 "lm-head-f16",
                                 "matmul-q8",
