@@ -33,7 +33,7 @@ pub struct HistoryArgs {
     /// The newest this many runs
     #[arg(long, default_value_t = 200)]
     limit: i64,
-    /// SQLite database (default: as `accelbench serve`)
+    /// Database: an SQLite path or a `postgres://` URL (default: as `accelbench serve`)
     #[arg(long)]
     db: Option<String>,
     /// The series as JSON (what GET /api/v1/series returns)

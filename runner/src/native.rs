@@ -77,7 +77,7 @@ pub struct NativeArgs {
     /// regression
     #[arg(long)]
     baseline: Option<String>,
-    /// SQLite database the run is stored in (default: as `accelbench serve`)
+    /// Database the run is stored in: an SQLite path or a `postgres://` URL (default: as `accelbench serve`)
     #[arg(long)]
     db: Option<String>,
     /// Do not store the run in the database

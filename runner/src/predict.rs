@@ -29,7 +29,7 @@ pub struct PredictArgs {
     /// Quick scale for the model and for the case's omitted keys
     #[arg(long)]
     quick: bool,
-    /// SQLite database (default: as `accelbench serve`)
+    /// Database: an SQLite path or a `postgres://` URL (default: as `accelbench serve`)
     #[arg(long)]
     db: Option<String>,
     /// Read the newest this many runs

@@ -23,7 +23,7 @@ pub struct RecommendArgs {
     /// `latency`, `throughput` (tokens/s for models) or `memory` (models)
     #[arg(long = "for", default_value = "latency")]
     goal: String,
-    /// SQLite database (default: as `accelbench serve`)
+    /// Database: an SQLite path or a `postgres://` URL (default: as `accelbench serve`)
     #[arg(long)]
     db: Option<String>,
     /// Read the newest this many runs

@@ -107,7 +107,7 @@ pub struct RunArgs {
     /// Static assets for the in-process server
     #[arg(long = "static", default_value = "static")]
     static_dir: PathBuf,
-    /// SQLite database of the in-process server (default: as `accelbench serve`)
+    /// Database of the in-process server: an SQLite path or a `postgres://` URL (default: as `accelbench serve`)
     #[arg(long)]
     db: Option<String>,
     /// Seed of the random inputs

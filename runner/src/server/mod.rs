@@ -3,6 +3,7 @@
 //! on request, and keeps every run in the store.
 
 pub mod access;
+mod files;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +23,7 @@ use harness::schema::{
     ApiErrorBody, CompareQuery, CompareResponse, Health, NativeRunRequest, NativeRunStarted, RunDetail, RunFilter,
     RunStatus, RunStored, RunUpload, SeriesFilter,
 };
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeFile;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::native::NativePlan;
@@ -32,7 +34,8 @@ pub struct ServeArgs {
     /// Address to listen on; loopback by default (use 0 as the port for any free one)
     #[arg(long, default_value = "127.0.0.1:8700")]
     addr: SocketAddr,
-    /// SQLite database file or `sqlite://` URL (default: accelbench.db in the user's data directory)
+    /// SQLite database file or `sqlite://` URL, or a `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// URL (the database must exist) (default: accelbench.db in the user's data directory)
     #[arg(long)]
     db: Option<String>,
     /// The built page (Trunk's output)
@@ -78,11 +81,33 @@ impl IntoResponse for ApiError {
 
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> Self {
+        if e.is_disk_full() {
+            // The transaction rolled back: say so, and what would make room.
+            return ApiError(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!(
+                    "{e}: the disk under the server's database is full, and nothing of this run was stored; \
+                     free space there or restart the server with --db on another disk"
+                ),
+            );
+        }
         ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
     }
 }
 
 type ApiResult = Result<Response, ApiError>;
+
+/// A body that could not be read: over [`BODY_LIMIT`] (413, saying how to send less) or cut off.
+fn too_large(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over the {} MiB limit; send the records as several runs", BODY_LIMIT >> 20),
+        )
+    } else {
+        ApiError(e.status(), format!("the body could not be read: {e}"))
+    }
+}
 
 pub fn default_db() -> String {
     let base = std::env::var_os("XDG_DATA_HOME")
@@ -128,7 +153,7 @@ pub fn router(store: Store, access: access::Access, dist: PathBuf, static_dir: P
         // The dashboard is the same single-page app, routed by its path.
         Router::new()
             .route_service("/dashboard", ServeFile::new(dist.join("index.html")))
-            .fallback_service(ServeDir::new(&dist))
+            .fallback_service(files::confined(&dist))
     } else {
         let msg = format!(
             "the page is not built: no {}; build it with `trunk build --release`",
@@ -139,7 +164,7 @@ pub fn router(store: Store, access: access::Access, dist: PathBuf, static_dir: P
     isolate(
         Router::new()
             .nest("/api/v1", api)
-            .nest_service("/static", ServeDir::new(static_dir))
+            .nest("/static", files::confined(&static_dir))
             .merge(pages)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(axum::middleware::from_fn_with_state(access, access::guard)),
@@ -167,7 +192,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<crate::Outcome> {
         let addr = listener.local_addr()?;
         // The first line of stdout is the address: scripts and tests read it.
         println!("listening on http://{addr}");
-        eprintln!("database: {db}");
+        eprintln!("database: {}", store::redacted(&db));
         eprintln!("access: {}", access.describe());
         use std::io::Write as _;
         std::io::stdout().flush().ok();
@@ -249,7 +274,8 @@ async fn backends() -> ApiResult {
 }
 
 /// POST /runs: a [`RunUpload`], validated field by field.
-async fn post_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
+async fn post_run(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    let body = body.map_err(too_large)?;
     let upload = RunUpload::from_json(&body).map_err(|e| {
         let code = if e.is_syntax() { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
         ApiError(code, e.to_string())
@@ -284,7 +310,8 @@ async fn get_run(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult
 
 /// POST /native/runs: starts a native run and returns its id at once; GET /runs/{id} shows
 /// records as they are stored and the status (`running`, `done`, `failed`).
-async fn post_native_run(State(s): State<AppState>, body: Bytes) -> ApiResult {
+async fn post_native_run(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    let body = body.map_err(too_large)?;
     let req: NativeRunRequest = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad native run request: {e}")))?;
     let selection =

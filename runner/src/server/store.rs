@@ -1,13 +1,18 @@
-//! The result store: runs and their schema v1 records in SQLite (WAL mode), behind a small
-//! interface of whole-run operations. Every write is one transaction, so a run is stored whole
-//! or not at all, and a retried POST of the same run id stores nothing twice.
-
-use std::str::FromStr as _;
+//! The result store: runs and their schema v1 records in SQLite (WAL mode) or PostgreSQL,
+//! chosen by the `--db` URL, behind a small interface of whole-run operations. Every write is
+//! one transaction, so a run is stored whole or not at all, and a retried POST of the same run
+//! id stores nothing twice.
+//!
+//! One set of queries serves both databases through sqlx's `Any` driver: placeholders are
+//! numbered (`$1`, which SQLite reads as `?1`), and PostgreSQL's `runs` table has a `rowid`
+//! column of its own so that "newest first, then insertion order" is the same SQL on both.
+//! The schema is one set of migrations per database (`migrations/sqlite`, `migrations/postgres`)
+//! with the same versions, kept in step by hand.
 
 use harness::history::Stored;
 use harness::schema::{Record, RunFilter, RunMeta, RunStatus, RunSummary, SeriesFilter};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Row as _, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor as _, Row as _};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -21,35 +26,101 @@ pub enum StoreError {
     BadStatus { run: String, status: String },
 }
 
-fn status_of(row: &sqlx::sqlite::SqliteRow) -> Result<RunStatus, StoreError> {
+impl StoreError {
+    /// The database's disk is full: SQLite's SQLITE_FULL (13), PostgreSQL's `disk_full` (53100).
+    pub fn is_disk_full(&self) -> bool {
+        let sql = match self {
+            StoreError::Sql(e) => e,
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => e,
+            _ => return false,
+        };
+        match sql {
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| c == "13" || c == "53100"),
+            _ => false,
+        }
+    }
+}
+
+fn status_of(row: &AnyRow) -> Result<RunStatus, StoreError> {
     let status: String = row.get("status");
     RunStatus::parse(&status).ok_or_else(|| StoreError::BadStatus { run: row.get("id"), status })
 }
 
-#[derive(Debug, Clone)]
-pub struct Store {
-    pool: SqlitePool,
+/// Which database a `--db` value names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+impl Kind {
+    /// `postgres://` / `postgresql://` URLs are PostgreSQL; `sqlite:` URLs and plain paths SQLite.
+    pub fn of(url: &str) -> Kind {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") { Kind::Postgres } else { Kind::Sqlite }
+    }
+}
+
+/// `url` as it may be printed: a PostgreSQL password replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    kind: Kind,
+}
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database at `url` (`sqlite://PATH` or a path).
+    /// Opens and migrates the database at `url`: `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// (the database must exist), or `sqlite://PATH` or a plain path (created if needed).
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let url = if url.starts_with("sqlite:") { url.to_owned() } else { format!("sqlite://{url}") };
-        let opts = SqliteConnectOptions::from_str(&url)
-            .map_err(|source| StoreError::Open { url: url.clone(), source })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
+        sqlx::any::install_default_drivers();
+        let kind = Kind::of(url);
+        let url = match kind {
+            Kind::Postgres => url.to_owned(),
+            // `mode=rwc` creates a missing file, as SqliteConnectOptions::create_if_missing does.
+            Kind::Sqlite => {
+                let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+                format!("sqlite://{path}?mode=rwc")
+            }
+        };
+        let open_err = |source| StoreError::Open { url: redacted(&url), source };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if kind == Kind::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if kind == Kind::Sqlite {
+                        // Per connection: foreign keys (ON DELETE CASCADE) and waiting for a
+                        // writer rather than failing; WAL persists in the file once set.
+                        conn.execute(
+                            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await
-            .map_err(|source| StoreError::Open { url: url.clone(), source })?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Store { pool })
+            .map_err(open_err)?;
+        match kind {
+            Kind::Sqlite => SQLITE.run(&pool).await?,
+            Kind::Postgres => POSTGRES.run(&pool).await?,
+        }
+        Ok(Store { pool, kind })
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 
     /// Stores a run and its records in one transaction. Returns false (and stores nothing)
@@ -66,7 +137,7 @@ impl Store {
         let commit = records.first().map(|r| r.provenance.commit.clone());
         let browser = records.iter().find_map(|r| r.provenance.browser.as_ref().map(|b| b.name.clone()));
         let inserted = sqlx::query(
-            "INSERT INTO runs (id, created_at, source, status, commit_sha, browser) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO runs (id, created_at, source, status, commit_sha, browser) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(&created)
@@ -92,7 +163,7 @@ impl Store {
     pub async fn append_record(&self, run_id: &str, seq: i64, r: &Record) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         insert_record(&mut tx, run_id, seq, r).await?;
-        sqlx::query("UPDATE runs SET commit_sha = COALESCE(commit_sha, ?) WHERE id = ?")
+        sqlx::query("UPDATE runs SET commit_sha = COALESCE(commit_sha, $1) WHERE id = $2")
             .bind(&r.provenance.commit)
             .bind(run_id)
             .execute(&mut *tx)
@@ -102,7 +173,7 @@ impl Store {
     }
 
     pub async fn set_status(&self, run_id: &str, status: RunStatus, message: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET status = ?, message = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET status = $1, message = $2 WHERE id = $3")
             .bind(status.as_str())
             .bind(message)
             .bind(run_id)
@@ -116,12 +187,12 @@ impl Store {
             "SELECT r.id, r.created_at, r.source, r.status, r.commit_sha, r.browser,
                     (SELECT COUNT(*) FROM records x WHERE x.run_id = r.id) AS n
              FROM runs r
-             WHERE (?1 IS NULL OR EXISTS (SELECT 1 FROM records x WHERE x.run_id = r.id AND x.kernel = ?1))
-               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM records x WHERE x.run_id = r.id AND x.backend = ?2))
-               AND (?3 IS NULL OR r.browser = ?3)
-               AND (?4 IS NULL OR r.commit_sha LIKE ?4 || '%')
+             WHERE ($1 IS NULL OR EXISTS (SELECT 1 FROM records x WHERE x.run_id = r.id AND x.kernel = $1))
+               AND ($2 IS NULL OR EXISTS (SELECT 1 FROM records x WHERE x.run_id = r.id AND x.backend = $2))
+               AND ($3 IS NULL OR r.browser = $3)
+               AND ($4 IS NULL OR r.commit_sha LIKE $4 || '%')
              ORDER BY r.created_at DESC, r.rowid DESC
-             LIMIT ?5",
+             LIMIT $5",
         )
         .bind(&f.kernel)
         .bind(&f.backend)
@@ -148,14 +219,14 @@ impl Store {
     /// The run's metadata and its records in stored order; None if there is no such run.
     pub async fn get_run(&self, id: &str) -> Result<Option<(RunMeta, Vec<Record>)>, StoreError> {
         let Some(run) =
-            sqlx::query("SELECT id, created_at, source, status, message, commit_sha, browser FROM runs WHERE id = ?")
+            sqlx::query("SELECT id, created_at, source, status, message, commit_sha, browser FROM runs WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?
         else {
             return Ok(None);
         };
-        let rows = sqlx::query("SELECT json FROM records WHERE run_id = ? ORDER BY seq")
+        let rows = sqlx::query("SELECT json FROM records WHERE run_id = $1 ORDER BY seq")
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
@@ -179,9 +250,9 @@ impl Store {
     pub async fn series_rows(&self, f: &SeriesFilter) -> Result<Vec<Stored>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.id, r.created_at, x.json FROM records x JOIN runs r ON r.id = x.run_id
-             WHERE (?1 IS NULL OR x.kernel = ?1) AND (?2 IS NULL OR x.case_name = ?2)
-               AND (?3 IS NULL OR x.backend = ?3) AND x.status = 'measured'
-               AND r.id IN (SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?4)
+             WHERE ($1 IS NULL OR x.kernel = $1) AND ($2 IS NULL OR x.case_name = $2)
+               AND ($3 IS NULL OR x.backend = $3) AND x.status = 'measured'
+               AND r.id IN (SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT $4)
              ORDER BY r.created_at, r.rowid, x.seq",
         )
         .bind(&f.kernel)
@@ -198,8 +269,8 @@ impl Store {
     pub async fn records_of(&self, kernel: Option<&str>, limit: i64) -> Result<Vec<Stored>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.id, r.created_at, x.json FROM records x JOIN runs r ON r.id = x.run_id
-             WHERE (?1 IS NULL OR x.kernel = ?1)
-               AND r.id IN (SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?2)
+             WHERE ($1 IS NULL OR x.kernel = $1)
+               AND r.id IN (SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT $2)
              ORDER BY r.created_at, r.rowid, x.seq",
         )
         .bind(kernel)
@@ -241,7 +312,7 @@ impl Store {
 }
 
 async fn insert_record(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     run_id: &str,
     seq: i64,
     r: &Record,
@@ -250,7 +321,7 @@ async fn insert_record(
         None => None,
         Some(a) => {
             sqlx::query(
-                "INSERT INTO adapters (name, vendor, backend, driver, fallback) VALUES (?, ?, ?, ?, ?)
+                "INSERT INTO adapters (name, vendor, backend, driver, fallback) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (name, vendor, backend, driver) DO NOTHING",
             )
             .bind(&a.name)
@@ -261,7 +332,7 @@ async fn insert_record(
             .execute(&mut **tx)
             .await?;
             Some(
-                sqlx::query("SELECT id FROM adapters WHERE name = ? AND vendor = ? AND backend = ? AND driver = ?")
+                sqlx::query("SELECT id FROM adapters WHERE name = $1 AND vendor = $2 AND backend = $3 AND driver = $4")
                     .bind(&a.name)
                     .bind(&a.vendor)
                     .bind(&a.backend)
@@ -275,7 +346,7 @@ async fn insert_record(
     let p = &r.provenance;
     let (browser, version) = p.browser.as_ref().map_or(("", ""), |b| (b.name.as_str(), b.version.as_str()));
     sqlx::query(
-        "INSERT INTO environments (os, arch, cpu, browser, browser_version) VALUES (?, ?, ?, ?, ?)
+        "INSERT INTO environments (os, arch, cpu, browser, browser_version) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (os, arch, cpu, browser, browser_version) DO NOTHING",
     )
     .bind(&p.os)
@@ -286,7 +357,7 @@ async fn insert_record(
     .execute(&mut **tx)
     .await?;
     let environment_id: i64 = sqlx::query(
-        "SELECT id FROM environments WHERE os = ? AND arch = ? AND cpu = ? AND browser = ? AND browser_version = ?",
+        "SELECT id FROM environments WHERE os = $1 AND arch = $2 AND cpu = $3 AND browser = $4 AND browser_version = $5",
     )
     .bind(&p.os)
     .bind(&p.arch)
@@ -299,7 +370,7 @@ async fn insert_record(
     let json = serde_json::to_string(r).expect("records serialise");
     sqlx::query(
         "INSERT INTO records (run_id, seq, kernel, case_name, dtype, backend, adapter_id, environment_id, status, median_ns, commit_sha, json)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(run_id)
     .bind(seq)
@@ -320,7 +391,7 @@ async fn insert_record(
 
 /// Rows of `(id, created_at, json)` as stored records; a record that no longer parses (a file
 /// from a newer schema) is left out rather than failing the whole read.
-fn stored(rows: &[sqlx::sqlite::SqliteRow]) -> Vec<Stored> {
+fn stored(rows: &[AnyRow]) -> Vec<Stored> {
     rows.iter()
         .filter_map(|r| {
             let record = serde_json::from_str::<Record>(&r.get::<String, _>("json")).ok()?;
