@@ -141,7 +141,8 @@ pub struct RunArgs {
     /// in its own shuffled case order, so that `compare` can measure the spread between runs
     #[arg(long, default_value_t = 1)]
     rounds: u32,
-    /// Fault injection for tests (`hang:<kernel>`, `panic:<kernel>`), first browser session only
+    /// Fault injection for tests (`hang:<kernel>` blocks the page, `stall:<kernel>` waits forever
+    /// without blocking it, `panic:<kernel>`), first browser session only
     #[arg(long, hide = true)]
     inject_fault: Option<String>,
     #[command(flatten)]
@@ -178,6 +179,16 @@ impl Sink {
         self.bar.println(format!("  {:<18} {:<18} {:<24} {}", r.kernel, r.case, r.backend, report::status_brief(&r)));
         self.records.push(r);
         Ok(())
+    }
+
+    /// A warning or note for the person running: above the bar on a terminal, else plainly on
+    /// stderr (a hidden bar's `println` prints nothing, which would hide it from CI logs).
+    fn warn(&self, message: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{message}");
+        } else {
+            self.bar.println(message);
+        }
     }
 }
 
@@ -585,7 +596,7 @@ impl BrowserRun<'_> {
                 sink.emit(self.failed(item, &label, env.as_ref(), why))?;
                 done.insert(item.key(&label));
             }
-            sink.bar.println(format!("warning: {name}: {reason}; restarting the browser"));
+            sink.warn(format!("warning: {name}: {reason}; restarting the browser"));
             if failures >= MAX_RESTARTS {
                 for item in cases.iter().filter(|c| !done.contains(&key(c, &label))) {
                     let why = format!("not run: {name} failed {failures} times in a row; last: {reason}");
@@ -608,11 +619,11 @@ impl BrowserRun<'_> {
         let name = self.browser.name();
         // Long enough for a slow sample on a CPU adapter, short enough to notice a hang.
         let command_timeout = self.args.kernel_timeout.min(Duration::from_secs(120)).max(Duration::from_secs(10));
-        let session = PageSession::open(self.browser, self.args.webdriver_url.as_deref(), command_timeout).await?;
+        let mut session = PageSession::open(self.browser, self.args.webdriver_url.as_deref(), command_timeout).await?;
         let result = async {
             let found = session.load(&format!("{}/", self.base), Duration::from_secs(120)).await?;
             if let Some(why) = &found.webgpu_missing {
-                sink.bar.println(format!("note: {name} has no WebGPU here ({why}); its records are {name}-wasm"));
+                sink.warn(format!("note: {name} has no WebGPU here ({why}); its records are {name}-wasm"));
             }
             *env = Some(found);
             let config = PageRunConfig {
@@ -679,6 +690,12 @@ impl BrowserRun<'_> {
             }
         }
         .await;
+        // A dead browser or driver shows up as a WebDriver error on the next command; say
+        // which process died, as the reason the lost case failed.
+        let result = result.map_err(|e| match session.what_died() {
+            Some(died) => e.context(died),
+            None => e,
+        });
         session.close().await;
         result
     }

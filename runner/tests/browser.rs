@@ -355,3 +355,96 @@ fn user_cases_and_sweeps_run_in_both_browsers_with_their_parameters() {
         assert_eq!(mine[2].params["rows"], 64, "unset keys come from the first quick set");
     }
 }
+
+/// The processes descended from `root` as (pid, parent, command name), from /proc.
+fn descendants(root: u32) -> Vec<(u32, u32, String)> {
+    let all: Vec<(u32, u32, String)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1.to_owned();
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, ppid, comm))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for c in all.iter().filter(|c| c.1 == p) {
+            frontier.push(c.0);
+            out.push(c.clone());
+        }
+    }
+    out
+}
+
+/// Real faults from outside: while the page is held on gelu-tanh (an injected stall, so the kill
+/// cannot miss a case that takes milliseconds; the page still answers polls), after softmax's
+/// two records are in the run's file, the browser process (then, in a second run, its WebDriver server) is SIGKILLed. The
+/// run completes with exit 0, keeps every record collected, fails gelu-tanh naming the dead
+/// process (not the stall), restarts the browser and measures the rest, each case exactly once.
+#[test]
+fn a_killed_browser_or_driver_costs_the_case_in_progress_and_the_suite_goes_on() {
+    if !ready("chromedriver") {
+        return;
+    }
+    let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+    const KERNELS: [&str; 3] = ["gelu-tanh", "softmax", "rmsnorm"];
+    let cases: usize = KERNELS.iter().map(|k| harness::cases::kernel_by_id(k).unwrap().quick.len()).sum();
+    for (target, named) in [
+        ("chromium", "the browser process is gone"),
+        ("chromedriver", "the WebDriver server chromedriver is gone (killed by signal 9"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("run.jsonl");
+        let child = Command::new(env!("CARGO_BIN_EXE_accelbench"))
+            .args(["run", "--quick", "--browsers", "chrome", "--kernels", &KERNELS.join(",")])
+            .args(["--inject-fault", "stall:gelu-tanh", "--kernel-timeout", "90s", "--out"])
+            .arg(&out)
+            .arg("--db")
+            .arg(tmp.path().join("run.db"))
+            .current_dir(root())
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A liveness deadline, not a timing.
+        let mut killed = None;
+        for _ in 0..1200 {
+            if std::fs::read_to_string(&out).is_ok_and(|t| t.lines().count() >= 2) {
+                let procs = descendants(child.id());
+                let driver = procs.iter().find(|p| p.2 == "chromedriver").map(|p| p.0);
+                // The browser's main process: the driver's child.
+                let victim = procs.iter().find(|p| p.2 == target && (target == "chromedriver" || Some(p.1) == driver));
+                if let Some(v) = victim {
+                    Command::new("kill").args(["-KILL", &v.0.to_string()]).status().unwrap();
+                    killed = Some(v.0);
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(killed.is_some(), "no {target} process to kill under the run");
+        let output = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{err}");
+        assert!(err.contains("restarting the browser"), "{err}");
+        let records = harness::schema::parse_jsonl(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let mut keys: Vec<_> = records.iter().map(|r| (r.kernel.clone(), r.case.clone())).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!((records.len(), keys.len()), (cases, cases), "each case exactly once: {keys:?}");
+        let failed: Vec<_> = records.iter().filter(|r| matches!(r.status, Status::Failed { .. })).collect();
+        assert_eq!(failed.len(), 1, "{target}: {failed:?}");
+        let reason = failed[0].status.reason().unwrap();
+        eprintln!("{target} SIGKILLed: {}", reason.lines().next().unwrap_or_default());
+        assert!(reason.contains(named), "{target}: {reason}");
+        assert_eq!(records.iter().filter(|r| r.status == Status::Measured).count(), cases - 1);
+        assert_eq!(failed[0].kernel, "gelu-tanh");
+        let before: Vec<_> = records.iter().take_while(|r| r.kernel == "softmax").collect();
+        assert_eq!(before.len(), 2, "softmax's records from before the kill are kept");
+    }
+}

@@ -248,7 +248,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         if plan.backends.iter().all(|&b| plan.skipped(kernel.id, &params.case, b)) {
             continue;
         }
-        inject_fault(plan.config.fault.as_deref(), kernel.id);
+        inject_fault(plan.config.fault.as_deref(), kernel.id).await;
         let case_start = js::now_ms();
         set_progress(kernel.id, &params.case, "reference", 0, case_start);
         js::yield_now().await;
@@ -579,13 +579,21 @@ fn save_autotune(table: &harness::schema::AutotuneTable) {
     }
 }
 
-fn inject_fault(fault: Option<&str>, kernel: &str) {
+async fn inject_fault(fault: Option<&str>, kernel: &str) {
     match fault.and_then(|f| f.split_once(':')) {
         Some(("hang", k)) if k == kernel => {
             let start = js::now_ms();
             // Blocks the main thread like a runaway kernel; the hour bound keeps it finite.
             while js::now_ms() - start < 3.6e6 {
                 std::hint::spin_loop();
+            }
+        }
+        Some(("stall", k)) if k == kernel => {
+            // Waits without blocking, like a queue whose work never completes: the page still
+            // answers polls (so the records before it are collected) but makes no progress.
+            let start = js::now_ms();
+            while js::now_ms() - start < 3.6e6 {
+                js::sleep_ms(1000).await;
             }
         }
         Some(("panic", k)) if k == kernel => panic!("injected fault: panic at {kernel}"),

@@ -15,6 +15,7 @@ use anyhow::{Context as _, bail};
 /// A running WebDriver server.
 pub struct Driver {
     child: Child,
+    program: String,
     pub url: String,
     log: Arc<Mutex<VecDeque<String>>>,
     tmp: tempfile::TempDir,
@@ -85,7 +86,7 @@ impl Driver {
             Err(_) => {
                 let status = child.try_wait().ok().flatten();
                 let tail = log.lock().unwrap().iter().cloned().collect::<Vec<_>>().join("\n");
-                let mut d = Driver { child, url: String::new(), log, tmp };
+                let mut d = Driver { child, program: program.to_owned(), url: String::new(), log, tmp };
                 d.kill();
                 bail!(
                     "{program} did not report a port within 30 s (exit status {status:?}); its output:\n{tail}\n\
@@ -93,7 +94,7 @@ impl Driver {
                 );
             }
         };
-        Ok(Driver { child, url: format!("http://127.0.0.1:{port}"), log, tmp })
+        Ok(Driver { child, program: program.to_owned(), url: format!("http://127.0.0.1:{port}"), log, tmp })
     }
 
     pub fn scratch(&self) -> &Path {
@@ -104,6 +105,25 @@ impl Driver {
     pub fn log_tail(&self, n: usize) -> String {
         let l = self.log.lock().unwrap();
         l.iter().skip(l.len().saturating_sub(n)).cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// After a failed command: whether the driver or its browser is gone, and how. None while
+    /// both live (the failure was the page's or a hang). A browser that died (a crash, the OOM
+    /// killer, a signal) left its exit status to the driver, which only reports a lost session.
+    pub fn what_died(&mut self) -> Option<String> {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let how = match (status.code(), status.signal()) {
+                (_, Some(sig)) => format!("killed by signal {sig}{}", signal_name(sig)),
+                (Some(code), None) => format!("exit code {code}"),
+                (None, None) => format!("{status}"),
+            };
+            return Some(format!("the WebDriver server {} is gone ({how})", self.program));
+        }
+        // The browser's main process is the driver's child; its helpers may outlive it by a
+        // moment, so they are not asked.
+        let alive = children(self.child.id()).len();
+        (alive == 0).then(|| "the browser process is gone (crashed or killed)".to_owned())
     }
 
     /// Kills the driver's process group (driver, browser and its helpers) and reaps the driver.
@@ -122,6 +142,31 @@ impl Driver {
         }
         let _ = self.child.wait();
     }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL: the OOM killer, or someone)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        _ => "",
+    }
+}
+
+/// The live (not zombie) children of `pid`, from /proc (Linux).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| {
+        let child: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+        let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+        let state = rest.next()?;
+        let ppid: u32 = rest.next()?.parse().ok()?;
+        (ppid == pid && state != "Z").then_some(child)
+    })
+    .collect()
 }
 
 impl Drop for Driver {

@@ -179,6 +179,12 @@ impl PageSession {
         self.exec(what, script, args).await
     }
 
+    /// After a failure: whether the browser or its driver died, and how (see
+    /// [`Driver::what_died`]); None for a remote endpoint, whose processes are not ours.
+    pub fn what_died(&mut self) -> Option<String> {
+        self.driver.as_mut()?.what_died()
+    }
+
     /// Ends the session and stops the driver and browser.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.client.close()).await;
