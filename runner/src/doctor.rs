@@ -120,7 +120,25 @@ pub fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
                 });
                 continue;
             }
-            checks.push(match probe_browser(b, &args.dist) {
+            let probed = probe_browser(b, &args.dist);
+            if let Ok(env) = &probed {
+                checks.push(match &env.webnn.context {
+                    Some(device) => Check {
+                        what: format!("{} WebNN", b.name()),
+                        ok: true,
+                        detail: format!("navigator.ml gives a `{device}` context"),
+                        fix: String::new(),
+                    },
+                    None => Check {
+                        what: format!("{} WebNN", b.name()),
+                        ok: false,
+                        detail: env.webnn.missing.clone().unwrap_or_default(),
+                        fix: "its <browser>-webnn records (--page-backends auto,webnn) are skipped with this reason"
+                            .into(),
+                    },
+                });
+            }
+            checks.push(match probed {
                 Ok(env) => match (&env.webgpu, &env.webgpu_missing) {
                     (Some(a), _) => Check {
                         what,

@@ -126,7 +126,9 @@ pub struct RunArgs {
     /// JSON path; with `swiftshader`, native and Chrome run on the same Vulkan implementation
     #[arg(long)]
     pub icd: Option<String>,
-    /// What the page runs on: `auto` (WebGPU, else the WASM CPU path), `webgpu`, `wasm`
+    /// What the page runs on: `auto` (WebGPU, else the WASM CPU path), `webgpu`, `wasm`; add
+    /// `webnn` for a `<browser>-webnn` record per WebNN kernel (matmul-f32, softmax, layernorm,
+    /// gelu-erf): skipped naming why where the browser gives no WebNN context
     #[arg(long, value_delimiter = ',', default_values_t = vec![PageBackendChoice::Auto])]
     page_backends: Vec<PageBackendChoice>,
     /// Compare this run against a base run at the end: a JSON Lines file, a stored run id, or

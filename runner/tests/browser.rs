@@ -448,3 +448,54 @@ fn a_killed_browser_or_driver_costs_the_case_in_progress_and_the_suite_goes_on()
         assert_eq!(before.len(), 2, "softmax's records from before the kill are kept");
     }
 }
+
+/// `--page-backends auto,webnn`: beside the WebGPU records, one `<browser>-webnn` record per
+/// WebNN kernel in the run (not per case, and none for a kernel WebNN has no operation for),
+/// skipped with what the page found: here Chromium (started with WebNN's feature flag) has
+/// `navigator.ml` but no backend for this platform, and Firefox has no `navigator.ml`.
+#[test]
+fn webnn_records_say_what_the_browser_gave() {
+    if !ready("chromedriver") || !ready("geckodriver") {
+        return;
+    }
+    let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, records) = run(&[
+        "--quick",
+        "--browsers",
+        "chrome,firefox",
+        "--kernels",
+        "softmax,gelu-erf,rmsnorm",
+        "--page-backends",
+        "auto,webnn",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for browser in ["chrome", "firefox"] {
+        let label = format!("{browser}-webnn");
+        let webnn: Vec<_> = records.iter().filter(|r| r.backend == label).collect();
+        let mut kernels: Vec<_> = webnn.iter().map(|r| r.kernel.as_str()).collect();
+        kernels.sort_unstable();
+        assert_eq!(kernels, ["gelu-erf", "softmax"], "{browser}: one record per WebNN kernel");
+        for r in &webnn {
+            let Status::Skipped { reason } = &r.status else {
+                panic!("{browser}: WebNN is not measured by this build: {:?}", r.status)
+            };
+            assert!(reason.starts_with("no WebNN: ") || reason.starts_with("WebNN gave a `"), "{reason}");
+            if browser == "firefox" {
+                assert!(reason.contains("navigator.ml is undefined"), "{reason}");
+            } else {
+                assert!(
+                    !reason.contains("navigator.ml is undefined"),
+                    "the feature flag exposes navigator.ml: {reason}"
+                );
+            }
+            assert_eq!(r.provenance.browser.as_ref().unwrap().name, browser);
+        }
+        // The cases themselves ran as before.
+        let gpu = records.iter().filter(|r| r.backend == format!("{browser}-webgpu")).count();
+        let cases: usize = ["softmax", "gelu-erf", "rmsnorm"]
+            .iter()
+            .map(|k| harness::cases::kernel_by_id(k).unwrap().quick.len())
+            .sum();
+        assert_eq!(gpu, cases, "{browser}");
+    }
+}

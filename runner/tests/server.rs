@@ -467,12 +467,17 @@ fn a_server_killed_during_concurrent_ingest_keeps_every_acknowledged_run_whole(d
         |id: &str| serde_json::json!({"id": id, "source": "test", "records": vec![record(); RECORDS]}).to_string();
     let acked = std::sync::Mutex::new(Vec::<String>::new());
     let latencies = std::sync::Mutex::new(Vec::<f64>::new());
+    // Set before the kill: a restarted server could, rarely, get the old port back.
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let base = s.base.clone();
     std::thread::scope(|scope| {
         for c in 0..CLIENTS {
-            let (acked, latencies, base, body) = (&acked, &latencies, &base, &body);
+            let (acked, latencies, base, body, stop) = (&acked, &latencies, &base, &body, &stop);
             scope.spawn(move || {
                 for i in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
                     let id = format!("k-{c}-{i}");
                     let t = std::time::Instant::now();
                     let sent = agent()
@@ -495,6 +500,7 @@ fn a_server_killed_during_concurrent_ingest_keeps_every_acknowledged_run_whole(d
         while acked.lock().unwrap().len() < 60 {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
         s.kill_and_restart();
     });
     let acked = acked.into_inner().unwrap();

@@ -133,6 +133,12 @@ fn golden_record_and_page_protocol() {
             server: true,
             commit: "abc1234".into(),
             ready_ms: 812.0,
+            webnn: WebnnSupport {
+                context: None,
+                missing: Some(
+                    "navigator.ml.createContext failed (cpu: WebNN is not supported on this platform.)".into(),
+                ),
+            },
         },
     );
 }

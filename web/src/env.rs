@@ -1,8 +1,8 @@
 //! What the page finds in its browser on load: browser and version, cross-origin isolation, the
-//! measured resolution of `performance.now()`, the companion server, and the WebGPU adapter (or
-//! exactly why there is none and what would give one).
+//! measured resolution of `performance.now()`, the companion server, the WebGPU adapter (or
+//! exactly why there is none and what would give one), and whether WebNN gives a context.
 
-use harness::schema::{BrowserInfo, PageEnvironment};
+use harness::schema::{BrowserInfo, PageEnvironment, WebnnSupport};
 use wasm_bindgen::JsValue;
 
 use crate::js;
@@ -90,10 +90,47 @@ pub async fn detect(flags: Vec<String>) -> (PageEnvironment, Option<wgpu::Adapte
         host_clock_resolution_ns: harness::clock::resolution_ns(),
         server,
         commit: BUILD_COMMIT.to_owned(),
+        webnn: detect_webnn(&nav, &name).await,
         // performance.now() counts from navigation start.
         ready_ms: js::now_ms(),
     };
     (env, adapter)
+}
+
+/// WebNN: `navigator.ml.createContext` for each device type, most capable first; the first that
+/// works, or every error (a browser may expose the API without a backend for this platform).
+async fn detect_webnn(nav: &web_sys::Navigator, browser: &str) -> WebnnSupport {
+    let ml = js::get(nav.as_ref(), "ml");
+    if ml.is_undefined() || ml.is_null() {
+        let hint = match browser {
+            "chrome" | "edge" => {
+                "start it with --enable-features=WebMachineLearningNeuralNetwork (accelbench run does) \
+                 on a platform with a WebNN backend"
+            }
+            _ => "this browser has no WebNN",
+        };
+        return WebnnSupport { context: None, missing: Some(format!("navigator.ml is undefined: {hint}")) };
+    }
+    let Some(create) = js_sys::Reflect::get(&ml, &"createContext".into())
+        .ok()
+        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok())
+    else {
+        return WebnnSupport { context: None, missing: Some("navigator.ml.createContext is not a function".into()) };
+    };
+    let mut errors = Vec::new();
+    for device in ["gpu", "npu", "cpu"] {
+        let opts = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&opts, &"deviceType".into(), &device.into());
+        let created = match create.call1(&ml, &opts) {
+            Ok(p) => js::await_promise(p).await,
+            Err(e) => Err(js::error_message(&e)),
+        };
+        match created {
+            Ok(_) => return WebnnSupport { context: Some(device.to_owned()), missing: None },
+            Err(e) => errors.push(format!("{device}: {e}")),
+        }
+    }
+    WebnnSupport { context: None, missing: Some(format!("navigator.ml.createContext failed ({})", errors.join("; "))) }
 }
 
 /// The wgpu adapter plus the JS `GPUAdapterInfo` (for the strings wgpu does not carry).

@@ -12,7 +12,7 @@ use harness::measure::{SamplingConfig, complete_now};
 use harness::model::reference::Reference;
 use harness::model::run::{ModelCase, measure_host_model};
 use harness::schema::{
-    PageBackendChoice, PageEnvironment, PageProgress, PageRunConfig, Record, RunUpload, Status, case_key,
+    PageBackendChoice, PageEnvironment, PageProgress, PageRunConfig, Record, RunUpload, Status, WEBNN_KERNELS, case_key,
 };
 use harness::train::run::TrainCase;
 
@@ -41,9 +41,13 @@ pub struct SuitePlan {
     pub post: bool,
     pub run_id: String,
     pub config: PageRunConfig,
-    /// Record labels: `<browser>-webgpu`, `<browser>-wasm`.
+    /// Record labels: `<browser>-webgpu`, `<browser>-wasm`, `<browser>-webnn`.
     pub webgpu_label: String,
     pub wasm_label: String,
+    pub webnn_label: String,
+    /// `webnn` was asked for: a `<browser>-webnn` record for the first case of each kernel of
+    /// [`WEBNN_KERNELS`] in the run.
+    pub webnn: bool,
     pub autotune: harness::autotune::AutotuneMode,
 }
 
@@ -84,13 +88,15 @@ impl SuitePlan {
                 PageBackendChoice::Wasm => PageBackend::Wasm,
                 PageBackendChoice::Auto if env.webgpu.is_some() => PageBackend::WebGpu,
                 PageBackendChoice::Auto => PageBackend::Wasm,
+                // Not a backend cases run on: its records are made beside them (`webnn_cases`).
+                PageBackendChoice::Webnn => continue,
             };
             if !backends.contains(&chosen) {
                 backends.push(chosen);
             }
         }
         if backends.is_empty() {
-            return Err("choose at least one backend: `auto`, `webgpu` or `wasm`".into());
+            return Err("choose at least one backend: `auto`, `webgpu` or `wasm` (`webnn` goes beside one)".into());
         }
         let mut sampling = if size == Size::Quick { SamplingConfig::quick() } else { SamplingConfig::full() };
         if let Some(b) = config.budget_s {
@@ -134,6 +140,8 @@ impl SuitePlan {
             config: config.clone(),
             webgpu_label: format!("{}-webgpu", env.browser.name),
             wasm_label: format!("{}-wasm", env.browser.name),
+            webnn_label: format!("{}-webnn", env.browser.name),
+            webnn: config.backends.contains(&PageBackendChoice::Webnn),
             autotune,
         })
     }
@@ -143,6 +151,22 @@ impl SuitePlan {
             PageBackend::WebGpu => &self.webgpu_label,
             PageBackend::Wasm => &self.wasm_label,
         }
+    }
+
+    /// The (kernel, case) pairs that get a `<browser>-webnn` record: each WebNN kernel's first
+    /// case in the run, less those already done.
+    pub fn webnn_cases(&self) -> Vec<(&'static str, String)> {
+        if !self.webnn {
+            return Vec::new();
+        }
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        for c in &self.cases {
+            if WEBNN_KERNELS.contains(&c.kernel.id) && !out.iter().any(|(k, _)| *k == c.kernel.id) {
+                out.push((c.kernel.id, c.params.case.clone()));
+            }
+        }
+        out.retain(|(k, case)| !self.config.skip.contains(&case_key(k, case, &self.webnn_label)));
+        out
     }
 
     fn skipped(&self, kernel: &str, case: &str, b: PageBackend) -> bool {
@@ -155,6 +179,7 @@ impl SuitePlan {
         let count = |id: &str, case: &str| self.backends.iter().filter(|&&b| !self.skipped(id, case, b)).count();
         let kernels: usize = self.cases.iter().map(|c| count(c.kernel.id, &c.params.case)).sum();
         kernels
+            + self.webnn_cases().len()
             + self.models.iter().map(|m| count(&m.id, &m.case())).sum::<usize>()
             + self.trainings.iter().map(|t| count(&t.id, &t.case())).sum::<usize>()
     }
@@ -239,11 +264,27 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
     };
     // The peak cases come first; each later record is stamped with its share of them.
     let mut peaks = harness::peak::Peaks::default();
+    let webnn_cases = plan.webnn_cases();
     for Case { kernel, params } in &plan.cases {
         let kernel = *kernel;
 
         if cancelled() {
             break;
+        }
+        if webnn_cases.iter().any(|(k, c)| *k == kernel.id && *c == params.case) {
+            let mut r = kernel.base_record(params, plan.size, &plan.webnn_label, None, facts.provenance(plan.seed));
+            let reason = match (&env.webnn.context, &env.webnn.missing) {
+                (Some(device), _) => format!(
+                    "WebNN gave a `{device}` context, but this build does not yet run {} as an MLGraphBuilder graph",
+                    kernel.id
+                ),
+                (None, why) => format!("no WebNN: {}", why.as_deref().unwrap_or("not detected")),
+            };
+            r.status = Status::Skipped { reason };
+            state::update(|s| {
+                s.records.push(r);
+                s.done += 1;
+            });
         }
         if plan.backends.iter().all(|&b| plan.skipped(kernel.id, &params.case, b)) {
             continue;

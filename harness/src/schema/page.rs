@@ -101,17 +101,25 @@ pub enum PageBackendChoice {
     Webgpu,
     /// The CPU reference compiled to WebAssembly (`<browser>-wasm` records).
     Wasm,
+    /// WebNN (`<browser>-webnn` records), beside one of the others: one record per kernel of
+    /// [`WEBNN_KERNELS`], `skipped` with the reason where the browser gives no WebNN context.
+    Webnn,
 }
 
+/// The kernels WebNN's `MLGraphBuilder` has single operations for (matmul, softmax,
+/// layerNormalization, gelu), the ones a `<browser>-webnn` record is made for.
+pub const WEBNN_KERNELS: [&str; 4] = ["matmul-f32", "softmax", "layernorm", "gelu-erf"];
+
 impl PageBackendChoice {
-    pub const ALL: [PageBackendChoice; 3] =
-        [PageBackendChoice::Auto, PageBackendChoice::Webgpu, PageBackendChoice::Wasm];
+    pub const ALL: [PageBackendChoice; 4] =
+        [PageBackendChoice::Auto, PageBackendChoice::Webgpu, PageBackendChoice::Wasm, PageBackendChoice::Webnn];
 
     pub fn as_str(self) -> &'static str {
         match self {
             PageBackendChoice::Auto => "auto",
             PageBackendChoice::Webgpu => "webgpu",
             PageBackendChoice::Wasm => "wasm",
+            PageBackendChoice::Webnn => "webnn",
         }
     }
 }
@@ -128,7 +136,7 @@ impl std::str::FromStr for PageBackendChoice {
         Self::ALL
             .into_iter()
             .find(|b| b.as_str() == s)
-            .ok_or_else(|| format!("page backend {s:?} is not `auto`, `webgpu` or `wasm`"))
+            .ok_or_else(|| format!("page backend {s:?} is not `auto`, `webgpu`, `wasm` or `webnn`"))
     }
 }
 
@@ -247,4 +255,17 @@ pub struct PageEnvironment {
     /// compiled, adapter requested): the page's first-load time in this browser.
     #[serde(default)]
     pub ready_ms: f64,
+    /// What the page got from WebNN (`navigator.ml`).
+    #[serde(default)]
+    pub webnn: WebnnSupport,
+}
+
+/// WebNN in this browser: whether `navigator.ml.createContext` gave a context, for which
+/// device type asked, or why not.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebnnSupport {
+    /// The `deviceType` a context was created for (`gpu`, `npu`, `cpu`: the first that worked).
+    pub context: Option<String>,
+    /// Why there is none: no `navigator.ml`, or `createContext`'s error for each device type.
+    pub missing: Option<String>,
 }

@@ -24,6 +24,8 @@ const CHROME_FLAGS: &[&str] = &[
     "--no-sandbox",
     "--enable-unsafe-webgpu",
     "--enable-webgpu-developer-features",
+    // WebNN (`navigator.ml`); the page records whether a context can be created.
+    "--enable-features=WebMachineLearningNeuralNetwork",
     "--disable-dev-shm-usage",
     "--disable-quic",
     "--no-first-run",
