@@ -74,7 +74,9 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<Outcome> {
     let db = args.db.clone().unwrap_or_else(crate::server::default_db);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let all = rt.block_on(async {
-        let store = Store::open(&db).await.with_context(|| format!("opening the database {db}"))?;
+        let store = Store::open(&db)
+            .await
+            .with_context(|| format!("opening the database {}", crate::server::store::redacted(&db)))?;
         let s = read(&store, &filter, metric).await;
         store.close().await;
         anyhow::Ok(s?)
@@ -85,7 +87,8 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<Outcome> {
     }
     if all.is_empty() {
         eprintln!(
-            "no stored runs match in {db}; `accelbench native` and `accelbench run` store their runs there (see --db)"
+            "no stored runs match in {}; `accelbench native` and `accelbench run` store their runs there (see --db)",
+            crate::server::store::redacted(&db)
         );
         return Ok(Outcome::Ok);
     }

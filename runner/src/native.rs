@@ -385,8 +385,11 @@ pub fn run(args: &NativeArgs) -> anyhow::Result<Outcome> {
     };
     if let Some(db) = db.as_ref().filter(|_| !args.no_store) {
         match crate::results::store(db, &plan.run_id, "native", &records) {
-            Ok(()) => eprintln!("stored as run {} in {db}", plan.run_id),
-            Err(e) => eprintln!("warning: the run was not stored in {db} (its records are above and in --out): {e:#}"),
+            Ok(()) => eprintln!("stored as run {} in {}", plan.run_id, crate::server::store::redacted(db)),
+            Err(e) => eprintln!(
+                "warning: the run was not stored in {} (its records are above and in --out): {e:#}",
+                crate::server::store::redacted(db)
+            ),
         }
     }
 

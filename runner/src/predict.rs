@@ -83,9 +83,9 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<Outcome> {
     let db = args.db.clone().unwrap_or_else(crate::server::default_db);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let stored = rt.block_on(async {
-        let store = Store::open(&db)
-            .await
-            .with_context(|| format!("opening the database {db} (pass --db PATH to use another)"))?;
+        let store = Store::open(&db).await.with_context(|| {
+            format!("opening the database {} (pass --db PATH to use another)", crate::server::store::redacted(&db))
+        })?;
         // The family's records and the peaks'; the store selects by kernel, so all of them.
         let rows = store.records_of(None, args.limit).await;
         store.close().await;

@@ -54,9 +54,9 @@ pub fn run(args: &RecommendArgs) -> anyhow::Result<Outcome> {
     let db = args.db.clone().unwrap_or_else(crate::server::default_db);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let (rows, known) = rt.block_on(async {
-        let store = Store::open(&db)
-            .await
-            .with_context(|| format!("opening the database {db} (pass --db PATH to use another)"))?;
+        let store = Store::open(&db).await.with_context(|| {
+            format!("opening the database {} (pass --db PATH to use another)", crate::server::store::redacted(&db))
+        })?;
         let rows = store.records_of(Some(&subject), args.limit).await;
         let known = store.records_of(None, args.limit.min(50)).await;
         store.close().await;
@@ -77,7 +77,12 @@ pub fn run(args: &RecommendArgs) -> anyhow::Result<Outcome> {
 fn print(rec: &Recommendation, metric: Metric, db: &str) {
     let value = |v: f64| metric.format(v);
     if rec.cases.is_empty() {
-        println!("{} for {}: no data in {db}; nothing measured it, so nothing is ranked", rec.subject, rec.goal);
+        println!(
+            "{} for {}: no data in {}; nothing measured it, so nothing is ranked",
+            rec.subject,
+            rec.goal,
+            crate::server::store::redacted(db)
+        );
     }
     for c in &rec.cases {
         println!(

@@ -229,9 +229,10 @@ pub fn baseline(name: &str, db: Option<&str>) -> anyhow::Result<Vec<Record>> {
     })?;
     match found {
         Some((_, records)) if !records.is_empty() => Ok(records),
-        Some(_) => bail!("stored run {name} in {db} holds no records"),
+        Some(_) => bail!("stored run {name} in {} holds no records", crate::server::store::redacted(&db)),
         None => bail!(
-            "no file {name} and no stored run {name} in {db}; pass a JSON Lines file, a run id from              `GET /api/v1/runs`, or `latest`"
+            "no file {name} and no stored run {name} in {}; pass a JSON Lines file, a run id from              `GET /api/v1/runs`, or `latest`",
+            crate::server::store::redacted(&db)
         ),
     }
 }
@@ -246,7 +247,10 @@ pub fn latest_baseline(db: &str, records: &[Record], this_run: &str) -> anyhow::
             baseline(&id, Some(db)).inspect(|_| eprintln!("baseline: stored run {id} (latest on this machine)"))
         }
         None => {
-            bail!("no stored run in {db} measured this on this machine yet: run once without --baseline to store one")
+            bail!(
+                "no stored run in {} measured this on this machine yet: run once without --baseline to store one",
+                crate::server::store::redacted(db)
+            )
         }
     }
 }
@@ -271,8 +275,9 @@ where
 {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
-        let store =
-            crate::server::store::Store::open(db).await.with_context(|| format!("opening the database {db}"))?;
+        let store = crate::server::store::Store::open(db)
+            .await
+            .with_context(|| format!("opening the database {}", crate::server::store::redacted(db)))?;
         let out = op(store.clone()).await;
         store.close().await;
         Ok(out?)

@@ -183,9 +183,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<crate::Outcome> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
         let db = args.db.clone().unwrap_or_else(default_db);
-        let store = Store::open(&db)
-            .await
-            .with_context(|| format!("opening the database {db} (pass --db PATH to use another)"))?;
+        let store = Store::open(&db).await.with_context(|| {
+            format!("opening the database {} (pass --db PATH to use another)", store::redacted(&db))
+        })?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot listen on {}; is another server there? pass --addr", args.addr))?;
@@ -218,7 +218,7 @@ impl InProcess {
     pub async fn start(db: &str, dist: PathBuf, static_dir: PathBuf) -> anyhow::Result<InProcess> {
         let store = Store::open(db)
             .await
-            .with_context(|| format!("opening the database {db} (pass --db PATH to use another)"))?;
+            .with_context(|| format!("opening the database {} (pass --db PATH to use another)", store::redacted(db)))?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port")?;
         let url = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -73,7 +73,6 @@ pub fn redacted(url: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    kind: Kind,
 }
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -116,11 +115,7 @@ impl Store {
             Kind::Sqlite => SQLITE.run(&pool).await?,
             Kind::Postgres => POSTGRES.run(&pool).await?,
         }
-        Ok(Store { pool, kind })
-    }
-
-    pub fn kind(&self) -> Kind {
-        self.kind
+        Ok(Store { pool })
     }
 
     /// Stores a run and its records in one transaction. Returns false (and stores nothing)
@@ -398,4 +393,25 @@ fn stored(rows: &[AnyRow]) -> Vec<Stored> {
             Some(Stored { run_id: r.get("id"), created_at: r.get("created_at"), record })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, redacted};
+
+    #[test]
+    fn urls_print_without_their_password_and_name_their_database() {
+        assert_eq!(
+            redacted("postgres://bench:s3cret@db.lab:5432/accelbench"),
+            "postgres://bench:***@db.lab:5432/accelbench"
+        );
+        assert_eq!(redacted("postgres://bench@127.0.0.1/accelbench"), "postgres://bench@127.0.0.1/accelbench");
+        assert_eq!(
+            redacted("/home/me/.local/share/accelbench/accelbench.db"),
+            "/home/me/.local/share/accelbench/accelbench.db"
+        );
+        assert_eq!(Kind::of("postgresql://x@h/d"), Kind::Postgres);
+        assert_eq!(Kind::of("sqlite://a.db"), Kind::Sqlite);
+        assert_eq!(Kind::of("results/a.db"), Kind::Sqlite);
+    }
 }
