@@ -4,6 +4,7 @@
 //! prints browser against native. A crashed, hung or erroring browser becomes `failed` records
 //! with the reason, the browser is restarted, and the suite goes on.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -14,11 +15,13 @@ use harness::cases::Case;
 use harness::catalogue::Size;
 use harness::model::run::ModelCase;
 use harness::schema::{
-    BrowserInfo, PageBackendChoice, PageEnvironment, PagePhase, PageRunConfig, Record, RunUpload, Status, case_key,
+    BrowserInfo, PageBackendChoice, PageEnvironment, PagePhase, PageRunConfig, Record, RunUpload, Shard, Status,
+    case_key,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::browser::Browser;
+use crate::browser::endpoints::{self, Endpoint};
 use crate::browser::page::PageSession;
 use crate::native::NativePlan;
 use crate::{Outcome, facts, report, server};
@@ -90,10 +93,13 @@ pub struct RunArgs {
     /// Also write the HTML report here (one self-contained file: charts, tables, environments)
     #[arg(long)]
     html: Option<PathBuf>,
-    /// Drive this WebDriver endpoint (e.g. a Selenium Grid) instead of starting local drivers;
-    /// the page must then be reachable from it (see --server)
-    #[arg(long)]
-    webdriver_url: Option<String>,
+    /// Drive this WebDriver endpoint (a Selenium Grid, a cloud service, a driver started by
+    /// hand) instead of starting local drivers, for every browser or, as `chrome=URL`, for one.
+    /// Repeatable: the endpoints run side by side, each browser's cases spread over those that
+    /// serve it, and every record names its endpoint. The page must be reachable from each
+    /// (see --server)
+    #[arg(long = "webdriver-url", value_name = "[BROWSER=]URL")]
+    webdriver_urls: Vec<String>,
     /// Use this running companion server (`accelbench serve`) instead of one in-process
     #[arg(long)]
     server: Option<String>,
@@ -250,6 +256,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     if browsers.is_empty() && !args.native {
         bail!("nothing to run: choose --browsers chrome,firefox and/or --native");
     }
+    let lanes = endpoints::lanes(&endpoints::from_args(&args.webdriver_urls)?, &browsers)?;
     // Reports are written after the whole run: a directory that is not there must stop it now,
     // not an hour later.
     for (flag, path) in [("--markdown", &args.markdown), ("--html", &args.html)] {
@@ -333,7 +340,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let run_id = format!("run-{}", facts::utc_now().replace(':', ""));
     plan.set_rounds(rounds);
     plan.run_id.clone_from(&run_id);
-    let mut sink = Sink {
+    // Shared by the endpoints' lanes, which run side by side on one task: each borrow is
+    // short and never held across an await.
+    let sink = RefCell::new(Sink {
         file,
         path: out.clone(),
         records: Vec::new(),
@@ -341,7 +350,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         run_id: run_id.clone(),
         round: None,
         peaks: Default::default(),
-    };
+    });
     let commit = facts::host_facts().commit;
 
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -357,7 +366,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             // With several rounds each runs in its own order, the same in the page (which
             // shuffles with the same seed) as here, where a crash names the case in progress.
             let shuffle = (rounds > 1).then(|| crate::native::round_seed(args.seed, round));
-            sink.round = (rounds > 1).then_some(round);
+            sink.borrow_mut().round = (rounds > 1).then_some(round);
             let mut cases: Vec<&Case> = plan.cases.iter().collect();
             let mut model_cases: Vec<&ModelCase> = model_plan.models.iter().collect();
             let mut trainings: Vec<_> = model_plan.trainings.iter().collect();
@@ -372,22 +381,44 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 .chain(model_cases.into_iter().map(Item::Model))
                 .chain(trainings.into_iter().map(Item::Training))
                 .collect();
-            for &browser in &browsers {
-                sink.bar.inc_length(items.len() as u64);
-                sink.bar.set_message(format!("{} (starting)", browser.name()));
-                let driver = BrowserRun {
-                    browser,
-                    args,
-                    plan: &plan,
-                    models: &models,
-                    model_weights: &model_weights,
-                    commit: &commit,
-                    run_id: &run_id,
-                    base: &base,
-                    shuffle,
-                };
-                rt.block_on(driver.run(&items, &mut sink))?;
-            }
+            sink.borrow().bar.inc_length((items.len() * browsers.len()) as u64);
+            // Each endpoint runs its share of each browser it serves; the endpoints side by side.
+            let lane_runs = lanes.iter().map(|lane| {
+                let (sink, items, plan) = (&sink, &items, &plan);
+                let (models, model_weights, commit, run_id, base) = (&models, &model_weights, &commit, &run_id, &base);
+                async move {
+                    for work in &lane.work {
+                        let mine: Vec<Item> = items
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| work.shard.is_none_or(|s| s.holds(*i)))
+                            .map(|(_, item)| *item)
+                            .collect();
+                        if mine.is_empty() {
+                            continue;
+                        }
+                        sink.borrow().bar.set_message(format!("{} (starting)", work.browser.name()));
+                        let driver = BrowserRun {
+                            browser: work.browser,
+                            endpoint: &lane.endpoint,
+                            lane: lane.index,
+                            shard: work.shard,
+                            args,
+                            plan,
+                            models,
+                            model_weights,
+                            commit,
+                            run_id,
+                            base,
+                            shuffle,
+                        };
+                        driver.run(&mine, sink).await?;
+                    }
+                    anyhow::Ok(())
+                }
+            });
+            rt.block_on(futures_util::future::try_join_all(lane_runs))?;
+            let mut sink = sink.borrow_mut();
             if args.native {
                 sink.bar.set_message("native");
                 let backends = native_backend_count(&plan);
@@ -420,6 +451,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         Ok(())
     })();
 
+    let sink = sink.into_inner();
     sink.bar.finish_and_clear();
     // Store what there is, even after an error: nothing measured is lost.
     let stored = store_run(&base, token.as_ref(), &run_id, &sink.records);
@@ -543,6 +575,11 @@ fn key(item: &Item, label: &str) -> String {
 /// One browser's part of the run, with restarts.
 struct BrowserRun<'a> {
     browser: Browser,
+    /// Where its sessions are opened, the endpoint's place in the run, and the share of the
+    /// browser's suite it runs there (`None`: all of it).
+    endpoint: &'a Endpoint,
+    lane: usize,
+    shard: Option<Shard>,
     args: &'a RunArgs,
     plan: &'a NativePlan,
     /// The model ids the page runs after the kernels, and their weight precisions.
@@ -556,8 +593,8 @@ struct BrowserRun<'a> {
 }
 
 impl BrowserRun<'_> {
-    async fn run(&self, cases: &[Item<'_>], sink: &mut Sink) -> anyhow::Result<()> {
-        let name = self.browser.name();
+    async fn run(&self, cases: &[Item<'_>], sink: &RefCell<Sink>) -> anyhow::Result<()> {
+        let name = self.who();
         let mut done: HashSet<String> = HashSet::new();
         let mut env: Option<PageEnvironment> = None;
         // The labels the page reported for its run; until it has, derived from the environment.
@@ -584,7 +621,7 @@ impl BrowserRun<'_> {
                     let missing: Vec<_> = cases.iter().filter(|c| !done.contains(&key(c, &label))).collect();
                     for item in missing {
                         let why = "the page finished without a record for this case".into();
-                        sink.emit(self.failed(item, &label, env.as_ref(), why))?;
+                        sink.borrow_mut().emit(self.failed(item, &label, env.as_ref(), why))?;
                     }
                     return Ok(());
                 }
@@ -595,14 +632,14 @@ impl BrowserRun<'_> {
             let current = cases.iter().find(|c| !done.contains(&key(c, &label)));
             if let Some(item) = current {
                 let why = format!("{name} failed during this case (attempt {attempt}): {reason}");
-                sink.emit(self.failed(item, &label, env.as_ref(), why))?;
+                sink.borrow_mut().emit(self.failed(item, &label, env.as_ref(), why))?;
                 done.insert(item.key(&label));
             }
-            sink.warn(format!("warning: {name}: {reason}; restarting the browser"));
+            sink.borrow().warn(format!("warning: {name}: {reason}; restarting the browser"));
             if failures >= MAX_RESTARTS {
                 for item in cases.iter().filter(|c| !done.contains(&key(c, &label))) {
                     let why = format!("not run: {name} failed {failures} times in a row; last: {reason}");
-                    sink.emit(self.failed(item, &label, env.as_ref(), why))?;
+                    sink.borrow_mut().emit(self.failed(item, &label, env.as_ref(), why))?;
                 }
                 return Ok(());
             }
@@ -616,16 +653,16 @@ impl BrowserRun<'_> {
         env: &mut Option<PageEnvironment>,
         labels: &mut Vec<String>,
         done: &mut HashSet<String>,
-        sink: &mut Sink,
+        sink: &RefCell<Sink>,
     ) -> anyhow::Result<()> {
         let name = self.browser.name();
         // Long enough for a slow sample on a CPU adapter, short enough to notice a hang.
         let command_timeout = self.args.kernel_timeout.min(Duration::from_secs(120)).max(Duration::from_secs(10));
-        let mut session = PageSession::open(self.browser, self.args.webdriver_url.as_deref(), command_timeout).await?;
+        let mut session = PageSession::open(self.browser, Some(self.endpoint), command_timeout).await?;
         let result = async {
             let found = session.load(&format!("{}/", self.base), Duration::from_secs(120)).await?;
             if let Some(why) = &found.webgpu_missing {
-                sink.warn(format!("note: {name} has no WebGPU here ({why}); its records are {name}-wasm"));
+                sink.borrow().warn(format!("note: {name} has no WebGPU here ({why}); its records are {name}-wasm"));
             }
             *env = Some(found);
             let config = PageRunConfig {
@@ -645,11 +682,12 @@ impl BrowserRun<'_> {
                 flags: self.browser.flags(),
                 // The runner stores the whole run (all browsers and native) as one.
                 post: Some(false),
-                run_id: Some(format!("{}-{name}-{attempt}", self.run_id)),
+                run_id: Some(format!("{}-{name}-{}-{attempt}", self.run_id, self.lane)),
                 skip: done.iter().cloned().collect(),
                 backends: self.args.page_backends.clone(),
                 fault: self.args.inject_fault.clone().filter(|_| attempt == 1),
                 shuffle: self.shuffle,
+                shard: self.shard,
                 autotune: Some(self.args.autotune.autotune.name().to_owned()),
                 ..PageRunConfig::default()
             };
@@ -662,9 +700,12 @@ impl BrowserRun<'_> {
                 let poll = session.poll(since, errors_since).await?;
                 since += poll.records.len();
                 errors_since += poll.errors.len();
-                for r in poll.records {
+                for mut r in poll.records {
                     done.insert(case_key(&r.kernel, &r.case, &r.backend));
-                    sink.emit(r)?;
+                    if let Some(b) = &mut r.provenance.browser {
+                        b.webdriver = self.endpoint.label();
+                    }
+                    sink.borrow_mut().emit(r)?;
                 }
                 if !poll.errors.is_empty() {
                     bail!("the page reported: {}", poll.errors.join("; "));
@@ -675,7 +716,7 @@ impl BrowserRun<'_> {
                 }
                 let where_ =
                     st.current.as_ref().map_or(String::new(), |c| format!("{} {} {}", c.kernel, c.case, c.backend));
-                sink.bar.set_message(format!("{name}: {where_}"));
+                sink.borrow().bar.set_message(format!("{}: {where_}", self.who()));
                 let progress = (st.done, format!("{where_} {}", st.current.as_ref().map_or(0, |c| c.samples)));
                 if progress != last_progress {
                     last_progress = progress;
@@ -700,6 +741,14 @@ impl BrowserRun<'_> {
         });
         session.close().await;
         result
+    }
+
+    /// The browser as messages name it: with its endpoint where there is one.
+    fn who(&self) -> String {
+        match self.endpoint.label() {
+            Some(url) => format!("{} at {url}", self.browser.name()),
+            None => self.browser.name().to_owned(),
+        }
     }
 
     /// The label cases are tracked under: the first the page reported for its run (WebGPU when
@@ -729,8 +778,9 @@ impl BrowserRun<'_> {
                 user_agent: String::new(),
                 flags: self.browser.flags(),
                 cross_origin_isolated: false,
+                webdriver: self.endpoint.label(),
             },
-            |e| BrowserInfo { flags: self.browser.flags(), ..e.browser.clone() },
+            |e| BrowserInfo { flags: self.browser.flags(), webdriver: self.endpoint.label(), ..e.browser.clone() },
         ));
         let adapter = env.and_then(|e| e.webgpu.clone());
         let prov = facts.provenance(self.plan.seed);

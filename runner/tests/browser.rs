@@ -1,6 +1,7 @@
 //! The page in real headless browsers, driven by `accelbench run` through WebDriver: the quick
 //! catalogue in Chromium (SwiftShader) and Firefox ESR (wgpu on lavapipe), the WASM CPU path, and
-//! a hung page costing one `failed` case while the suite goes on.
+//! a hung page costing one `failed` case while the suite goes on, a browser or driver killed
+//! from outside, several WebDriver endpoints sharing one suite, and the WebNN records.
 //!
 //! Needs the built page (`trunk build --release`) and the browsers with their drivers; without
 //! them the tests say so and pass, unless ACCELBENCH_REQUIRE_BROWSERS=1 (set by `./x test`).
@@ -301,26 +302,6 @@ fn a_missing_page_is_an_error_that_names_the_build_command() {
 }
 
 #[test]
-fn a_remote_webdriver_endpoint_is_driven_as_given() {
-    if !ready("chromedriver") {
-        return;
-    }
-    let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
-    // Stand-in for a grid: a chromedriver we start ourselves on a port we choose.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut driver = Command::new("chromedriver").arg(format!("--port={port}")).spawn().expect("chromedriver starts");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let url = format!("http://127.0.0.1:{port}");
-    let (out, records) = run(&["--quick", "--browsers", "chrome", "--kernels", "gelu-tanh", "--webdriver-url", &url]);
-    let _ = driver.kill();
-    let _ = driver.wait();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0].status, Status::Measured);
-    assert_eq!(records[0].backend, "chrome-webgpu");
-}
-
-#[test]
 fn user_cases_and_sweeps_run_in_both_browsers_with_their_parameters() {
     if !ready("chromedriver") || !ready("geckodriver") {
         return;
@@ -449,27 +430,82 @@ fn a_killed_browser_or_driver_costs_the_case_in_progress_and_the_suite_goes_on()
     }
 }
 
-/// `--page-backends auto,webnn`: beside the WebGPU records, one `<browser>-webnn` record per
-/// WebNN kernel in the run (not per case, and none for a kernel WebNN has no operation for),
-/// skipped with what the page found: here Chromium (started with WebNN's feature flag) has
-/// `navigator.ml` but no backend for this platform, and Firefox has no `navigator.ml`.
+/// A WebDriver server started by hand on a free port, as an endpoint of a fleet would be;
+/// killed when dropped, however the test ends.
+struct Endpoint {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Endpoint {
+    fn start(driver: &str) -> Endpoint {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cmd = Command::new(driver);
+        match driver {
+            "chromedriver" => cmd.arg(format!("--port={port}")),
+            _ => cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()]),
+        };
+        let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        // Owned at once, so the driver is killed on the panic below too.
+        let endpoint = Endpoint { child, url: format!("http://127.0.0.1:{port}") };
+        // A liveness deadline, not a timing: the driver listens within a second or two.
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return endpoint;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{driver} did not listen on port {port}");
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `--webdriver-url` repeated, with two chromedrivers and a geckodriver started by hand:
+/// Chrome's cases spread over its two endpoints and Firefox's all run on its one, the three
+/// side by side; every case runs once, each record names the endpoint that ran it. With
+/// `--page-backends auto,webnn` each browser gives one `<browser>-webnn` record per WebNN
+/// kernel in the run (not per case or per shard, and none for a kernel WebNN has no operation
+/// for), skipped with what the page found: here Chromium (started with WebNN's feature flag)
+/// has `navigator.ml` but no backend for this platform, and Firefox has no `navigator.ml`.
 #[test]
-fn webnn_records_say_what_the_browser_gave() {
+fn parallel_webdriver_endpoints_share_the_suite_and_webnn_says_what_each_browser_gave() {
     if !ready("chromedriver") || !ready("geckodriver") {
         return;
     }
     let _g = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
-    let (out, records) = run(&[
-        "--quick",
-        "--browsers",
-        "chrome,firefox",
-        "--kernels",
-        "softmax,gelu-erf,rmsnorm",
-        "--page-backends",
-        "auto,webnn",
-    ]);
+    let chrome = [Endpoint::start("chromedriver"), Endpoint::start("chromedriver")];
+    let firefox = Endpoint::start("geckodriver");
+    const KERNELS: [&str; 3] = ["softmax", "gelu-erf", "rmsnorm"];
+    let urls =
+        [format!("chrome={}", chrome[0].url), format!("chrome={}", chrome[1].url), format!("firefox={}", firefox.url)];
+    let mut args = vec!["--quick", "--browsers", "chrome,firefox", "--kernels", "softmax,gelu-erf,rmsnorm"];
+    args.extend(["--page-backends", "auto,webnn"]);
+    for u in &urls {
+        args.extend(["--webdriver-url", u.as_str()]);
+    }
+    let (out, records) = run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    for browser in ["chrome", "firefox"] {
+    let cases: usize = KERNELS.iter().map(|k| harness::cases::kernel_by_id(k).unwrap().quick.len()).sum();
+    let endpoint = |r: &Record| r.provenance.browser.as_ref().and_then(|b| b.webdriver.clone()).unwrap_or_default();
+    for (browser, endpoints) in [("chrome", vec![&chrome[0].url, &chrome[1].url]), ("firefox", vec![&firefox.url])] {
+        let gpu: Vec<_> = records.iter().filter(|r| r.backend == format!("{browser}-webgpu")).collect();
+        let mut keys: Vec<_> = gpu.iter().map(|r| (r.kernel.as_str(), r.case.as_str())).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!((gpu.len(), keys.len()), (cases, cases), "{browser}: each case exactly once: {keys:?}");
+        for url in &endpoints {
+            let here = gpu.iter().filter(|r| endpoint(r) == **url).count();
+            eprintln!("{browser}: {here} of {cases} cases at {url}");
+            assert!(here > 0, "{browser}: nothing ran at {url}");
+        }
+        assert!(gpu.iter().all(|r| endpoints.contains(&&endpoint(r))), "{browser}: every record names its endpoint");
+
         let label = format!("{browser}-webnn");
         let webnn: Vec<_> = records.iter().filter(|r| r.backend == label).collect();
         let mut kernels: Vec<_> = webnn.iter().map(|r| r.kernel.as_str()).collect();
@@ -489,13 +525,7 @@ fn webnn_records_say_what_the_browser_gave() {
                 );
             }
             assert_eq!(r.provenance.browser.as_ref().unwrap().name, browser);
+            assert!(endpoints.contains(&&endpoint(r)), "{browser}: the WebNN record names its endpoint");
         }
-        // The cases themselves ran as before.
-        let gpu = records.iter().filter(|r| r.backend == format!("{browser}-webgpu")).count();
-        let cases: usize = ["softmax", "gelu-erf", "rmsnorm"]
-            .iter()
-            .map(|k| harness::cases::kernel_by_id(k).unwrap().quick.len())
-            .sum();
-        assert_eq!(gpu, cases, "{browser}");
     }
 }

@@ -44,6 +44,7 @@ fn browser() -> BrowserInfo {
         user_agent: "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/131".into(),
         flags: vec!["--enable-unsafe-webgpu".into(), "--enable-webgpu-developer-features".into()],
         cross_origin_isolated: true,
+        webdriver: None,
     }
 }
 
@@ -97,6 +98,7 @@ fn golden_record_and_page_protocol() {
             run_id: Some("run-1-chrome-1".into()),
             skip: vec![case_key("softmax", "64x1000", "chrome-webgpu")],
             shuffle: Some(42),
+            shard: Some(Shard { index: 1, count: 2 }),
             fault: None,
             autotune: Some("full".into()),
         },

@@ -41,9 +41,10 @@ fn parse_config(v: &JsValue) -> Result<PageRunConfig, String> {
     let text = js_sys::JSON::stringify(v).map(String::from).map_err(|e| js::error_message(&e))?;
     serde_json::from_str(&text).map_err(|e| {
         format!(
-            "invalid run config ({e}); fields: kernels, size (quick|full), backends (auto|webgpu|wasm), seed, \
-             budget_s, min_samples, dtypes, modes (inference|training), commit, flags, post, run_id, skip, fault, cases \
-             (KERNEL:key=value,...), sweeps (KERNEL:key=v1,v2 or key=LO..HIxF)"
+            "invalid run config ({e}); fields: kernels, size (quick|full), backends (auto|webgpu|wasm|webnn), \
+             seed, budget_s, min_samples, dtypes, modes (inference|training), commit, flags, post, run_id, skip, \
+             shuffle, shard ({{index, count}}), fault, cases (KERNEL:key=value,...), sweeps (KERNEL:key=v1,v2 or \
+             key=LO..HIxF)"
         )
     })
 }

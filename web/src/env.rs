@@ -54,7 +54,14 @@ pub async fn detect(flags: Vec<String>) -> (PageEnvironment, Option<wgpu::Adapte
     let win: &JsValue = window.as_ref();
     let isolated = js::get(win, "crossOriginIsolated").as_bool().unwrap_or(false);
     let secure = js::get(win, "isSecureContext").as_bool().unwrap_or(false);
-    let browser = BrowserInfo { name: name.clone(), version, user_agent: ua, flags, cross_origin_isolated: isolated };
+    let browser = BrowserInfo {
+        name: name.clone(),
+        version,
+        user_agent: ua,
+        flags,
+        cross_origin_isolated: isolated,
+        webdriver: None,
+    };
     let server = matches!(js::fetch_text("GET", "/api/v1/health", None).await, Ok((200, _)));
 
     let (webgpu, adapter, missing) = match request_adapter(&nav, &name, secure).await {

@@ -10,6 +10,7 @@ mod js;
 mod state;
 mod suite;
 mod ui;
+mod webnn;
 
 fn main() {
     // A panic becomes a page error the driver can read (`accelbench.errors()`), not a silent hang.

@@ -12,7 +12,8 @@ use harness::measure::{SamplingConfig, complete_now};
 use harness::model::reference::Reference;
 use harness::model::run::{ModelCase, measure_host_model};
 use harness::schema::{
-    PageBackendChoice, PageEnvironment, PageProgress, PageRunConfig, Record, RunUpload, Status, WEBNN_KERNELS, case_key,
+    PageBackendChoice, PageEnvironment, PageProgress, PageRunConfig, Record, RunUpload, Shard, Status, WEBNN_KERNELS,
+    case_key,
 };
 use harness::train::run::TrainCase;
 
@@ -45,9 +46,10 @@ pub struct SuitePlan {
     pub webgpu_label: String,
     pub wasm_label: String,
     pub webnn_label: String,
-    /// `webnn` was asked for: a `<browser>-webnn` record for the first case of each kernel of
-    /// [`WEBNN_KERNELS`] in the run.
-    pub webnn: bool,
+    /// Where `webnn` was asked for, the (kernel, case) pairs that get a `<browser>-webnn`
+    /// record: the first case of each kernel of [`WEBNN_KERNELS`] in the whole suite, chosen
+    /// before sharding so that shards on several endpoints make one record per kernel between them.
+    webnn: Vec<(&'static str, String)>,
     pub autotune: harness::autotune::AutotuneMode,
 }
 
@@ -80,6 +82,23 @@ impl SuitePlan {
             cases::shuffle_cases(&mut cases, seed);
             cases::shuffle(&mut models, seed);
             cases::shuffle(&mut trainings, seed);
+        }
+        let mut webnn: Vec<(&'static str, String)> = Vec::new();
+        if config.backends.contains(&PageBackendChoice::Webnn) {
+            for c in &cases {
+                if WEBNN_KERNELS.contains(&c.kernel.id) && !webnn.iter().any(|(k, _)| *k == c.kernel.id) {
+                    webnn.push((c.kernel.id, c.params.case.clone()));
+                }
+            }
+        }
+        if let Some(shard) = config.shard {
+            // Positions run over cases, then models, then trainings: the order the driver
+            // tracks the suite in, so it knows which shard a lost case belonged to.
+            let shard = shard.check()?;
+            let mut position = 0;
+            keep_shard(&mut cases, shard, &mut position);
+            keep_shard(&mut models, shard, &mut position);
+            keep_shard(&mut trainings, shard, &mut position);
         }
         let mut backends = Vec::new();
         for b in &config.backends {
@@ -141,7 +160,7 @@ impl SuitePlan {
             webgpu_label: format!("{}-webgpu", env.browser.name),
             wasm_label: format!("{}-wasm", env.browser.name),
             webnn_label: format!("{}-webnn", env.browser.name),
-            webnn: config.backends.contains(&PageBackendChoice::Webnn),
+            webnn,
             autotune,
         })
     }
@@ -153,20 +172,15 @@ impl SuitePlan {
         }
     }
 
-    /// The (kernel, case) pairs that get a `<browser>-webnn` record: each WebNN kernel's first
-    /// case in the run, less those already done.
+    /// The (kernel, case) pairs that get a `<browser>-webnn` record here: each WebNN kernel's
+    /// first case in the suite, where that case is in this shard, less those already done.
     pub fn webnn_cases(&self) -> Vec<(&'static str, String)> {
-        if !self.webnn {
-            return Vec::new();
-        }
-        let mut out: Vec<(&'static str, String)> = Vec::new();
-        for c in &self.cases {
-            if WEBNN_KERNELS.contains(&c.kernel.id) && !out.iter().any(|(k, _)| *k == c.kernel.id) {
-                out.push((c.kernel.id, c.params.case.clone()));
-            }
-        }
-        out.retain(|(k, case)| !self.config.skip.contains(&case_key(k, case, &self.webnn_label)));
-        out
+        let here = |k: &str, case: &str| self.cases.iter().any(|c| c.kernel.id == k && c.params.case == case);
+        self.webnn
+            .iter()
+            .filter(|(k, case)| here(k, case) && !self.config.skip.contains(&case_key(k, case, &self.webnn_label)))
+            .cloned()
+            .collect()
     }
 
     fn skipped(&self, kernel: &str, case: &str, b: PageBackend) -> bool {
@@ -183,6 +197,64 @@ impl SuitePlan {
             + self.models.iter().map(|m| count(&m.id, &m.case())).sum::<usize>()
             + self.trainings.iter().map(|t| count(&t.id, &t.case())).sum::<usize>()
     }
+}
+
+/// The `<browser>-webnn` record of one case: measured through `MLGraphBuilder` on the context the
+/// environment found, or skipped saying why there is none (or what WebNN refused).
+async fn webnn_record(
+    plan: &SuitePlan,
+    env: &PageEnvironment,
+    facts: &HostFacts,
+    kernel: &'static harness::Kernel,
+    params: &harness::catalogue::Params,
+    inputs: &harness::kernels::Inputs,
+    expected: &[f32],
+) -> Record {
+    let label = &plan.webnn_label;
+    let mut record = kernel.base_record(params, plan.size, label, None, facts.provenance(plan.seed));
+    // The graph is WebNN's, not one of our shaders.
+    record.shader = harness::schema::ShaderRef {
+        file: format!("webnn:{}", kernel.family.name()),
+        hash: String::new(),
+        entry_points: vec![],
+    };
+    let Some(device) = &env.webnn.context else {
+        let why = env.webnn.missing.as_deref().unwrap_or("not detected");
+        return Record { status: Status::Skipped { reason: format!("no WebNN: {why}") }, ..record };
+    };
+    record.adapter = Some(crate::webnn::adapter(device));
+    let case_start = js::now_ms();
+    set_progress(kernel.id, &params.case, label, 0, case_start);
+    let timed = match crate::webnn::prepare(device, kernel, params, inputs, env.host_clock_resolution_ns).await {
+        Ok(t) => t,
+        Err(e) => {
+            let reason = format!("WebNN gave a `{device}` context but refused the graph: {e}");
+            return Record { status: Status::Skipped { reason }, ..record };
+        }
+    };
+    let started =
+        harness::measure::Measurement::start(timed, record, Some(expected), None, kernel.tolerance, &plan.sampling)
+            .await;
+    let mut m = match started {
+        Ok(m) => m,
+        Err(record) => return *record,
+    };
+    while !m.step().await {
+        set_progress(kernel.id, &params.case, label, m.samples_taken(), case_start);
+        js::yield_now().await;
+        if cancelled() {
+            m.cancel();
+        }
+    }
+    m.finish()
+}
+
+/// Keeps the items of `shard`, numbering them on from `position`.
+fn keep_shard<T>(items: &mut Vec<T>, shard: Shard, position: &mut usize) {
+    items.retain(|_| {
+        *position += 1;
+        shard.holds(*position - 1)
+    });
 }
 
 fn valid_run_id(id: &str) -> bool {
@@ -271,22 +343,8 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         if cancelled() {
             break;
         }
-        if webnn_cases.iter().any(|(k, c)| *k == kernel.id && *c == params.case) {
-            let mut r = kernel.base_record(params, plan.size, &plan.webnn_label, None, facts.provenance(plan.seed));
-            let reason = match (&env.webnn.context, &env.webnn.missing) {
-                (Some(device), _) => format!(
-                    "WebNN gave a `{device}` context, but this build does not yet run {} as an MLGraphBuilder graph",
-                    kernel.id
-                ),
-                (None, why) => format!("no WebNN: {}", why.as_deref().unwrap_or("not detected")),
-            };
-            r.status = Status::Skipped { reason };
-            state::update(|s| {
-                s.records.push(r);
-                s.done += 1;
-            });
-        }
-        if plan.backends.iter().all(|&b| plan.skipped(kernel.id, &params.case, b)) {
+        let webnn_here = webnn_cases.iter().any(|(k, c)| *k == kernel.id && *c == params.case);
+        if !webnn_here && plan.backends.iter().all(|&b| plan.skipped(kernel.id, &params.case, b)) {
             continue;
         }
         inject_fault(plan.config.fault.as_deref(), kernel.id).await;
@@ -302,6 +360,13 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         };
         // The ground truth, computed here in WASM on the same inputs.
         let expected = kernel.imp.reference(params, &inputs);
+        if webnn_here {
+            let r = webnn_record(&plan, &env, &facts, kernel, params, &inputs, &expected).await;
+            state::update(|s| {
+                s.records.push(r);
+                s.done += 1;
+            });
+        }
         for &backend in &plan.backends {
             if plan.skipped(kernel.id, &params.case, backend) {
                 continue;

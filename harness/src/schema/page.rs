@@ -70,6 +70,12 @@ pub struct PageRunConfig {
     /// `--rounds N` run, so no case always runs at the same point of the suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shuffle: Option<u64>,
+    /// Run only this share of the suite: with the cases, then the models, then the training
+    /// steps in one list (after any shuffle), the items whose position modulo `count` is
+    /// `index`. A driver spreading one browser's suite over several WebDriver endpoints gives
+    /// each its own shard; together they run every item once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     /// Fault injection for the runner's own tests: `hang:<kernel>` blocks the page's main thread
     /// when that kernel starts, `panic:<kernel>` panics there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +84,32 @@ pub struct PageRunConfig {
     /// in this browser's local storage, else tune and keep) or `full` (tune again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autotune: Option<String>,
+}
+
+/// One of `count` disjoint shares of a suite (see [`PageRunConfig::shard`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Whether the item at `position` of the suite's list belongs to this shard.
+    pub fn holds(self, position: usize) -> bool {
+        position % self.count == self.index
+    }
+
+    /// Refuses a shard that would hold nothing or everything by mistake.
+    pub fn check(self) -> Result<Self, String> {
+        if self.count == 0 || self.index >= self.count {
+            return Err(format!(
+                "shard index {} must be below its count {} (count at least 1)",
+                self.index, self.count
+            ));
+        }
+        Ok(self)
+    }
 }
 
 /// The key a driver uses in [`PageRunConfig::skip`].
@@ -200,6 +232,7 @@ impl Default for PageRunConfig {
             run_id: None,
             skip: vec![],
             shuffle: None,
+            shard: None,
             fault: None,
             autotune: None,
         }

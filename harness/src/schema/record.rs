@@ -415,6 +415,10 @@ pub struct BrowserInfo {
     pub user_agent: String,
     pub flags: Vec<String>,
     pub cross_origin_isolated: bool,
+    /// The WebDriver endpoint that drove the browser, as given to `--webdriver-url` (a password
+    /// in it hidden); absent where `accelbench` started a local driver itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webdriver: Option<String>,
 }
 
 /// Which of the catalogue's parameter sets a run uses: `quick` (small, fits software adapters'

@@ -3,6 +3,7 @@
 //! the capabilities a WebDriver session is opened with.
 
 pub mod driver;
+pub mod endpoints;
 pub mod page;
 
 use std::path::Path;

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::Browser;
 use super::driver::Driver;
+use super::endpoints::Endpoint;
 
 pub struct PageSession {
     client: fantoccini::Client,
@@ -37,14 +38,16 @@ pub struct Poll {
 }
 
 impl PageSession {
-    /// Starts the browser's driver (or uses `webdriver_url`) and opens a headless session.
+    /// Opens a headless session at `endpoint`, or (`None`, or an endpoint without a URL) on a
+    /// driver started here for this session.
     pub async fn open(
         browser: Browser,
-        webdriver_url: Option<&str>,
+        endpoint: Option<&Endpoint>,
         command_timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let (driver, url, profile) = match webdriver_url {
-            Some(u) => (None, u.to_owned(), None),
+        let endpoint = endpoint.unwrap_or(&Endpoint::LOCAL);
+        let (driver, url, profile) = match &endpoint.url {
+            Some(u) => (None, u.clone(), None),
             None => {
                 if browser.binary().is_none() {
                     bail!("{} is not installed; install it: {}", browser.name(), browser.install_hint());
@@ -60,12 +63,17 @@ impl PageSession {
             }
         };
         let mut caps = browser.capabilities(profile.as_deref().unwrap_or(std::path::Path::new("")));
-        if profile.is_none() {
-            // A remote grid manages its own profiles.
-            if let Some(Value::Object(o)) = caps.get_mut("goog:chromeOptions")
-                && let Some(Value::Array(args)) = o.get_mut("args")
-            {
-                args.retain(|a| !a.as_str().is_some_and(|s| s.starts_with("--user-data-dir")));
+        for options in ["goog:chromeOptions", "moz:firefoxOptions"] {
+            let Some(Value::Object(o)) = caps.get_mut(options) else { continue };
+            if profile.is_none() {
+                // An endpoint manages its own profiles.
+                if let Some(Value::Array(args)) = o.get_mut("args") {
+                    args.retain(|a| !a.as_str().is_some_and(|s| s.starts_with("--user-data-dir")));
+                }
+            }
+            if !endpoint.is_here() {
+                // This machine's browser path means nothing on another machine.
+                o.remove("binary");
             }
         }
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
