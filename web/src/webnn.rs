@@ -32,21 +32,7 @@ pub struct WebnnKernel {
 
 /// What a record says about the device: the context's device type, as obtained.
 pub fn adapter(device: &str) -> AdapterReport {
-    AdapterReport {
-        name: format!("WebNN {device} context"),
-        vendor: String::new(),
-        device: String::new(),
-        backend: "webnn".into(),
-        device_type: device.to_owned(),
-        driver: String::new(),
-        driver_info: String::new(),
-        fallback: false,
-        is_fallback_adapter: None,
-        features: vec![],
-        browser_features: vec![],
-        wgsl_language_features: vec![],
-        limits: Default::default(),
-    }
+    AdapterReport::runtime(format!("WebNN {device} context"), "webnn", device, "")
 }
 
 fn set(obj: &Object, key: &str, v: &JsValue) {

@@ -377,6 +377,28 @@ pub struct AdapterReport {
     pub limits: BTreeMap<String, u64>,
 }
 
+impl AdapterReport {
+    /// A device behind a runtime that is not a WebGPU adapter (CUDA, OpenVINO, WebNN): named by
+    /// the runtime, with no wgpu features, WGSL extensions or limits to report.
+    pub fn runtime(name: String, backend: &str, device_type: &str, driver: &str) -> AdapterReport {
+        AdapterReport {
+            name,
+            vendor: String::new(),
+            device: String::new(),
+            backend: backend.to_owned(),
+            device_type: device_type.to_owned(),
+            driver: driver.to_owned(),
+            driver_info: String::new(),
+            fallback: false,
+            is_fallback_adapter: None,
+            features: vec![],
+            browser_features: vec![],
+            wgsl_language_features: vec![],
+            limits: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShaderRef {
     /// Empty for backends that run no shader (CPU).

@@ -96,19 +96,8 @@ impl Backend for Cuda {
     fn adapter(&self) -> Option<AdapterReport> {
         let d = self.device().ok()?;
         Some(AdapterReport {
-            name: d.name.clone(),
             vendor: "0x10de".into(),
-            device: String::new(),
-            backend: "cuda".into(),
-            device_type: "discretegpu".into(),
-            driver: "cuda".into(),
-            driver_info: String::new(),
-            fallback: false,
-            is_fallback_adapter: None,
-            features: vec![],
-            browser_features: vec![],
-            wgsl_language_features: vec![],
-            limits: Default::default(),
+            ..AdapterReport::runtime(d.name.clone(), "cuda", "discretegpu", "cuda")
         })
     }
 

@@ -104,19 +104,8 @@ impl Backend for OpenVino {
     fn adapter(&self) -> Option<AdapterReport> {
         let Probe::Available { device } = self.probe() else { return None };
         Some(AdapterReport {
-            name: device,
-            vendor: String::new(),
-            device: String::new(),
-            backend: "openvino".into(),
-            device_type: "cpu".into(),
-            driver: "openvino".into(),
             driver_info: format!("INFERENCE_PRECISION_HINT={PRECISION}"),
-            fallback: false,
-            is_fallback_adapter: None,
-            features: vec![],
-            browser_features: vec![],
-            wgsl_language_features: vec![],
-            limits: Default::default(),
+            ..AdapterReport::runtime(device, "openvino", "cpu", "openvino")
         })
     }
 
