@@ -4,7 +4,7 @@
 //! records into the shared state as they happen, yielding to the event loop between samples.
 
 use harness::cases::{self, Case};
-use harness::catalogue::Size;
+use harness::catalogue::{Kernel, Size};
 use harness::env::HostFacts;
 use harness::gpu::{self, GpuDevice, Job, RunOptions};
 use harness::host::{HostRun, RefRun, start_host};
@@ -49,7 +49,7 @@ pub struct SuitePlan {
     /// Where `webnn` was asked for, the (kernel, case) pairs that get a `<browser>-webnn`
     /// record: the first case of each kernel of [`WEBNN_KERNELS`] in the whole suite, chosen
     /// before sharding so that shards on several endpoints make one record per kernel between them.
-    webnn: Vec<(&'static str, String)>,
+    webnn: Vec<(&'static Kernel, String)>,
     pub autotune: harness::autotune::AutotuneMode,
 }
 
@@ -83,11 +83,11 @@ impl SuitePlan {
             cases::shuffle(&mut models, seed);
             cases::shuffle(&mut trainings, seed);
         }
-        let mut webnn: Vec<(&'static str, String)> = Vec::new();
+        let mut webnn: Vec<(&'static Kernel, String)> = Vec::new();
         if config.backends.contains(&PageBackendChoice::Webnn) {
             for c in &cases {
-                if WEBNN_KERNELS.contains(&c.kernel.id) && !webnn.iter().any(|(k, _)| *k == c.kernel.id) {
-                    webnn.push((c.kernel.id, c.params.case.clone()));
+                if WEBNN_KERNELS.contains(&c.kernel.id) && !webnn.iter().any(|(k, _)| std::ptr::eq(*k, c.kernel)) {
+                    webnn.push((c.kernel, c.params.case.clone()));
                 }
             }
         }
@@ -174,11 +174,13 @@ impl SuitePlan {
 
     /// The (kernel, case) pairs that get a `<browser>-webnn` record here: each WebNN kernel's
     /// first case in the suite, where that case is in this shard, less those already done.
-    pub fn webnn_cases(&self) -> Vec<(&'static str, String)> {
-        let here = |k: &str, case: &str| self.cases.iter().any(|c| c.kernel.id == k && c.params.case == case);
+    pub fn webnn_cases(&self) -> Vec<(&'static Kernel, String)> {
+        // Catalogue entries are statics: the same kernel is the same address.
+        let here =
+            |k: &Kernel, case: &str| self.cases.iter().any(|c| std::ptr::eq(c.kernel, k) && c.params.case == case);
         self.webnn
             .iter()
-            .filter(|(k, case)| here(k, case) && !self.config.skip.contains(&case_key(k, case, &self.webnn_label)))
+            .filter(|(k, case)| here(k, case) && !self.config.skip.contains(&case_key(k.id, case, &self.webnn_label)))
             .cloned()
             .collect()
     }
@@ -343,7 +345,7 @@ async fn run(plan: SuitePlan, env: PageEnvironment) {
         if cancelled() {
             break;
         }
-        let webnn_here = webnn_cases.iter().any(|(k, c)| *k == kernel.id && *c == params.case);
+        let webnn_here = webnn_cases.iter().any(|(k, c)| std::ptr::eq(*k, kernel) && *c == params.case);
         if !webnn_here && plan.backends.iter().all(|&b| plan.skipped(kernel.id, &params.case, b)) {
             continue;
         }
