@@ -397,7 +397,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                         if mine.is_empty() {
                             continue;
                         }
-                        sink.borrow().bar.set_message(format!("{} (starting)", work.browser.name()));
                         let driver = BrowserRun {
                             browser: work.browser,
                             endpoint: &lane.endpoint,
@@ -412,6 +411,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                             base,
                             shuffle,
                         };
+                        sink.borrow().bar.set_message(format!("{} (starting)", driver.who()));
                         driver.run(&mine, sink).await?;
                     }
                     anyhow::Ok(())
@@ -656,6 +656,7 @@ impl BrowserRun<'_> {
         sink: &RefCell<Sink>,
     ) -> anyhow::Result<()> {
         let name = self.browser.name();
+        let (who, webdriver) = (self.who(), self.endpoint.label());
         // Long enough for a slow sample on a CPU adapter, short enough to notice a hang.
         let command_timeout = self.args.kernel_timeout.min(Duration::from_secs(120)).max(Duration::from_secs(10));
         let mut session = PageSession::open(self.browser, Some(self.endpoint), command_timeout).await?;
@@ -703,7 +704,7 @@ impl BrowserRun<'_> {
                 for mut r in poll.records {
                     done.insert(case_key(&r.kernel, &r.case, &r.backend));
                     if let Some(b) = &mut r.provenance.browser {
-                        b.webdriver = self.endpoint.label();
+                        b.webdriver.clone_from(&webdriver);
                     }
                     sink.borrow_mut().emit(r)?;
                 }
@@ -716,7 +717,7 @@ impl BrowserRun<'_> {
                 }
                 let where_ =
                     st.current.as_ref().map_or(String::new(), |c| format!("{} {} {}", c.kernel, c.case, c.backend));
-                sink.borrow().bar.set_message(format!("{}: {where_}", self.who()));
+                sink.borrow().bar.set_message(format!("{who}: {where_}"));
                 let progress = (st.done, format!("{where_} {}", st.current.as_ref().map_or(0, |c| c.samples)));
                 if progress != last_progress {
                     last_progress = progress;

@@ -15,9 +15,6 @@ use wasm_bindgen::{JsCast as _, JsValue};
 
 use crate::js;
 
-/// LayerNorm's epsilon, as the reference and the WGSL kernel use it.
-const LAYERNORM_EPS: f64 = 1e-5;
-
 /// A compiled graph with its input and output tensors on the context, ready to dispatch.
 pub struct WebnnKernel {
     context: JsValue,
@@ -108,7 +105,8 @@ pub async fn prepare(
             set(&options, "scale", &constant(&n.gamma)?);
             set(&options, "bias", &constant(&n.beta)?);
             set(&options, "axes", &Array::of1(&JsValue::from(1)));
-            set(&options, "epsilon", &JsValue::from(LAYERNORM_EPS));
+            // The epsilon the reference and the WGSL kernel use.
+            set(&options, "epsilon", &JsValue::from(harness::kernels::NORM_EPS));
             (call(&builder, "layerNormalization", &[x, options.into()])?, vec![rows, cols])
         }
         (Op::Gelu { erf: true, .. }, Inputs::Unary(u)) => {
